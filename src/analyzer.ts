@@ -1,0 +1,139 @@
+/**
+ * The pipeline core: RgbaImage → detect → align every face → one batched classify → FaceResult[].
+ * Browser-safe (the web app runs it in a Web Worker on onnxruntime-web): it is handed the ONNX Runtime module and
+ * the model bytes; reading files, decoding images and picking onnxruntime-node live in src/node.ts.
+ */
+import { alignFace } from './align/index.js';
+import { EmotionClassifier, lumaWeights, type EmotionModelSidecar } from './classify/index.js';
+import { FaceDetector, type DetectOptions, type DetectorSidecar } from './detect/index.js';
+import type { OrtModule, SessionOptions } from './engine/index.js';
+import { InvalidImageError, UsageError } from './errors.js';
+import { dominantEmotion, type EmotionProbabilities } from './labels.js';
+import type { AnalysisResult, DetectedFace, FaceResult, GrayImage, RgbaImage } from './types.js';
+
+/** The detector's sidecar (parsed models/blazeface.json) and per-call options, as src/detect/ defines them. */
+export type { DetectorSidecar } from './detect/index.js';
+export type DetectorOptions = DetectOptions;
+
+/** Everything the core needs, with no file system: the runtime module and both models' bytes + sidecars. */
+export interface AnalyzerModels {
+  /** `onnxruntime-node` in Node, `onnxruntime-web` in the browser. */
+  ort: OrtModule;
+  detector: { bytes: Uint8Array; sidecar: DetectorSidecar };
+  emotion: { bytes: Uint8Array; sidecar: EmotionModelSidecar };
+  /** Threads / execution providers for both ONNX sessions. */
+  sessionOptions?: SessionOptions;
+}
+
+/** Per-analyzer defaults; every field can also be overridden per `analyze()` call. */
+export interface AnalyzeOptions {
+  /** Drop detections scoring below this (0..1). Default: the detector's own threshold (0.5). */
+  minFaceScore?: number;
+  /** Keep at most this many faces, highest scores first. Default: all. */
+  maxFaces?: number;
+  /** Passed to the detector (tiling for small faces in large photos, NMS threshold, …); see src/detect/. */
+  detector?: DetectorOptions;
+}
+
+export interface AnalyzerOptions extends AnalyzeOptions {
+  /** Faces per emotion-model run (default 32). */
+  batchSize?: number;
+}
+
+export interface Analyzer {
+  /** The emotion model's sidecar (labels, crop geometry, metrics). */
+  readonly emotionModel: EmotionModelSidecar;
+  /** Find every face in `image` and its 7 emotion probabilities. */
+  analyze(image: RgbaImage, options?: AnalyzeOptions): Promise<AnalysisResult>;
+  /** Emotions for face crops that are already aligned (gray, `emotionModel.preprocess.faceCrop.size` square). */
+  classifyCrops(crops: GrayImage[]): Promise<EmotionProbabilities[]>;
+  /** The aligned gray crop the classifier sees for one detected face (for debugging and reports). */
+  alignFace(image: RgbaImage, face: DetectedFace): GrayImage;
+  /** Release both ONNX sessions. */
+  dispose(): Promise<void>;
+}
+
+/** Check an image handed in from outside (any caller may pass anything). */
+export function assertRgbaImage(image: RgbaImage, what = 'image'): void {
+  if (!image || typeof image !== 'object' || !image.data) throw new InvalidImageError(what, 'not an RGBA image ({ data, width, height })');
+  const { width, height, data } = image;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new InvalidImageError(what, `invalid size ${width}x${height}`);
+  }
+  if (data.length !== width * height * 4) {
+    throw new InvalidImageError(what, `has ${data.length} bytes, expected ${width * height * 4} for ${width}x${height} RGBA`);
+  }
+}
+
+/**
+ * Load both models and return the analyzer. The browser worker and src/node.ts both start here.
+ * @example
+ * const analyzer = await createAnalyzerCore({ ort, detector: { bytes, sidecar }, emotion: { bytes, sidecar } });
+ * const { faces } = await analyzer.analyze({ data, width, height });
+ */
+export async function createAnalyzerCore(models: AnalyzerModels, options: AnalyzerOptions = {}): Promise<Analyzer> {
+  const session = models.sessionOptions ?? {};
+  const [detector, classifier] = await Promise.all([
+    FaceDetector.load(models.ort, models.detector.bytes, models.detector.sidecar, session),
+    EmotionClassifier.load(models.ort, models.emotion.bytes, models.emotion.sidecar, { ...session, batchSize: options.batchSize }),
+  ]);
+  const sidecar = classifier.sidecar;
+  const geometry = sidecar.preprocess.faceCrop;
+  const weights = lumaWeights(sidecar);
+  const align = (image: RgbaImage, face: DetectedFace): GrayImage => alignFace(image, face.landmarks, geometry, { lumaWeights: weights });
+
+  return {
+    emotionModel: sidecar,
+
+    async analyze(image, callOptions = {}) {
+      assertRgbaImage(image);
+      const opts = { ...options, ...callOptions };
+      if (opts.minFaceScore !== undefined && !(opts.minFaceScore >= 0 && opts.minFaceScore <= 1)) {
+        throw new UsageError(`minFaceScore must be between 0 and 1, got ${opts.minFaceScore}`);
+      }
+      if (opts.maxFaces !== undefined && !(Number.isInteger(opts.maxFaces) && opts.maxFaces >= 0)) {
+        throw new UsageError(`maxFaces must be a non-negative integer, got ${opts.maxFaces}`);
+      }
+      // The detector applies the score floor and the cap itself (its own defaults when ours are unset).
+      const detectOptions: DetectorOptions = { ...opts.detector };
+      if (opts.minFaceScore !== undefined) detectOptions.minScore = opts.minFaceScore;
+      if (opts.maxFaces !== undefined) detectOptions.maxFaces = opts.maxFaces;
+      let faces = await detector.detect(image, detectOptions);
+      if (opts.minFaceScore !== undefined) faces = faces.filter((f) => f.score >= opts.minFaceScore!);
+      faces = [...faces].sort((a, b) => b.score - a.score);
+      if (opts.maxFaces !== undefined) faces = faces.slice(0, opts.maxFaces);
+      // Reading order (top-to-bottom rows, then left-to-right) so face #1 is where a person looks first.
+      faces = orderForReading(faces);
+      const crops = faces.map((face) => align(image, face));
+      const emotions = await classifier.classify(crops);
+      const results: FaceResult[] = faces.map((face, i) => ({
+        box: face.box,
+        score: face.score,
+        landmarks: face.landmarks,
+        emotions: emotions[i],
+        dominant: dominantEmotion(emotions[i]),
+      }));
+      return { width: image.width, height: image.height, faces: results };
+    },
+
+    classifyCrops: (crops) => classifier.classify(crops),
+    alignFace: align,
+
+    async dispose() {
+      await Promise.all([detector.dispose(), classifier.dispose()]);
+    },
+  };
+}
+
+/** Sort faces left to right within rows; a face starts a new row when it lies below the row's faces' centres. */
+function orderForReading(faces: DetectedFace[]): DetectedFace[] {
+  const byTop = [...faces].sort((a, b) => a.box.y - b.box.y);
+  const rows: DetectedFace[][] = [];
+  for (const face of byTop) {
+    const row = rows[rows.length - 1];
+    const rowCentre = row ? Math.max(...row.map((f) => f.box.y + f.box.height / 2)) : -Infinity;
+    if (row && face.box.y < rowCentre) row.push(face);
+    else rows.push([face]);
+  }
+  return rows.flatMap((row) => row.sort((a, b) => a.box.x - b.box.x));
+}

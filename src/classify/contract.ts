@@ -1,0 +1,63 @@
+/**
+ * The model contract: `models/<name>.onnx` + `models/<name>.json` (this sidecar).
+ * Written by training/export.py, read by Node, the browser and `emolens eval`. Documented in docs/model-contract.md.
+ */
+import type { Emotion } from '../labels.js';
+
+export const CONTRACT_FORMAT = 'emolens-model/1';
+
+export interface PerClassMetrics { precision: number; recall: number; f1: number; support: number }
+
+export interface EvalMetrics {
+  split: string;            // "val" (FER2013 PublicTest) for shipped models
+  n: number;
+  accuracy: number;
+  macroF1: number;
+  perClass: Record<string, PerClassMetrics>;
+  confusionMatrix: { labels: string[]; matrix: number[][] };
+}
+
+export interface EmotionModelSidecar {
+  format: typeof CONTRACT_FORMAT;
+  name: string;
+  task: 'emotion';
+  /** Output order of the model. */
+  labels: Emotion[];
+  input: {
+    name: string;
+    layout: 'NCHW';
+    channels: 1 | 3;
+    height: number;        // e.g. 44
+    width: number;
+    dtype: 'float32';
+    dynamicBatch: true;
+  };
+  output: { name: string; kind: 'probabilities' | 'logits' };
+  preprocess: {
+    /** How the face is cut from a photo before anything else (align/). */
+    faceCrop: {
+      policy: 'fer2013';   // eye-line levelled, framed like FER2013 (forehead to chin)
+      size: number;        // side of the square face crop in px, e.g. 48
+      /** Eye centres' mean height and inter-ocular distance as fractions of `size`. */
+      eyeY: number;
+      eyeDistance: number;
+    };
+    grayscale: { weights: [number, number, number] } | null;  // RGB -> luma weights
+    equalize: boolean;     // histogram equalization of the face crop
+    /** Centre crop of `faceCrop.size` fed to the net (= input.height). */
+    centerCrop: number;
+    /** x' = (x * scale - mean) / std, per channel. */
+    scale: number;
+    mean: number[];
+    std: number[];
+  };
+  /** Test-time augmentation. `inGraph: true` means the ONNX graph already does it: callers do nothing. */
+  tta: { hflip: boolean; inGraph: boolean };
+  metrics: { val?: EvalMetrics } & Record<string, EvalMetrics | undefined>;
+  training: Record<string, unknown> & { arch: string; history?: Array<Record<string, unknown>> };
+  parameters: number;
+  macs: number;
+  sha256: string;           // of the .onnx file
+  provenance?: string;
+  license?: string;
+}

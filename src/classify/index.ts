@@ -1,0 +1,160 @@
+/**
+ * The emotion classifier: aligned 48x48 gray face crops → 7 emotion probabilities, batched through the ONNX model
+ * described by its sidecar (src/classify/contract.ts). Browser-safe: it gets the ONNX Runtime module and the model
+ * bytes handed in; reading files lives in ./node.ts.
+ */
+import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
+import { InvalidModelError } from '../errors.js';
+import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
+import type { GrayImage } from '../types.js';
+import { CONTRACT_FORMAT, type EmotionModelSidecar } from './contract.js';
+import { softmax, toNetInput } from './preprocess.js';
+
+export type { EmotionModelSidecar } from './contract.js';
+export { equalizeHistogram, softmax, toNetInput, writeNetInput } from './preprocess.js';
+
+export interface ClassifierOptions extends SessionOptions {
+  /** Faces per ONNX run (default 32). */
+  batchSize?: number;
+  /** Name used in error messages (a file path or model name). */
+  source?: string;
+}
+
+/**
+ * Check a sidecar against the contract; throws InvalidModelError naming the first problem.
+ * Returns the sidecar typed, so it can also validate parsed JSON.
+ */
+export function validateEmotionSidecar(sidecar: unknown, source = 'emotion model sidecar'): EmotionModelSidecar {
+  const fail = (reason: string): never => { throw new InvalidModelError(source, reason); };
+  if (!sidecar || typeof sidecar !== 'object') fail('sidecar is not a JSON object');
+  const s = sidecar as EmotionModelSidecar;
+  if (s.format !== CONTRACT_FORMAT) fail(`sidecar format is ${JSON.stringify(s.format)}, expected "${CONTRACT_FORMAT}"`);
+  if (s.task !== undefined && s.task !== 'emotion') fail(`sidecar task is ${JSON.stringify(s.task)}, expected "emotion"`);
+  if (!Array.isArray(s.labels)) fail('sidecar has no "labels" array');
+  const labels = new Set<string>(s.labels);
+  if (labels.size !== EMOTIONS.length || s.labels.length !== EMOTIONS.length || !EMOTIONS.every((e) => labels.has(e))) {
+    fail(`sidecar labels must be the 7 emotions ${EMOTIONS.join(', ')} (in any order), got ${JSON.stringify(s.labels)}`);
+  }
+  const input = s.input;
+  if (!input || typeof input !== 'object') fail('sidecar has no "input" object');
+  if (input.layout !== undefined && input.layout !== 'NCHW') fail(`input layout ${JSON.stringify(input.layout)} is not supported (NCHW only)`);
+  if (input.channels !== 1 && input.channels !== 3) fail(`input channels must be 1 or 3, got ${JSON.stringify(input.channels)}`);
+  const isSide = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+  if (!isSide(input.height) || !isSide(input.width)) fail(`input height/width must be positive integers, got ${input.height}x${input.width}`);
+  if (input.height !== input.width) fail(`input must be square, got ${input.height}x${input.width}`);
+  if (!s.output || (s.output.kind !== 'logits' && s.output.kind !== 'probabilities')) {
+    fail(`output.kind must be "logits" or "probabilities", got ${JSON.stringify(s.output?.kind)}`);
+  }
+  const p = s.preprocess;
+  if (!p || typeof p !== 'object') fail('sidecar has no "preprocess" object');
+  const fc = p.faceCrop;
+  if (!fc || !isSide(fc.size)) fail('preprocess.faceCrop.size must be a positive integer');
+  if (!(fc.eyeY > 0 && fc.eyeY < 1) || !(fc.eyeDistance > 0 && fc.eyeDistance < 1)) {
+    fail('preprocess.faceCrop.eyeY and eyeDistance must be fractions between 0 and 1');
+  }
+  if (p.centerCrop !== input.height) fail(`preprocess.centerCrop (${p.centerCrop}) must equal the input size (${input.height})`);
+  if (p.centerCrop > fc.size) fail(`preprocess.centerCrop (${p.centerCrop}) is larger than faceCrop.size (${fc.size})`);
+  if (typeof p.scale !== 'number' || !Number.isFinite(p.scale)) fail('preprocess.scale must be a number');
+  if (!Array.isArray(p.mean) || p.mean.length !== input.channels) fail(`preprocess.mean must have ${input.channels} value(s)`);
+  if (!Array.isArray(p.std) || p.std.length !== input.channels || p.std.some((v) => !(v > 0))) {
+    fail(`preprocess.std must have ${input.channels} positive value(s)`);
+  }
+  if (p.grayscale !== null && (!p.grayscale || !Array.isArray(p.grayscale.weights) || p.grayscale.weights.length !== 3)) {
+    fail('preprocess.grayscale must be null or { weights: [r, g, b] }');
+  }
+  return s;
+}
+
+/** Luma weights of a sidecar (ITU-R BT.601 when it leaves grayscale to the caller). */
+export function lumaWeights(sidecar: EmotionModelSidecar): [number, number, number] {
+  return sidecar.preprocess.grayscale?.weights ?? [0.299, 0.587, 0.114];
+}
+
+export class EmotionClassifier {
+  /** For each output column, the index into EMOTIONS (sidecars may list the labels in another order). */
+  private readonly columnToEmotion: number[];
+
+  private constructor(
+    private readonly model: OnnxModel,
+    readonly sidecar: EmotionModelSidecar,
+    private readonly outputName: string,
+    private readonly batchSize: number,
+  ) {
+    this.columnToEmotion = sidecar.labels.map((label) => EMOTIONS.indexOf(label as Emotion));
+  }
+
+  /**
+   * Validate the sidecar, open the ONNX session and check the graph's input matches the sidecar.
+   * @throws InvalidModelError when the sidecar or the bytes are not a usable emotion model.
+   */
+  static async load(ort: OrtModule, bytes: Uint8Array, sidecar: EmotionModelSidecar, options: ClassifierOptions = {}): Promise<EmotionClassifier> {
+    const source = options.source ?? sidecar?.name ?? 'emotion model';
+    validateEmotionSidecar(sidecar, source);
+    let model: OnnxModel;
+    try {
+      model = await OnnxModel.load(ort, bytes, options);
+    } catch (err) {
+      throw new InvalidModelError(source, `not an ONNX model ONNX Runtime can load (${firstLine(err)})`);
+    }
+    const outputName = model.outputNames.includes(sidecar.output.name) ? sidecar.output.name : model.outputNames[0];
+    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 32));
+    const classifier = new EmotionClassifier(model, sidecar, outputName, batchSize);
+    await classifier.checkInputShape(source);
+    return classifier;
+  }
+
+  /** Side of the square face crop the classifier expects (sidecar preprocess.faceCrop.size). */
+  get cropSize(): number { return this.sidecar.preprocess.faceCrop.size; }
+
+  /**
+   * Emotion probabilities for each face crop (gray 0..255, `cropSize` square; other sizes are resized).
+   * Runs in batches of `batchSize`.
+   */
+  async classify(faces: GrayImage[]): Promise<EmotionProbabilities[]> {
+    const results: EmotionProbabilities[] = [];
+    for (let start = 0; start < faces.length; start += this.batchSize) {
+      const batch = faces.slice(start, start + this.batchSize);
+      const { data, dims } = toNetInput(batch, this.sidecar);
+      const out = (await this.model.run(data, dims))[this.outputName];
+      const classes = this.sidecar.labels.length;
+      for (let i = 0; i < batch.length; i++) {
+        const row = out.data.subarray(i * classes, (i + 1) * classes);
+        const probs = this.sidecar.output.kind === 'logits' ? softmax(row) : normalize(row);
+        const record = {} as EmotionProbabilities;
+        this.columnToEmotion.forEach((e, col) => (record[EMOTIONS[e]] = probs[col]));
+        results.push(record);
+      }
+    }
+    return results;
+  }
+
+  async dispose(): Promise<void> { await this.model.dispose(); }
+
+  /** One run on a zero batch: catches a graph whose input dims disagree with the sidecar at load time. */
+  private async checkInputShape(source: string): Promise<void> {
+    const { channels, height, width } = this.sidecar.input;
+    try {
+      const out = await this.model.run(new Float32Array(channels * height * width), [1, channels, height, width]);
+      const result = out[this.outputName];
+      const classes = result.dims[result.dims.length - 1];
+      if (result.data.length !== 7 || classes !== 7) {
+        throw new InvalidModelError(source, `model output ${this.outputName} has shape [${result.dims.join(', ')}], expected [N, 7]`);
+      }
+    } catch (err) {
+      if (err instanceof InvalidModelError) throw err;
+      throw new InvalidModelError(source, `model does not accept input [N, ${channels}, ${height}, ${width}] from its sidecar (${firstLine(err)})`);
+    }
+  }
+}
+
+/** Guard against tiny drift in models that already output probabilities. */
+function normalize(row: ArrayLike<number>): number[] {
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += row[i];
+  return Array.from(row, (v) => (sum > 0 ? v / sum : 1 / row.length));
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0].trim().slice(0, 200);
+}

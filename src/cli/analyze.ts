@@ -1,0 +1,212 @@
+/**
+ * `emolens analyze <files|dirs|globs…>`: every face in every image, as a table, JSON or CSV, optionally with
+ * annotated copies. Results are streamed as each image finishes, so a bad file or a crash loses nothing already
+ * printed; a bad file is reported and skipped, and the exit code is 1 if any input failed.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { MultiBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
+import { EmolensError, UsageError } from '../errors.js';
+import { EMOTIONS } from '../labels.js';
+import type { CreateAnalyzerOptions } from '../node.js';
+import { annotateImage } from '../report/annotate.js';
+import type { AnalysisResult } from '../types.js';
+import { bold, dim, errorLine, expandInputs, faceTable, moodSummary, parseNumber, parseTiles, red, styleFor, type InputItem } from './common.js';
+
+interface AnalyzeFlags {
+  json?: boolean;
+  csv?: boolean;
+  annotate?: string;
+  model: string;
+  minScore?: string;
+  maxFaces?: string;
+  maxPixels?: string;
+  tiles?: string;
+  threads?: string;
+  progress: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('analyze')
+    .description('find faces and their emotions in images, folders (recursive) or globs')
+    .argument('<inputs...>', 'image files, folders or glob patterns (quote globs: "photos/**/*.jpg")')
+    .option('--json', 'JSON on stdout: { "images": [ { file, width, height, faces } | { file, error } ] }')
+    .option('--csv', 'CSV on stdout, one row per face')
+    .option('--annotate <dir>', 'write annotated copies (boxes, landmarks, emotion bars) into <dir>')
+    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
+    .option('--max-faces <n>', 'at most this many faces per image, best first')
+    .option('--max-pixels <n>', 'refuse images larger than this many pixels, checked before decoding (default 50000000)')
+    .option('--tiles <auto|off|px>', 'extra detector passes on tiles to find small faces in large photos (default auto)')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--no-progress', 'no progress bar on stderr')
+    .addHelpText('after', `
+Examples:
+  $ emolens analyze photo.jpg
+  $ emolens analyze photos/ --annotate out/
+  $ emolens analyze "shoots/**/*.{jpg,png}" --csv > faces.csv
+  $ emolens analyze a.jpg b.webp --json | jq '.images[].faces[].dominant'
+
+Exit status: 0 when every input was analysed, 1 when any failed (the others are still reported), 2 for bad usage.`)
+    .action(async (inputs: string[], flags: AnalyzeFlags) => {
+      process.exitCode = await runAnalyze(inputs, flags);
+    });
+}
+
+export type OutputFormat = 'table' | 'json' | 'csv';
+
+/** Build the analyzer options from the flags (validated: bad values are UsageErrors, exit 2). */
+export function analyzerOptionsFrom(flags: Omit<AnalyzeFlags, 'progress' | 'json' | 'csv' | 'annotate'>): CreateAnalyzerOptions {
+  const options: CreateAnalyzerOptions = { model: flags.model };
+  if (flags.minScore !== undefined) options.minFaceScore = parseNumber('--min-score', flags.minScore, { min: 0, max: 1 });
+  if (flags.maxFaces !== undefined) options.maxFaces = parseNumber('--max-faces', flags.maxFaces, { min: 1, integer: true });
+  if (flags.maxPixels !== undefined) options.maxPixels = parseNumber('--max-pixels', flags.maxPixels, { min: 1 });
+  if (flags.threads !== undefined) options.threads = parseNumber('--threads', flags.threads, { min: 1, max: 256, integer: true });
+  if (flags.tiles !== undefined) options.detector = { tiles: parseTiles(flags.tiles) };
+  return options;
+}
+
+/** One line per face: file, face index (1-based), box, score, dominant, 7 probabilities. */
+export const CSV_HEADER = ['file', 'face', 'x', 'y', 'width', 'height', 'score', 'dominant', ...EMOTIONS].join(',');
+
+function csvField(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+export function csvRows(file: string, result: AnalysisResult): string[] {
+  return result.faces.map((f, i) => [
+    csvField(file), i + 1,
+    f.box.x.toFixed(1), f.box.y.toFixed(1), f.box.width.toFixed(1), f.box.height.toFixed(1),
+    f.score.toFixed(4), f.dominant, ...EMOTIONS.map((e) => f.emotions[e].toFixed(4)),
+  ].join(','));
+}
+
+/** JSON for one face: numbers rounded so the output stays readable (boxes to 0.1 px, probabilities to 1e-4). */
+export function faceJson(result: AnalysisResult): unknown[] {
+  const r1 = (v: number) => Math.round(v * 10) / 10;
+  const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
+  return result.faces.map((f) => ({
+    box: { x: r1(f.box.x), y: r1(f.box.y), width: r1(f.box.width), height: r1(f.box.height) },
+    score: r4(f.score),
+    landmarks: Object.fromEntries(Object.entries(f.landmarks).map(([k, p]) => [k, { x: r1(p.x), y: r1(p.y) }])),
+    emotions: Object.fromEntries(EMOTIONS.map((e) => [e, r4(f.emotions[e])])),
+    dominant: f.dominant,
+  }));
+}
+
+/** Unique output path in `dir` for `file` (photos with the same name from different folders get -2, -3, …). */
+export function annotatedPath(dir: string, file: string, used: Set<string>): string {
+  const ext = extname(file).toLowerCase();
+  const stem = basename(file, extname(file)) || 'image';
+  const outExt = ext === '.png' || ext === '.webp' ? ext : '.jpg';
+  let name = `${stem}${outExt}`;
+  for (let n = 2; used.has(name); n++) name = `${stem}-${n}${outExt}`;
+  used.add(name);
+  return join(dir, name);
+}
+
+/** Where results go as they arrive; prints around the progress bar so lines and bar do not collide. */
+interface Sink {
+  out(text: string): void;
+  err(text: string): void;
+  tick(file: string): void;
+  stop(): void;
+}
+
+function makeSink(total: number, enabled: boolean): Sink {
+  const useBar = enabled && total > 1 && Boolean(process.stderr.isTTY);
+  if (!useBar) {
+    return { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), tick: () => {}, stop: () => {} };
+  }
+  // MultiBar (even for one bar) because it can print lines above the bar; linewrap stays on for those lines.
+  const multibar = new MultiBar(
+    { format: ' {bar} {value}/{total} images | {eta_formatted} left | {file}', stream: process.stderr, hideCursor: true, clearOnComplete: true, linewrap: true, etaBuffer: 8 },
+    Presets.shades_classic,
+  );
+  const bar = multibar.create(total, 0, { file: '' });
+  const above = (t: string) => multibar.log(t);
+  return {
+    // stdout on the bar's terminal prints above the bar; redirected stdout is written directly.
+    out: process.stdout.isTTY ? above : (t) => process.stdout.write(t),
+    err: above,
+    tick: (file) => bar.increment(1, { file: basename(file) }),
+    stop: () => {
+      multibar.update(); // flush lines still buffered: MultiBar.stop() drops them
+      multibar.stop();
+    },
+  };
+}
+
+export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<number> {
+  if (flags.json && flags.csv) throw new UsageError('choose one of --json and --csv');
+  const format: OutputFormat = flags.json ? 'json' : flags.csv ? 'csv' : 'table';
+  const options = analyzerOptionsFrom(flags);
+  const items = expandInputs(inputs);
+  if (flags.annotate) mkdirSync(flags.annotate, { recursive: true });
+
+  // Loaded on use, so `--help` works (and starts fast) without onnxruntime-node.
+  const { createAnalyzer } = await import('../node.js');
+  const analyzer = await createAnalyzer(options);
+  const style = styleFor(process.stdout);
+  const errStyle = styleFor(process.stderr);
+  const sink = makeSink(items.length, flags.progress);
+  const used = new Set<string>();
+  const results: AnalysisResult[] = [];
+  let failed = 0;
+  let first = true;
+
+  if (format === 'json') sink.out('{\n  "images": [');
+  if (format === 'csv') sink.out(`${CSV_HEADER}\n`);
+
+  const emit = (item: InputItem, result?: AnalysisResult, error?: EmolensError | Error) => {
+    if (format === 'json') {
+      const entry = error
+        ? { file: item.file, error: errorLine(error), code: (error as EmolensError).code ?? 'ERROR' }
+        : { file: item.file, width: result!.width, height: result!.height, faces: faceJson(result!) };
+      sink.out(`${first ? '' : ','}\n    ${JSON.stringify(entry)}`);
+      first = false;
+    } else if (error) {
+      sink.err(`${red('error:', errStyle)} ${errorLine(error)}\n`);
+    } else if (format === 'csv') {
+      const rows = csvRows(item.file, result!);
+      if (rows.length) sink.out(`${rows.join('\n')}\n`);
+    } else {
+      const faces = result!.faces.length;
+      sink.out(`${bold(item.file, style)}  ${dim(`${result!.width}x${result!.height}, ${faces} face${faces === 1 ? '' : 's'}`, style)}\n${faceTable(result!, style).join('\n')}\n\n`);
+    }
+  };
+
+  try {
+    for (const item of items) {
+      try {
+        if ('error' in item) throw new EmolensError('INPUT_NOT_FOUND', `${item.file}: ${item.error}`);
+        const analysis = await analyzer.analyzeWithImage(item.file);
+        const { image, ...result } = analysis;
+        if (flags.annotate) {
+          const out = annotatedPath(flags.annotate, item.file, used);
+          const ext = extname(out).slice(1) as 'jpg' | 'png' | 'webp';
+          writeFileSync(out, await annotateImage(image, result, { format: ext === 'jpg' ? 'jpeg' : ext }));
+        }
+        results.push(result);
+        emit(item, result);
+      } catch (err) {
+        failed++;
+        emit(item, undefined, err instanceof Error ? err : new Error(String(err)));
+      }
+      sink.tick(item.file);
+    }
+  } finally {
+    if (format === 'json') sink.out(`${first ? '' : '\n  '}]\n}\n`);
+    sink.stop();
+    await analyzer.dispose();
+  }
+
+  if (format === 'table') {
+    const ok = items.length - failed;
+    const summary = `${ok} image${ok === 1 ? '' : 's'}, ${moodSummary(results)}${failed ? `; ${failed} failed` : ''}`;
+    process.stderr.write(`${dim(summary, errStyle)}${flags.annotate ? dim(` — annotated copies in ${flags.annotate}`, errStyle) : ''}\n`);
+  }
+  return failed > 0 ? 1 : 0;
+}

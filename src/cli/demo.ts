@@ -1,0 +1,100 @@
+/**
+ * `emolens demo`: the README's quick start. Analyses the sample photos bundled with @vladmandic/face-api (group
+ * photos, 3–7 faces each), prints every face with its 7 emotion probabilities and writes annotated copies.
+ */
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { EmolensError } from '../errors.js';
+import { annotateImage } from '../report/annotate.js';
+import type { AnalysisResult } from '../types.js';
+import { analyzerOptionsFrom, faceJson } from './analyze.js';
+import { bold, dim, faceTable, moodSummary, styleFor } from './common.js';
+
+interface DemoFlags {
+  json?: boolean;
+  out: string;
+  model: string;
+  threads?: string;
+}
+
+/** The sample photos shipped in @vladmandic/face-api's demo/ folder (resolved through Node's module resolution). */
+export function demoPhotos(): string[] {
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json');
+  } catch {
+    throw new EmolensError('DEMO_PHOTOS_MISSING', 'the demo photos come with the @vladmandic/face-api package, which is not installed (run npm install)');
+  }
+  const dir = join(dirname(pkg), 'demo');
+  const photos = existsSync(dir) ? readdirSync(dir).filter((f) => /^sample\d+\.jpg$/.test(f)).sort((a, b) => parseInt(a.slice(6)) - parseInt(b.slice(6))) : [];
+  if (photos.length === 0) throw new EmolensError('DEMO_PHOTOS_MISSING', `no sample photos in ${dir}`);
+  return photos.map((f) => join(dir, f));
+}
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('analyse the bundled sample photos: faces, 7 emotion probabilities each, annotated copies')
+    .option('--json', 'print JSON (same shape as `analyze --json`, plus "annotated" paths) instead of tables')
+    .option('--out <dir>', 'where to write the annotated photos', './emolens-demo')
+    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .action(async (flags: DemoFlags) => {
+      await runDemo(flags);
+    });
+}
+
+async function runDemo(flags: DemoFlags): Promise<void> {
+  const photos = demoPhotos();
+  const options = analyzerOptionsFrom({ model: flags.model, threads: flags.threads });
+  const outDir = resolve(flags.out);
+  mkdirSync(outDir, { recursive: true });
+  const rel = relative(process.cwd(), outDir);
+  const shownOut = rel === '' ? '.' : rel.startsWith('..') ? outDir : rel;
+  const style = styleFor(process.stdout);
+
+  const started = performance.now();
+  const { createAnalyzer } = await import('../node.js');
+  const analyzer = await createAnalyzer(options);
+  const model = analyzer.emotionModel;
+  const accuracy = model.metrics?.val?.accuracy;
+  if (!flags.json) {
+    const about = accuracy !== undefined ? `, ${(accuracy * 100).toFixed(1)}% accuracy on FER2013 val` : '';
+    process.stdout.write(`${bold('emolens demo', style)} ${dim(`— ${photos.length} sample photos, emotion model ${model.name}${about}`, style)}\n\n`);
+  }
+
+  const results: AnalysisResult[] = [];
+  const entries: unknown[] = [];
+  try {
+    for (const photo of photos) {
+      const t0 = performance.now();
+      const { image, ...result } = await analyzer.analyzeWithImage(photo);
+      const ms = performance.now() - t0;
+      const annotated = join(outDir, photo.slice(photo.lastIndexOf('/') + 1));
+      writeFileSync(annotated, await annotateImage(image, result));
+      results.push(result);
+      const name = photo.slice(photo.lastIndexOf('/') + 1);
+      if (flags.json) {
+        entries.push({ file: photo, width: result.width, height: result.height, faces: faceJson(result), annotated });
+      } else {
+        const n = result.faces.length;
+        process.stdout.write(`${bold(name, style)}  ${dim(`${result.width}x${result.height}, ${n} face${n === 1 ? '' : 's'}, ${(ms / 1000).toFixed(1)} s`, style)}\n`);
+        process.stdout.write(`${faceTable(result, style).join('\n')}\n\n`);
+      }
+    }
+  } finally {
+    await analyzer.dispose();
+  }
+
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ images: entries }, null, 2)}\n`);
+    process.stderr.write(`annotated photos written to ${shownOut}/\n`);
+    return;
+  }
+  process.stdout.write(`${bold(`${photos.length} photos, ${moodSummary(results)}`, style)} ${dim(`(${seconds} s)`, style)}\n`);
+  process.stdout.write(`Annotated photos: ${bold(`${shownOut}/`, style)} ${dim(`(${photos.map((p) => p.slice(p.lastIndexOf('/') + 1)).join(', ')})`, style)}\n`);
+  process.stdout.write(dim(`Next: emolens analyze <your photos or folders> --annotate out/   (emolens analyze --help)\n`, style));
+}

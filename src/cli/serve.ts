@@ -1,0 +1,81 @@
+/**
+ * `emolens serve`: start the local web app (live camera / screen share / uploads, analysed in the browser).
+ * Owns option parsing and start-up checks only; the server is src/serve/server.ts, the app src/web/.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ModelNotFoundError, SidecarMissingError, UsageError } from '../errors.js';
+import {
+  DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, defaultModelsDir, startWebServer,
+} from '../serve/server.js';
+
+interface ServeOptions {
+  port: string;
+  host: string;
+  model: string;
+  detector: string;
+  modelsDir?: string;
+  /** The global --verbose (main.ts hands it to every command): also log every request. */
+  verbose?: boolean;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the web app: live camera, screen share and uploads, analysed in your browser (frames never reach the server)')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '8080')
+    .option('--host <host>', 'interface to bind; keep loopback unless you know why not', '127.0.0.1')
+    .option('--model <name>', 'emotion model in the models folder', DEFAULT_EMOTION_MODEL)
+    .option('--detector <name>', 'face detector model in the models folder', DEFAULT_DETECTOR_MODEL)
+    .option('--models-dir <dir>', 'folder with <name>.onnx + <name>.json (default: the bundled models/)')
+    .action(async (opts: ServeOptions) => {
+      await serve(opts);
+    });
+}
+
+async function serve(opts: ServeOptions): Promise<void> {
+  if (!/^\d+$/.test(opts.port)) throw new UsageError(`invalid --port: ${opts.port} (a number 0..65535)`);
+  const port = Number(opts.port);
+  const modelsDir = resolve(opts.modelsDir ?? defaultModelsDir());
+  for (const name of [opts.detector, opts.model]) checkModel(modelsDir, name);
+
+  const running = await startWebServer({
+    port,
+    host: opts.host,
+    modelsDir,
+    detectorModel: opts.detector,
+    emotionModel: opts.model,
+    log: opts.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  });
+  process.stdout.write(`emolens web app: ${running.url}\n`);
+  process.stdout.write('frames are analysed in the browser and never sent to this server. Ctrl+C to stop.\n');
+  if (!LOOPBACK.has(opts.host)) {
+    process.stderr.write(`warning: listening on ${opts.host}: other machines can load the app; browsers allow the camera only on localhost or HTTPS\n`);
+  }
+  await new Promise<void>((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void running.close().then(done);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+function checkModel(modelsDir: string, name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) throw new UsageError(`invalid model name: ${JSON.stringify(name)}`);
+  const onnx = join(modelsDir, `${name}.onnx`);
+  const sidecar = join(modelsDir, `${name}.json`);
+  if (!existsSync(onnx)) {
+    let known: string[] = [];
+    try {
+      known = readdirSync(modelsDir).filter((f) => f.endsWith('.onnx')).map((f) => f.slice(0, -'.onnx'.length));
+    } catch { /* no models folder: nothing to list */ }
+    throw new ModelNotFoundError(`${name} (looked for ${onnx})`, known);
+  }
+  if (!existsSync(sidecar)) throw new SidecarMissingError(onnx, sidecar);
+}

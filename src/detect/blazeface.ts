@@ -1,0 +1,164 @@
+/**
+ * FaceDetector: BlazeFace (MediaPipe short-range front model, converted to ONNX by training/tfjs_to_onnx.py) on any
+ * RgbaImage. Owns pre-processing (letterbox, tiles), the batched ONNX runs (through engine/) and post-processing
+ * (anchor decoding, sigmoid, NMS) the way @vladmandic/human does it. Browser-safe: no Node imports.
+ */
+import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
+import { InvalidImageError } from '../errors.js';
+import type { Box, DetectedFace, Landmarks, Point, RgbaImage } from '../types.js';
+import { generateAnchors } from './anchors.js';
+import { parseDetectorSidecar, type DetectorSidecar } from './contract.js';
+import { nonMaxSuppression } from './nms.js';
+import { letterboxInto, type Placement } from './resample.js';
+import { planPasses, tileSizeFor, wholePhotoMinFace, type Pass, type TilePlan } from './tiles.js';
+
+export interface DetectOptions {
+  /** Minimum face score 0..1 (sigmoid of the logit). */
+  minScore?: number;
+  /** Candidates overlapping a better one by more than this IoU are dropped. */
+  iouThreshold?: number;
+  maxFaces?: number;
+  /**
+   * Extra tiled passes for small faces in large photos. 'auto': tiles sized to find faces down to `minFaceSize` px
+   * (only when the whole-photo pass cannot); 'off': one whole-photo pass; a number: tile side in image px.
+   */
+  tiles?: 'auto' | 'off' | number;
+  /** Smallest face side (image px) 'auto' tiling aims to find. */
+  minFaceSize?: number;
+  /** Overlap of neighbouring tiles as a fraction of the tile side. */
+  tileOverlap?: number;
+  /** Most inputs per ONNX run; bounds memory at batchSize x 768 KiB of input. */
+  batchSize?: number;
+}
+
+export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
+  minScore: 0.5,
+  iouThreshold: 0.3,
+  maxFaces: 100,
+  tiles: 'auto',
+  minFaceSize: 40,
+  tileOverlap: 0.25,
+  batchSize: 8,
+};
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+const logit = (p: number): number => Math.log(p / (1 - p));
+
+export class FaceDetector {
+  readonly sidecar: DetectorSidecar;
+  private readonly anchors: Float32Array;
+  private readonly inputSize: number;
+
+  private constructor(private readonly model: OnnxModel, sidecar: DetectorSidecar, private readonly defaults: Required<DetectOptions>) {
+    this.sidecar = sidecar;
+    this.anchors = generateAnchors(sidecar.anchors);
+    this.inputSize = sidecar.input.width;
+  }
+
+  /** `bytes`: models/blazeface.onnx; `sidecar`: the parsed models/blazeface.json (validated here). */
+  static async load(ort: OrtModule, bytes: Uint8Array, sidecar: unknown, options: SessionOptions & DetectOptions = {}): Promise<FaceDetector> {
+    const parsed = parseDetectorSidecar(sidecar);
+    const model = await OnnxModel.load(ort, bytes, options);
+    const defaults = { ...DEFAULT_DETECT_OPTIONS, ...definedOnly(options) };
+    return new FaceDetector(model, parsed, defaults);
+  }
+
+  /** Faces in `image`, best first: boxes and landmarks in image pixels, clipped to the image. */
+  async detect(image: RgbaImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
+    checkImage(image);
+    const opts = { ...this.defaults, ...definedOnly(options) };
+    const passes = planPasses(image.width, image.height, this.inputSize, this.tilePlan(image, opts));
+    const size = this.inputSize;
+    const perInput = 3 * size * size;
+    const batchSize = Math.max(1, Math.floor(opts.batchSize));
+    const buffer = new Float32Array(Math.min(batchSize, passes.length) * perInput);
+
+    const candidates: DetectedFace[] = [];
+    for (let first = 0; first < passes.length; first += batchSize) {
+      const batch = passes.slice(first, first + batchSize);
+      const placements = batch.map((pass, i) => letterboxInto(image, pass.region, size, this.sidecar.preprocess, buffer, i * perInput));
+      const input = batch.length * perInput === buffer.length ? buffer : buffer.subarray(0, batch.length * perInput);
+      const out = await this.model.run(input, [batch.length, 3, size, size]);
+      const boxes = out.regressors ?? out[this.model.outputNames[0]];
+      const scores = out.classificators ?? out[this.model.outputNames[1]];
+      placements.forEach((placement, i) => {
+        const minLogit = logit(Math.min(Math.max(opts.minScore + batch[i].extraScore, 1e-6), 1 - 1e-6));
+        for (const face of this.decode(boxes.data, scores.data, i, placement, minLogit, image)) {
+          if (keptByPass(face.box, batch[i])) candidates.push(face);
+        }
+      });
+    }
+    return nonMaxSuppression(candidates, opts.iouThreshold, opts.maxFaces);
+  }
+
+  async dispose(): Promise<void> { await this.model.dispose(); }
+
+  /** Tiling for this image under `opts`, or null for a single whole-photo pass. */
+  private tilePlan(image: RgbaImage, opts: Required<DetectOptions>): TilePlan | null {
+    if (opts.tiles === 'off') return null;
+    if (opts.tiles !== 'auto') return { tileSize: opts.tiles, overlap: opts.tileOverlap };
+    // auto: tiles only when the whole-photo pass cannot see faces as small as minFaceSize
+    if (wholePhotoMinFace(image.width, image.height, this.inputSize) <= opts.minFaceSize) return null;
+    return { tileSize: tileSizeFor(opts.minFaceSize, this.inputSize), overlap: opts.tileOverlap };
+  }
+
+  /** Anchor outputs of batch item `item` -> faces in image pixels (logit at least minLogit only). */
+  private decode(boxes: Float32Array, scores: Float32Array, item: number, p: Placement, minLogit: number, image: RgbaImage): DetectedFace[] {
+    const faces: DetectedFace[] = [];
+    const anchorCount = this.anchors.length / 2;
+    const stride = 4 + 2 * this.sidecar.keypoints.length;
+    const toImage = (x: number, y: number): Point => ({ x: p.region.x + (x - p.padX) / p.scaleX, y: p.region.y + (y - p.padY) / p.scaleY });
+    for (let a = 0; a < anchorCount; a++) {
+      const s = scores[item * anchorCount + a];
+      if (!(s >= minLogit)) continue;
+      const r = (item * anchorCount + a) * stride;
+      const ax = this.anchors[2 * a];
+      const ay = this.anchors[2 * a + 1];
+      const cx = ax + boxes[r];
+      const cy = ay + boxes[r + 1];
+      const w = boxes[r + 2];
+      const h = boxes[r + 3];
+      if (!(w > 0 && h > 0)) continue;
+      const topLeft = toImage(cx - w / 2, cy - h / 2);
+      const bottomRight = toImage(cx + w / 2, cy + h / 2);
+      const box = clipBox(topLeft, bottomRight, image);
+      if (box.width <= 0 || box.height <= 0) continue;
+      const points: Partial<Record<string, Point>> = {};
+      this.sidecar.keypoints.forEach((name, k) => { points[name] = toImage(ax + boxes[r + 4 + 2 * k], ay + boxes[r + 5 + 2 * k]); });
+      faces.push({ box, score: sigmoid(s), landmarks: points as unknown as Landmarks });
+    }
+    return faces;
+  }
+}
+
+/** Whether `pass` owns this face: its size is in the pass's band and, for tiles, it lies wholly inside. */
+function keptByPass(box: Box, pass: Pass): boolean {
+  const side = Math.max(box.width, box.height);
+  if (side < pass.minFaceSize || side >= pass.maxFaceSize) return false;
+  if (!pass.wholeOnly) return true;
+  const r = pass.region;
+  const slack = 0.1 * side;                      // a whole face's predicted box may poke out a little
+  return box.x >= r.x - slack && box.y >= r.y - slack
+    && box.x + box.width <= r.x + r.width + slack && box.y + box.height <= r.y + r.height + slack;
+}
+
+function clipBox(a: Point, b: Point, image: RgbaImage): Box {
+  const x0 = Math.max(0, Math.min(image.width, a.x));
+  const y0 = Math.max(0, Math.min(image.height, a.y));
+  const x1 = Math.max(0, Math.min(image.width, b.x));
+  const y1 = Math.max(0, Math.min(image.height, b.y));
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+function checkImage(image: RgbaImage): void {
+  if (!image || !(image.width > 0) || !(image.height > 0) || !Number.isInteger(image.width) || !Number.isInteger(image.height)) {
+    throw new InvalidImageError('image', 'width and height must be positive integers');
+  }
+  if (!image.data || image.data.length !== image.width * image.height * 4) {
+    throw new InvalidImageError('image', `expected ${image.width * image.height * 4} bytes of RGBA, got ${image.data?.length ?? 0}`);
+  }
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

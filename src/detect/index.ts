@@ -1,0 +1,7 @@
+/** detect/: faces in a photo -> boxes, scores and 6 landmarks (BlazeFace on ONNX Runtime). See docs/detector.md. */
+export { FaceDetector, DEFAULT_DETECT_OPTIONS, type DetectOptions } from './blazeface.js';
+export { parseDetectorSidecar, KEYPOINT_NAMES, type DetectorSidecar, type KeypointName } from './contract.js';
+export { generateAnchors, type AnchorConfig } from './anchors.js';
+export { nonMaxSuppression, iou, containment } from './nms.js';
+export { letterboxInto, type Region, type Placement, type Normalization } from './resample.js';
+export { planPasses, type Pass, type TilePlan } from './tiles.js';

@@ -1,0 +1,132 @@
+/**
+ * Pixels -> detector input: a region of an RgbaImage, aspect kept, scaled into a square and padded (letterbox),
+ * normalised and written as NCHW floats straight into a batch buffer. Pure TypeScript, browser-safe.
+ *
+ * Scaling is separable: area averaging when shrinking, bilinear when enlarging. A 1920 px photo shrunk 7.5x into
+ * 256 px keeps small faces instead of aliasing them away, which plain 4-tap bilinear (tf.image.resizeBilinear,
+ * what Human uses) does not.
+ */
+import type { RgbaImage } from '../types.js';
+
+/** A rectangle of the image in pixels. */
+export interface Region { x: number; y: number; width: number; height: number }
+
+/** Where a region landed in the square input: inputX = (imageX - region.x) * scaleX + padX. */
+export interface Placement {
+  region: Region;
+  scaleX: number;
+  scaleY: number;
+  padX: number;
+  padY: number;
+}
+
+/** Per-channel affine normalisation: x' = (x * scale - mean[c]) / std[c]. */
+export interface Normalization { scale: number; mean: readonly number[]; std: readonly number[] }
+
+interface Taps { start: Int32Array; count: Int32Array; weights: Float32Array; maxTaps: number }
+
+/**
+ * For each of `dstSize` output pixels: the first source pixel, how many follow, and their weights, for the source
+ * span [srcStart, srcStart + srcSize) (pixels past 0..srcLimit-1 repeat the edge). Shrinking averages the area an
+ * output pixel covers (box filter); enlarging interpolates linearly between the two nearest source pixels.
+ */
+function filterTaps(srcStart: number, srcSize: number, dstSize: number, srcLimit: number): Taps {
+  const step = srcSize / dstSize;                 // source pixels per output pixel
+  const maxTaps = Math.ceil(step) + 2;
+  const start = new Int32Array(dstSize);
+  const count = new Int32Array(dstSize);
+  const weights = new Float32Array(dstSize * maxTaps);
+  const clamp = (s: number) => Math.max(0, Math.min(srcLimit - 1, s));
+  for (let d = 0; d < dstSize; d++) {
+    const taps = new Map<number, number>();       // source pixel -> weight (edge repeats fold into one tap)
+    if (step > 1) {
+      const lo = srcStart + d * step;
+      const hi = lo + step;
+      for (let s = Math.floor(lo); s < hi; s++) {
+        const w = Math.min(hi, s + 1) - Math.max(lo, s);
+        if (w > 0) taps.set(clamp(s), (taps.get(clamp(s)) ?? 0) + w);
+      }
+    } else {
+      const centre = srcStart + (d + 0.5) * step - 0.5;
+      const s0 = Math.floor(centre);
+      const f = centre - s0;
+      taps.set(clamp(s0), (taps.get(clamp(s0)) ?? 0) + 1 - f);
+      taps.set(clamp(s0 + 1), (taps.get(clamp(s0 + 1)) ?? 0) + f);
+    }
+    const first = Math.min(...taps.keys());
+    const last = Math.max(...taps.keys());
+    let sum = 0;
+    for (const w of taps.values()) sum += w;
+    for (const [s, w] of taps) weights[d * maxTaps + s - first] = w / sum;
+    start[d] = first;
+    count[d] = last - first + 1;
+  }
+  return { start, count, weights, maxTaps };
+}
+
+/**
+ * Letterboxes `region` of `image` into a size x size input at `out[offset ..]` (3 planes, NCHW), padding with the
+ * normalised value of a black pixel. Returns where the region landed, to map detections back.
+ */
+export function letterboxInto(
+  image: RgbaImage, region: Region, size: number, norm: Normalization, out: Float32Array, offset: number,
+): Placement {
+  const fit = size / Math.max(region.width, region.height);
+  const dstW = Math.max(1, Math.min(size, Math.round(region.width * fit)));
+  const dstH = Math.max(1, Math.min(size, Math.round(region.height * fit)));
+  const padX = Math.floor((size - dstW) / 2);
+  const padY = Math.floor((size - dstH) / 2);
+  const plane = size * size;
+
+  // Fill the whole input with the padding value, then overwrite the picture.
+  for (let c = 0; c < 3; c++) {
+    const pad = (0 * norm.scale - norm.mean[c]) / norm.std[c];
+    out.fill(pad, offset + c * plane, offset + (c + 1) * plane);
+  }
+
+  const xs = filterTaps(region.x, region.width, dstW, image.width);
+  const ys = filterTaps(region.y, region.height, dstH, image.height);
+  const rowFirst = ys.start[0];
+  const rowLast = ys.start[dstH - 1] + ys.count[dstH - 1] - 1;
+
+  // Horizontal pass: every needed source row -> dstW RGB floats.
+  const rows = new Float32Array((rowLast - rowFirst + 1) * dstW * 3);
+  const src = image.data;
+  const srcWidth = image.width;
+  const { start: xStart, count: xCount, weights: xWeights, maxTaps: xTaps } = xs;
+  for (let sy = rowFirst; sy <= rowLast; sy++) {
+    const rowBase = sy * srcWidth * 4;
+    let o = (sy - rowFirst) * dstW * 3;
+    for (let dx = 0; dx < dstW; dx++, o += 3) {
+      let r = 0; let g = 0; let b = 0;
+      let w = dx * xTaps;
+      let p = rowBase + xStart[dx] * 4;
+      for (let t = xCount[dx]; t > 0; t--, p += 4, w++) {
+        const wt = xWeights[w];
+        r += src[p] * wt; g += src[p + 1] * wt; b += src[p + 2] * wt;
+      }
+      rows[o] = r; rows[o + 1] = g; rows[o + 2] = b;
+    }
+  }
+
+  // Vertical pass straight into the normalised planes.
+  const kR = norm.scale / norm.std[0]; const kG = norm.scale / norm.std[1]; const kB = norm.scale / norm.std[2];
+  const mR = norm.mean[0] / norm.std[0]; const mG = norm.mean[1] / norm.std[1]; const mB = norm.mean[2] / norm.std[2];
+  const rowStride = dstW * 3;
+  const acc = new Float32Array(rowStride);
+  for (let dy = 0; dy < dstH; dy++) {
+    acc.fill(0);
+    let q = (ys.start[dy] - rowFirst) * rowStride;
+    for (let t = 0; t < ys.count[dy]; t++, q += rowStride) {
+      const wt = ys.weights[dy * ys.maxTaps + t];
+      for (let i = 0; i < rowStride; i++) acc[i] += rows[q + i] * wt;
+    }
+    const line = offset + (padY + dy) * size + padX;
+    for (let dx = 0, i = 0; dx < dstW; dx++, i += 3) {
+      out[line + dx] = acc[i] * kR - mR;
+      out[plane + line + dx] = acc[i + 1] * kG - mG;
+      out[2 * plane + line + dx] = acc[i + 2] * kB - mB;
+    }
+  }
+  return { region, scaleX: dstW / region.width, scaleY: dstH / region.height, padX, padY };
+}

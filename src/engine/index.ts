@@ -1,0 +1,50 @@
+/**
+ * The one ONNX Runtime wrapper. Nothing else in emolens imports onnxruntime: Node passes in
+ * `onnxruntime-node`, the browser passes in `onnxruntime-web`; both expose onnxruntime-common's API.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+
+/** The slice of an onnxruntime module that emolens uses (satisfied by onnxruntime-node and -web). */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => Tensor;
+}
+
+export interface SessionOptions {
+  /** Intra-op threads (Node) — default: ORT's choice. */
+  threads?: number;
+  /** Execution providers in order of preference, e.g. ['webgpu', 'wasm'] in the browser. */
+  executionProviders?: string[];
+}
+
+/** A loaded model: float32 in, named float32 outputs out. */
+export class OnnxModel {
+  private constructor(
+    private readonly ort: OrtModule,
+    private readonly session: InferenceSession,
+  ) {}
+
+  static async load(ort: OrtModule, bytes: Uint8Array, options: SessionOptions = {}): Promise<OnnxModel> {
+    const opts: InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+    if (options.threads) opts.intraOpNumThreads = options.threads;
+    if (options.executionProviders) opts.executionProviders = options.executionProviders;
+    const session = await ort.InferenceSession.create(bytes, opts);
+    return new OnnxModel(ort, session);
+  }
+
+  get inputNames(): readonly string[] { return this.session.inputNames; }
+  get outputNames(): readonly string[] { return this.session.outputNames; }
+
+  /** Run with one float32 input; returns every output as { data, dims }. */
+  async run(input: Float32Array, dims: readonly number[]): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
+    const feeds = { [this.session.inputNames[0]]: new this.ort.Tensor('float32', input, dims) };
+    const results = await this.session.run(feeds);
+    const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
+    for (const name of this.session.outputNames) {
+      out[name] = { data: results[name].data as Float32Array, dims: results[name].dims };
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> { await this.session.release(); }
+}

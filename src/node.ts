@@ -1,0 +1,130 @@
+/**
+ * The Node entry point: model files from `models/`, images decoded with sharp, onnxruntime-node underneath,
+ * all behind `createAnalyzer()` / `analyze()`. The browser uses `createAnalyzerCore` (src/analyzer.ts) directly.
+ */
+import * as ort from 'onnxruntime-node';
+import { createAnalyzerCore, type AnalyzeOptions, type Analyzer, type AnalyzerOptions, type DetectorSidecar } from './analyzer.js';
+import type { EmotionModelSidecar } from './classify/contract.js';
+import { lumaWeights } from './classify/index.js';
+import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel } from './classify/node.js';
+import type { OrtModule } from './engine/index.js';
+import { UsageError } from './errors.js';
+import { decodeFaceCrop, decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage } from './image/decode.js';
+import type { EmotionProbabilities } from './labels.js';
+import type { AnalysisResult, DetectedFace, GrayImage, RgbaImage } from './types.js';
+
+/** What `analyze()` accepts: a file path, an encoded image (JPEG, PNG, WebP, GIF, …) or decoded RGBA pixels. */
+export type ImageInput = string | Buffer | Uint8Array | RgbaImage;
+
+export interface CreateAnalyzerOptions extends AnalyzerOptions {
+  /** Emotion model: a bundled name (default "emolens-fer") or a path to an .onnx file with its .json beside it. */
+  model?: string;
+  /** Face detector model: bundled name or .onnx path (default "blazeface"). */
+  detectorModel?: string;
+  /** ONNX Runtime intra-op threads per model (default: ORT's choice, usually all cores). */
+  threads?: number;
+  /** Refuse images over this many pixels, checked before decoding (default 50,000,000). */
+  maxPixels?: number;
+}
+
+export interface AnalyzeInputOptions extends AnalyzeOptions {
+  /** Overrides the analyzer's `maxPixels` for this call. */
+  maxPixels?: number;
+}
+
+/** An image's analysis plus the decoded pixels (so callers can draw on them without decoding twice). */
+export interface AnalysisWithImage extends AnalysisResult {
+  image: DecodedImage;
+}
+
+export interface NodeAnalyzer {
+  /** The emotion model's sidecar: labels, crop geometry, validation metrics. */
+  readonly emotionModel: EmotionModelSidecar;
+  /** Faces, landmarks and 7 emotion probabilities for one image. */
+  analyze(input: ImageInput, options?: AnalyzeInputOptions): Promise<AnalysisResult>;
+  /** Like `analyze`, but also returns the decoded image. */
+  analyzeWithImage(input: ImageInput, options?: AnalyzeInputOptions): Promise<AnalysisWithImage>;
+  /**
+   * Emotions of one face that is already cropped: a gray crop (0..255, any size; resized to the model's crop size)
+   * or a face photo (path/buffer), e.g. a FER2013 48x48 JPEG. No detection or alignment is done.
+   */
+  classifyFace(crop: GrayImage | string | Buffer): Promise<EmotionProbabilities>;
+  /** Batched `classifyFace` for gray crops. */
+  classifyFaces(crops: GrayImage[]): Promise<EmotionProbabilities[]>;
+  /** The aligned gray crop the classifier sees for a detected face. */
+  alignFace(image: RgbaImage, face: DetectedFace): GrayImage;
+  /** Release the ONNX sessions. The analyzer cannot be used afterwards. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Load the detector and the emotion model once, then analyze as many images as you like.
+ * @example
+ * import { createAnalyzer } from 'emolens';
+ *
+ * const analyzer = await createAnalyzer({ model: 'emolens-fer', minFaceScore: 0.6 });
+ * for (const file of ['team.jpg', 'party.png']) {
+ *   const { faces } = await analyzer.analyze(file);
+ *   for (const face of faces) console.log(file, face.dominant, face.emotions.happy.toFixed(2));
+ * }
+ * await analyzer.dispose();
+ */
+export async function createAnalyzer(options: CreateAnalyzerOptions = {}): Promise<NodeAnalyzer> {
+  if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads > 0)) {
+    throw new UsageError(`threads must be a positive integer, got ${options.threads}`);
+  }
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const emotion = loadEmotionModel(options.model ?? DEFAULT_EMOTION_MODEL);
+  const detector = loadDetectorModel<DetectorSidecar>(options.detectorModel ?? DEFAULT_DETECTOR_MODEL);
+  const core: Analyzer = await createAnalyzerCore(
+    {
+      ort: ort as unknown as OrtModule,
+      detector: { bytes: detector.bytes, sidecar: detector.sidecar },
+      emotion: { bytes: emotion.bytes, sidecar: emotion.sidecar },
+      sessionOptions: options.threads ? { threads: options.threads } : {},
+    },
+    options,
+  );
+  const sidecar = core.emotionModel;
+  const cropSize = sidecar.preprocess.faceCrop.size;
+
+  const analyzeWithImage = async (input: ImageInput, callOptions: AnalyzeInputOptions = {}): Promise<AnalysisWithImage> => {
+    const { maxPixels: callMax, ...rest } = callOptions;
+    const image = await decodeImage(input, { maxPixels: callMax ?? maxPixels });
+    return { ...(await core.analyze(image, rest)), image };
+  };
+
+  return {
+    emotionModel: sidecar,
+    async analyze(input, callOptions) {
+      const { image: _image, ...result } = await analyzeWithImage(input, callOptions);
+      return result;
+    },
+    analyzeWithImage,
+    async classifyFace(crop) {
+      const gray = typeof crop === 'string' || crop instanceof Uint8Array ? await decodeFaceCrop(crop, cropSize, lumaWeights(sidecar)) : crop;
+      const [probabilities] = await core.classifyCrops([gray]);
+      return probabilities;
+    },
+    classifyFaces: (crops) => core.classifyCrops(crops),
+    alignFace: (image, face) => core.alignFace(image, face),
+    dispose: () => core.dispose(),
+  };
+}
+
+/**
+ * One-shot: load the models, analyze one image, release the models. For many images use `createAnalyzer`.
+ * @example
+ * import { analyze } from 'emolens';
+ *
+ * const { faces } = await analyze('photo.jpg');
+ * console.log(faces.map((f) => `${f.dominant} ${(f.emotions[f.dominant] * 100).toFixed(0)}%`));
+ */
+export async function analyze(input: ImageInput, options: CreateAnalyzerOptions & AnalyzeInputOptions = {}): Promise<AnalysisResult> {
+  const analyzer = await createAnalyzer(options);
+  try {
+    return await analyzer.analyze(input);
+  } finally {
+    await analyzer.dispose();
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The page's handle on the analysis worker: start it, load the models, send frames, get results back.
+ * Frames are transferred to the worker (zero-copy); nothing here touches the network except loading the models
+ * from this same server.
+ */
+import type { AnalyzeOptions } from '../analyzer.js';
+import type { AnalysisResult } from '../types.js';
+import type { BackendInfo, ServerConfig, WorkerErrorPhase, WorkerRequest, WorkerResponse } from './protocol.js';
+
+export class AnalyzerLoadError extends Error {
+  constructor(readonly phase: WorkerErrorPhase, message: string) {
+    super(message);
+  }
+}
+
+export interface FrameAnalysis {
+  result: AnalysisResult;
+  /** Time the worker spent on this frame (pixels + detect + align + classify). */
+  ms: number;
+}
+
+export class AnalyzerClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (a: FrameAnalysis) => void; reject: (e: Error) => void }>();
+
+  private constructor(private readonly worker: Worker, readonly backend: BackendInfo, readonly loadMs: number) {
+    worker.addEventListener('message', (event: MessageEvent<WorkerResponse>) => this.onMessage(event.data));
+  }
+
+  /** Start the worker and load the models; rejects with AnalyzerLoadError (phase 'runtime' or 'model'). */
+  static async start(onProgress: (message: string) => void = () => {}): Promise<AnalyzerClient> {
+    const config = await loadConfig();
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'emolens-analyzer' });
+    const ready = await new Promise<{ backend: BackendInfo; loadMs: number }>((resolve, reject) => {
+      const onMessage = (event: MessageEvent<WorkerResponse>): void => {
+        const msg = event.data;
+        if (msg.type === 'progress') onProgress(msg.message);
+        else if (msg.type === 'ready') done(() => resolve(msg));
+        else if (msg.type === 'error') done(() => reject(new AnalyzerLoadError(msg.phase, msg.message)));
+      };
+      const onError = (event: ErrorEvent): void => {
+        done(() => reject(new AnalyzerLoadError('runtime', `the analysis worker failed to start: ${event.message || 'unknown error'}`)));
+      };
+      const done = (settle: () => void): void => {
+        worker.removeEventListener('message', onMessage);
+        worker.removeEventListener('error', onError);
+        settle();
+      };
+      worker.addEventListener('message', onMessage);
+      worker.addEventListener('error', onError);
+      const request: WorkerRequest = {
+        type: 'init',
+        models: {
+          detector: absolute(config.models.detector),
+          emotion: absolute(config.models.emotion),
+        },
+        wasmPaths: new URL('ort/', document.baseURI).href,
+        preferWebGpu: true,
+      };
+      worker.postMessage(request);
+    }).catch((err: unknown) => {
+      worker.terminate();
+      throw err;
+    });
+    return new AnalyzerClient(worker, ready.backend, ready.loadMs);
+  }
+
+  /** Analyse one frame. The bitmap is transferred: it is unusable here afterwards. */
+  analyze(frame: ImageBitmap, options?: AnalyzeOptions): Promise<FrameAnalysis> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: WorkerRequest = { type: 'analyze', id, frame, options };
+      this.worker.postMessage(request, [frame]);
+    });
+  }
+
+  private onMessage(msg: WorkerResponse): void {
+    if (msg.type !== 'result' && msg.type !== 'error') return;
+    if (msg.id === undefined) return;
+    const waiter = this.pending.get(msg.id);
+    if (!waiter) return;
+    this.pending.delete(msg.id);
+    if (msg.type === 'result') waiter.resolve({ result: msg.result, ms: msg.ms });
+    else waiter.reject(new Error(msg.message));
+  }
+}
+
+async function loadConfig(): Promise<ServerConfig> {
+  const url = new URL('config.json', document.baseURI).href;
+  let response: Response;
+  try {
+    response = await fetch(url, { cache: 'no-store' });
+  } catch (err) {
+    throw new AnalyzerLoadError('model', `cannot reach the emolens server (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!response.ok) throw new AnalyzerLoadError('model', `${url}: HTTP ${response.status}`);
+  return (await response.json()) as ServerConfig;
+}
+
+function absolute(urls: { onnx: string; sidecar: string }): { onnx: string; sidecar: string } {
+  return { onnx: new URL(urls.onnx, document.baseURI).href, sidecar: new URL(urls.sidecar, document.baseURI).href };
+}

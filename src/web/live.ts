@@ -1,0 +1,258 @@
+/**
+ * The live view: camera or screen → one frame at a time to the worker → tracker → overlay and stats.
+ * Back-pressure by design: the next frame is grabbed only when the previous result is back, so a slow machine
+ * drops frames instead of queueing them (latency stays one frame).
+ */
+import type { AnalyzerClient } from './analyzer-client.js';
+import { mediaErrorNotice, notice, type Notice } from './messages.js';
+import { FaceOverlay } from './overlay.js';
+import { FaceTracker, type Track } from './tracker.js';
+
+export type LiveSource = 'camera' | 'screen';
+
+export interface LiveElements {
+  video: HTMLVideoElement;
+  stage: HTMLElement;
+  overlay: HTMLElement;
+  fps: HTMLElement;
+  ms: HTMLElement;
+  faces: HTMLElement;
+  size: HTMLElement;
+}
+
+export interface LiveCallbacks {
+  /** After every analysed frame, with the visible (smoothed) tracks. */
+  onTracks(tracks: Track[], nowMs: number): void;
+  onNotice(notice: Notice): void;
+  clearNotice(code: Notice['code']): void;
+  /** Running / paused / stopped changed. */
+  onState(state: LiveState): void;
+}
+
+export type LiveState = 'idle' | 'starting' | 'running' | 'paused';
+
+/** Frames larger than this (long side, px) are scaled down before analysis; 1920 keeps 25-face galleries readable. */
+const MAX_FRAME_SIDE = 1920;
+/** "No face found" appears after this long without any face. */
+const NO_FACE_AFTER_MS = 3000;
+
+export class LiveView {
+  readonly tracker = new FaceTracker();
+  private readonly overlay: FaceOverlay;
+  private stream: MediaStream | undefined;
+  private loopToken = 0;
+  private state: LiveState = 'idle';
+  private frameTimes: number[] = [];
+  private msAverage = 0;
+  private lastFaceAt = 0;
+  private lastStatsAt = 0;
+  source: LiveSource = 'camera';
+  mirror = true;
+  aggregateOnly = false;
+  /**
+   * Live frames get one whole-frame detector pass (tiles off): that finds faces down to ~1/21 of the frame's long
+   * side (60 px at 1280) at video rate. On, the detector adds tiled passes for smaller faces — several times slower.
+   * Snapshots and uploads always use the detector's default ('auto' tiles).
+   */
+  smallFaces = false;
+  tracks: Track[] = [];
+  frameSize = { width: 0, height: 0 };
+
+  constructor(private readonly el: LiveElements, private readonly client: AnalyzerClient, private readonly callbacks: LiveCallbacks) {
+    this.overlay = new FaceOverlay(el.overlay);
+  }
+
+  get currentState(): LiveState { return this.state; }
+
+  async startCamera(deviceId?: string): Promise<boolean> {
+    if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+      this.callbacks.onNotice(notice('insecure-context', `http://localhost:${location.port || '8080'}/`));
+      return false;
+    }
+    const video: MediaTrackConstraints = { width: { ideal: 1280 }, height: { ideal: 720 } };
+    if (deviceId) video.deviceId = { exact: deviceId };
+    else video.facingMode = 'user';
+    return this.start('camera', () => navigator.mediaDevices.getUserMedia({ video, audio: false }));
+  }
+
+  async startScreen(): Promise<boolean> {
+    if (!navigator.mediaDevices?.getDisplayMedia) {
+      this.callbacks.onNotice(window.isSecureContext ? notice('screen-unsupported') : notice('insecure-context'));
+      return false;
+    }
+    return this.start('screen', () => navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false }));
+  }
+
+  private async start(source: LiveSource, open: () => Promise<MediaStream>): Promise<boolean> {
+    this.stop();
+    this.setState('starting');
+    let stream: MediaStream;
+    try {
+      stream = await open();
+    } catch (err) {
+      this.setState('idle');
+      this.callbacks.onNotice(mediaErrorNotice(err, source));
+      return false;
+    }
+    for (const code of ['camera-denied', 'no-camera', 'camera-busy', 'screen-denied', 'insecure-context'] as const) this.callbacks.clearNotice(code);
+    this.stream = stream;
+    this.source = source;
+    // The browser's own "Stop sharing" button (or an unplugged camera) ends the track.
+    stream.getVideoTracks()[0]?.addEventListener('ended', () => this.stop());
+    const { video } = this.el;
+    video.srcObject = stream;
+    try {
+      await video.play();
+    } catch (err) {
+      this.stop();
+      this.callbacks.onNotice(notice('camera-busy'));
+      return false;
+    }
+    this.tracker.reset();
+    this.lastFaceAt = performance.now();
+    this.frameTimes = [];
+    this.msAverage = 0;
+    this.setState('running');
+    void this.loop(++this.loopToken);
+    return true;
+  }
+
+  pause(): void {
+    if (this.state !== 'running') return;
+    this.loopToken++;
+    this.el.video.pause();
+    this.setState('paused');
+  }
+
+  resume(): void {
+    if (this.state !== 'paused') return;
+    void this.el.video.play();
+    this.lastFaceAt = performance.now();
+    this.setState('running');
+    void this.loop(++this.loopToken);
+  }
+
+  stop(): void {
+    this.loopToken++;
+    this.stream?.getTracks().forEach((t) => t.stop());
+    this.stream = undefined;
+    this.el.video.srcObject = null;
+    this.overlay.clear();
+    this.tracks = [];
+    this.tracker.reset();
+    if (this.state !== 'idle') this.setState('idle');
+  }
+
+  /** The id of the camera in use (for the camera picker). */
+  cameraDeviceId(): string | undefined {
+    return this.source === 'camera' ? this.stream?.getVideoTracks()[0]?.getSettings().deviceId : undefined;
+  }
+
+  /** The current frame as a canvas, mirrored when the view is (what you see is what you get). */
+  grabFrame(): HTMLCanvasElement | undefined {
+    const { video } = this.el;
+    if (!video.videoWidth) return undefined;
+    const canvas = document.createElement('canvas');
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) return undefined;
+    if (this.mirror) {
+      ctx.translate(canvas.width, 0);
+      ctx.scale(-1, 1);
+    }
+    ctx.drawImage(video, 0, 0);
+    return canvas;
+  }
+
+  /** Re-draw the overlay now (after a mirror / aggregate-only change). */
+  redraw(): void {
+    this.el.stage.classList.toggle('mirrored', this.mirror);
+    this.overlay.render(this.tracks, this.frameSize.width, this.frameSize.height, { mirror: this.mirror, aggregateOnly: this.aggregateOnly });
+  }
+
+  private setState(state: LiveState): void {
+    this.state = state;
+    this.el.stage.dataset.state = state;
+    this.callbacks.onState(state);
+  }
+
+  private async loop(token: number): Promise<void> {
+    const { video } = this.el;
+    while (token === this.loopToken) {
+      await nextVideoFrame(video);
+      if (token !== this.loopToken) return;
+      if (video.readyState < 2 || !video.videoWidth) continue;
+      const scale = Math.min(1, MAX_FRAME_SIDE / Math.max(video.videoWidth, video.videoHeight));
+      const width = Math.round(video.videoWidth * scale);
+      const height = Math.round(video.videoHeight * scale);
+      let frame: ImageBitmap;
+      try {
+        frame = scale < 1
+          ? await createImageBitmap(video, { resizeWidth: width, resizeHeight: height, resizeQuality: 'medium' })
+          : await createImageBitmap(video);
+      } catch {
+        continue; // the stream switched size or ended between frames
+      }
+      let analysis;
+      try {
+        analysis = await this.client.analyze(frame, { detector: { tiles: this.smallFaces ? 'auto' : 'off' } });
+      } catch (err) {
+        if (token !== this.loopToken) return;
+        this.callbacks.onNotice(notice('analysis-failed', err instanceof Error ? err.message : String(err)));
+        this.pause();
+        return;
+      }
+      if (token !== this.loopToken) return;
+      const now = performance.now();
+      const { result, ms } = analysis;
+      this.frameSize = { width: result.width, height: result.height };
+      this.tracks = this.tracker.update(result.faces, now);
+      this.redraw();
+      this.recordStats(now, ms, result.width, result.height);
+      if (this.tracks.length > 0) {
+        this.lastFaceAt = now;
+        this.callbacks.clearNotice('no-face');
+      } else if (now - this.lastFaceAt > NO_FACE_AFTER_MS) {
+        this.callbacks.onNotice(notice('no-face', this.source === 'screen' ? 'Nothing that looks like a face on the shared screen' : 'Nothing that looks like a face in the camera image'));
+        this.lastFaceAt = now; // re-check in another NO_FACE_AFTER_MS, not every frame
+      }
+      this.callbacks.onTracks(this.tracks, now);
+    }
+  }
+
+  private recordStats(now: number, ms: number, width: number, height: number): void {
+    this.frameTimes.push(now);
+    while (this.frameTimes.length > 1 && now - this.frameTimes[0] > 2000) this.frameTimes.shift();
+    this.msAverage = this.msAverage === 0 ? ms : this.msAverage + 0.1 * (ms - this.msAverage);
+    if (now - this.lastStatsAt < 250) return;
+    this.lastStatsAt = now;
+    const span = now - this.frameTimes[0];
+    const fps = this.frameTimes.length > 1 && span > 0 ? ((this.frameTimes.length - 1) * 1000) / span : 0;
+    setStat(this.el.fps, fps, fps ? fps.toFixed(1) : '—');
+    setStat(this.el.ms, this.msAverage, this.msAverage.toFixed(0));
+    setStat(this.el.faces, this.tracks.length, String(this.tracks.length));
+    this.el.size.textContent = `${width}×${height}`;
+  }
+}
+
+function setStat(el: HTMLElement, value: number, text: string): void {
+  el.dataset.value = String(value);
+  el.textContent = text;
+}
+
+/** Resolve on the next decoded video frame (requestVideoFrameCallback), or after 100 ms without one. */
+function nextVideoFrame(video: HTMLVideoElement): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (!done) {
+        done = true;
+        resolve();
+      }
+    };
+    if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(() => finish());
+    else requestAnimationFrame(() => finish());
+    setTimeout(finish, 100);
+  });
+}

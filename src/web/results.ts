@@ -1,0 +1,178 @@
+/**
+ * Result cards for snapshots and dropped images: the annotated image, a per-face table, the group read-out, and
+ * downloads of the annotated PNG and the JSON. Everything is built in the page; downloads are local blob URLs.
+ */
+import { EMOTIONS } from '../labels.js';
+import type { AnalysisResult } from '../types.js';
+import { groupMood, type GroupMood } from './mood.js';
+import { drawAnnotated, EMOTION_COLORS } from './overlay.js';
+
+export interface ResultCardInput {
+  /** e.g. "snapshot 14:03:22" or the file name. */
+  name: string;
+  source: 'camera' | 'screen' | 'upload';
+  image: CanvasImageSource & { width: number; height: number };
+  result: AnalysisResult;
+  ms: number;
+  aggregateOnly: boolean;
+  model?: string;
+}
+
+/** The JSON a card downloads. Per-face data is left out entirely in aggregate-only mode. */
+export function resultJson(input: Omit<ResultCardInput, 'image'>, capturedAt = new Date()): Record<string, unknown> {
+  const mood = groupMood(input.result.faces);
+  const round = (v: number): number => Math.round(v * 1e4) / 1e4;
+  return {
+    format: 'emolens-snapshot/1',
+    name: input.name,
+    source: input.source,
+    capturedAt: capturedAt.toISOString(),
+    model: input.model,
+    width: input.result.width,
+    height: input.result.height,
+    aggregateOnly: input.aggregateOnly,
+    smoothing: 'none (one frame)',
+    group: summarize(mood, round),
+    ...(input.aggregateOnly ? {} : {
+      faces: input.result.faces.map((f, i) => ({
+        index: i + 1,
+        box: { x: round(f.box.x), y: round(f.box.y), width: round(f.box.width), height: round(f.box.height) },
+        score: round(f.score),
+        dominant: f.dominant,
+        emotions: Object.fromEntries(EMOTIONS.map((e) => [e, round(f.emotions[e])])),
+        landmarks: Object.fromEntries(Object.entries(f.landmarks).map(([k, p]) => [k, { x: round(p.x), y: round(p.y) }])),
+      })),
+    }),
+  };
+}
+
+function summarize(mood: GroupMood, round: (v: number) => number): Record<string, unknown> {
+  return {
+    faces: mood.faces,
+    counts: mood.counts,
+    mean: mood.mean && Object.fromEntries(EMOTIONS.map((e) => [e, round(mood.mean![e])])),
+    dominant: mood.dominant,
+    valence: mood.valence === null ? null : round(mood.valence),
+    engagement: mood.engagement === null ? null : round(mood.engagement),
+  };
+}
+
+export function downloadBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  a.rel = 'noopener';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** Safe file stem from a display name. */
+export function fileStem(name: string): string {
+  return name.replace(/\.[a-z0-9]+$/i, '').replace(/[^a-z0-9._-]+/gi, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'emolens';
+}
+
+export function renderResultCard(list: HTMLElement, input: ResultCardInput): HTMLElement {
+  const faces = input.result.faces;
+  const card = document.createElement('article');
+  card.className = 'result-card';
+  card.dataset.faces = String(faces.length);
+  card.dataset.source = input.source;
+
+  const head = document.createElement('header');
+  const title = document.createElement('h3');
+  title.textContent = input.name;
+  const meta = document.createElement('span');
+  meta.className = 'muted';
+  meta.textContent = `${faces.length} ${faces.length === 1 ? 'face' : 'faces'} · ${input.result.width}×${input.result.height} · ${Math.round(input.ms)} ms`;
+  const close = button('×', 'quiet close', () => card.remove());
+  close.title = 'Remove';
+  head.append(title, meta, close);
+
+  const canvas = document.createElement('canvas');
+  canvas.className = 'annotated';
+  drawAnnotated(canvas, input.image, faces.map((f, i) => ({ ...f, id: i })), { aggregateOnly: input.aggregateOnly });
+
+  const body = document.createElement('div');
+  body.className = 'result-body';
+  body.append(canvas, input.aggregateOnly || faces.length === 0 ? groupSummary(groupMood(faces)) : faceTable(input.result));
+
+  const stem = fileStem(input.name);
+  const actions = document.createElement('div');
+  actions.className = 'actions';
+  actions.append(
+    button('Download image', 'download-image', () => {
+      canvas.toBlob((blob) => blob && downloadBlob(blob, `${stem}-emolens.png`), 'image/png');
+    }),
+    button('Download JSON', 'download-json', () => {
+      const json = JSON.stringify(resultJson(input), null, 2);
+      downloadBlob(new Blob([json], { type: 'application/json' }), `${stem}-emolens.json`);
+    }),
+  );
+  card.append(head, body, actions);
+  list.prepend(card);
+  return card;
+}
+
+function faceTable(result: AnalysisResult): HTMLElement {
+  const table = document.createElement('table');
+  table.className = 'face-table';
+  const head = table.createTHead().insertRow();
+  for (const h of ['#', 'dominant', 'probabilities']) {
+    const th = document.createElement('th');
+    th.textContent = h;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  result.faces.forEach((f, i) => {
+    const row = body.insertRow();
+    row.insertCell().textContent = String(i + 1);
+    const dom = row.insertCell();
+    dom.className = 'dominant';
+    dom.style.color = EMOTION_COLORS[f.dominant];
+    dom.textContent = `${f.dominant} ${Math.round(100 * f.emotions[f.dominant])}%`;
+    const probs = row.insertCell();
+    const strip = document.createElement('div');
+    strip.className = 'prob-strip';
+    for (const e of EMOTIONS) {
+      const seg = document.createElement('i');
+      seg.style.width = `${100 * f.emotions[e]}%`;
+      seg.style.background = EMOTION_COLORS[e];
+      seg.title = `${e} ${Math.round(100 * f.emotions[e])}%`;
+      strip.append(seg);
+    }
+    probs.append(strip);
+  });
+  return table;
+}
+
+function groupSummary(mood: GroupMood): HTMLElement {
+  const div = document.createElement('div');
+  div.className = 'group-summary';
+  if (mood.faces === 0) {
+    div.textContent = 'No face found in this image.';
+    return div;
+  }
+  const lines = [
+    `${mood.faces} faces`,
+    `most common: ${EMOTIONS.filter((e) => mood.counts[e] > 0).sort((a, b) => mood.counts[b] - mood.counts[a]).map((e) => `${e} ${mood.counts[e]}`).join(', ')}`,
+    `valence ${mood.valence!.toFixed(2)} · expressiveness ${Math.round(100 * mood.engagement!)}%`,
+  ];
+  for (const line of lines) {
+    const p = document.createElement('p');
+    p.textContent = line;
+    div.append(p);
+  }
+  return div;
+}
+
+function button(text: string, className: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = className;
+  b.textContent = text;
+  b.addEventListener('click', onClick);
+  return b;
+}

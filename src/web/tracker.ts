@@ -1,0 +1,156 @@
+/**
+ * Live smoothing: per-frame detections → stable face tracks, so boxes do not jitter and labels do not flicker.
+ *
+ * - Matching: greedy IoU. Every (track, detection) pair with IoU ≥ `matchIou` is considered, highest IoU first;
+ *   each track and detection is used once. Unmatched detections start new tracks (new id).
+ * - Emotions: an exponential moving average per track with a time constant, so smoothing does not depend on the
+ *   frame rate: p ← p + α·(p_new − p), α = 1 − exp(−Δt / probabilityTauMs).
+ * - Label: the track's dominant emotion switches only when another emotion leads the current one by
+ *   `hysteresis` in the smoothed probabilities.
+ * - Box: the same EMA with a short time constant (`boxTauMs`) against detector jitter.
+ * - A track missed by the detector stays visible for `showMs` and keeps its id and history for `keepMs`.
+ *
+ * Pure (time is passed in), so it is tested in Node; the page feeds it performance.now().
+ */
+import { dominantEmotion, EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
+import type { Box } from '../types.js';
+
+export interface SmoothingOptions {
+  probabilityTauMs: number;
+  boxTauMs: number;
+  matchIou: number;
+  hysteresis: number;
+  showMs: number;
+  keepMs: number;
+}
+
+export const DEFAULT_SMOOTHING: Readonly<SmoothingOptions> = {
+  probabilityTauMs: 600,
+  boxTauMs: 100,
+  matchIou: 0.3,
+  hysteresis: 0.05,
+  showMs: 300,
+  keepMs: 1500,
+};
+
+/** What the tracker needs from one detection (a FaceResult fits). */
+export interface FaceObservation {
+  box: Box;
+  score: number;
+  emotions: EmotionProbabilities;
+}
+
+export interface Track {
+  /** Stable while the face stays matched; shown as "Face #id". */
+  id: number;
+  box: Box;
+  score: number;
+  /** Smoothed probabilities. */
+  emotions: EmotionProbabilities;
+  /** Dominant emotion of the smoothed probabilities, with hysteresis. */
+  dominant: Emotion;
+  /** Last raw (unsmoothed) observation. */
+  raw: EmotionProbabilities;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  /** Frames this track was matched in. */
+  hits: number;
+}
+
+export function iou(a: Box, b: Box): number {
+  const x1 = Math.max(a.x, b.x);
+  const y1 = Math.max(a.y, b.y);
+  const x2 = Math.min(a.x + a.width, b.x + b.width);
+  const y2 = Math.min(a.y + a.height, b.y + b.height);
+  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+  const union = a.width * a.height + b.width * b.height - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/** α of an EMA with time constant tauMs after dtMs. */
+export function emaAlpha(dtMs: number, tauMs: number): number {
+  if (tauMs <= 0) return 1;
+  return 1 - Math.exp(-Math.max(0, dtMs) / tauMs);
+}
+
+export class FaceTracker {
+  private tracks: Track[] = [];
+  private nextId = 1;
+  readonly options: SmoothingOptions;
+
+  constructor(options: Partial<SmoothingOptions> = {}) {
+    this.options = { ...DEFAULT_SMOOTHING, ...options };
+  }
+
+  /** Feed one frame's detections observed at `nowMs`; returns the visible tracks. */
+  update(faces: readonly FaceObservation[], nowMs: number): Track[] {
+    const { matchIou, keepMs } = this.options;
+    const pairs: Array<{ t: number; f: number; iou: number }> = [];
+    this.tracks.forEach((track, t) => {
+      faces.forEach((face, f) => {
+        const overlap = iou(track.box, face.box);
+        if (overlap >= matchIou) pairs.push({ t, f, iou: overlap });
+      });
+    });
+    pairs.sort((a, b) => b.iou - a.iou);
+    const trackUsed = new Set<number>();
+    const faceUsed = new Set<number>();
+    for (const { t, f } of pairs) {
+      if (trackUsed.has(t) || faceUsed.has(f)) continue;
+      trackUsed.add(t);
+      faceUsed.add(f);
+      this.observe(this.tracks[t], faces[f], nowMs);
+    }
+    faces.forEach((face, f) => {
+      if (!faceUsed.has(f)) this.tracks.push(this.start(face, nowMs));
+    });
+    this.tracks = this.tracks.filter((track) => nowMs - track.lastSeenMs <= keepMs);
+    return this.visible(nowMs);
+  }
+
+  /** Tracks seen within `showMs` of `nowMs`, in id order. */
+  visible(nowMs: number): Track[] {
+    return this.tracks.filter((t) => nowMs - t.lastSeenMs <= this.options.showMs).sort((a, b) => a.id - b.id);
+  }
+
+  reset(): void {
+    this.tracks = [];
+  }
+
+  private start(face: FaceObservation, nowMs: number): Track {
+    const emotions = { ...face.emotions };
+    return {
+      id: this.nextId++,
+      box: { ...face.box },
+      score: face.score,
+      emotions,
+      dominant: dominantEmotion(emotions),
+      raw: { ...face.emotions },
+      firstSeenMs: nowMs,
+      lastSeenMs: nowMs,
+      hits: 1,
+    };
+  }
+
+  private observe(track: Track, face: FaceObservation, nowMs: number): void {
+    const dt = nowMs - track.lastSeenMs;
+    const a = emaAlpha(dt, this.options.probabilityTauMs);
+    for (const e of EMOTIONS) track.emotions[e] += a * (face.emotions[e] - track.emotions[e]);
+    const b = emaAlpha(dt, this.options.boxTauMs);
+    track.box = {
+      x: track.box.x + b * (face.box.x - track.box.x),
+      y: track.box.y + b * (face.box.y - track.box.y),
+      width: track.box.width + b * (face.box.width - track.box.width),
+      height: track.box.height + b * (face.box.height - track.box.height),
+    };
+    const leader = dominantEmotion(track.emotions);
+    if (leader !== track.dominant && track.emotions[leader] - track.emotions[track.dominant] >= this.options.hysteresis) {
+      track.dominant = leader;
+    }
+    track.score = face.score;
+    track.raw = { ...face.emotions };
+    track.lastSeenMs = nowMs;
+    track.hits += 1;
+  }
+}
+

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { classificationMetrics, ConfusionMatrix, metricsFromConfusion, rowNormalized } from '../src/aggregate/metrics.js';
+import { toNetInput } from '../src/classify/index.js';
+import { MODELS_DIR } from '../src/classify/node.js';
+import { evaluate } from '../src/cli/eval.js';
+import { EMOTIONS, type Emotion } from '../src/labels.js';
+import type { GrayImage } from '../src/types.js';
+import { tinyModelLogits, tinySidecar, writeTinyModel } from './helpers/tiny-model.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const SHARED_VAL = join(ROOT, '..', 'shared', 'datasets', 'fer2013', 'val');
+const SHIPPED_MODEL = join(MODELS_DIR, 'emolens-fer.onnx');
+const SAMPLE_PHOTO = join(ROOT, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample1.jpg');
+const run = promisify(execFile);
+
+/** Run the real CLI (src/cli/main.ts through tsx); resolves with stdout/stderr/exit code, never rejects. */
+async function emolens(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], {
+      cwd: ROOT, maxBuffer: 32 * 1024 * 1024,
+    });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+describe('metrics', () => {
+  // 6 faces: happy ×3 (2 right, 1 called sad), sad ×2 (1 right, 1 called happy), angry ×1 (right).
+  const truth: Emotion[] = ['happy', 'happy', 'happy', 'sad', 'sad', 'angry'];
+  const predicted: Emotion[] = ['happy', 'happy', 'sad', 'sad', 'happy', 'angry'];
+
+  it('computes accuracy, per-class P/R/F1 and macro-F1 by hand', () => {
+    const m = classificationMetrics(truth, predicted);
+    assert.equal(m.n, 6);
+    assert.equal(m.accuracy, 4 / 6);
+    assert.deepEqual(m.perClass.happy, { precision: 2 / 3, recall: 2 / 3, f1: 2 / 3, support: 3 });
+    assert.deepEqual(m.perClass.sad, { precision: 0.5, recall: 0.5, f1: 0.5, support: 2 });
+    assert.deepEqual(m.perClass.angry, { precision: 1, recall: 1, f1: 1, support: 1 });
+    // Classes never present nor predicted score 0 (zero_division=0), and still count in the macro mean.
+    assert.deepEqual(m.perClass.disgust, { precision: 0, recall: 0, f1: 0, support: 0 });
+    assert.ok(Math.abs(m.macroF1 - (2 / 3 + 0.5 + 1) / 7) < 1e-12);
+  });
+
+  it('has the shape of training/metrics.py (and the sidecar): same keys, same order', () => {
+    const m = classificationMetrics(truth, predicted);
+    assert.deepEqual(Object.keys(m), ['n', 'accuracy', 'macroF1', 'perClass', 'confusionMatrix']);
+    assert.deepEqual(Object.keys(m.perClass), [...EMOTIONS]);
+    assert.deepEqual(Object.keys(m.perClass.happy), ['precision', 'recall', 'f1', 'support']);
+    assert.deepEqual(m.confusionMatrix.labels, [...EMOTIONS]);
+    const happy = EMOTIONS.indexOf('happy');
+    const sad = EMOTIONS.indexOf('sad');
+    assert.deepEqual(m.confusionMatrix.matrix[happy], EMOTIONS.map((_, j) => (j === happy ? 2 : j === sad ? 1 : 0)));
+    assert.deepEqual(m.confusionMatrix.matrix[sad], EMOTIONS.map((_, j) => (j === happy || j === sad ? 1 : 0)));
+  });
+
+  it('accumulates incrementally, normalises rows and rejects unknown labels', () => {
+    const cm = new ConfusionMatrix(['a', 'b']);
+    cm.add('a', 'a');
+    cm.add('a', 'b');
+    cm.add('b', 'b');
+    assert.equal(cm.n, 3);
+    assert.deepEqual(cm.metrics(), metricsFromConfusion(['a', 'b'], [[1, 1], [0, 1]]));
+    assert.deepEqual(rowNormalized([[1, 3], [0, 0]]), [[0.25, 0.75], [0, 0]]);
+    assert.throws(() => cm.add('c', 'a'), /unknown label: c/);
+    assert.throws(() => metricsFromConfusion(['a', 'b'], [[1]]), /must be 2x2/);
+  });
+});
+
+/**
+ * A crop the tiny model calls `target`: its 44x44 centre follows that class's weight pattern (tinyWeight), so
+ * predictions differ from image to image and a test can place faces in any cell of the confusion matrix.
+ */
+function cropPredictedAs(target: Emotion, seed: number): GrayImage {
+  const k = EMOTIONS.indexOf(target);
+  const data = new Uint8Array(48 * 48).fill(128 + seed);
+  for (let y = 0; y < 44; y++) {
+    for (let x = 0; x < 44; x++) data[(y + 2) * 48 + x + 2] = Math.round(128 + 120 * Math.sin((y * 44 + x + 1) * (k + 1) * 0.37));
+  }
+  return { data, width: 48, height: 48 };
+}
+
+/** <root>/val/<label>/<n>.png — lossless gray crops, so the expected predictions can be computed exactly. */
+async function makeEvalSet(): Promise<{ root: string; expected: number[][]; modelPath: string }> {
+  const root = mkdtempSync(join(tmpdir(), 'emolens-eval-'));
+  const modelPath = writeTinyModel(join(root, 'model'), 'tiny');
+  const sidecar = tinySidecar();
+  const expected = EMOTIONS.map(() => EMOTIONS.map(() => 0));
+  // [true label, what the model will say]: 8 right, 4 wrong.
+  const faces: Array<[Emotion, Emotion]> = [
+    ['angry', 'angry'], ['happy', 'happy'], ['happy', 'happy'], ['neutral', 'neutral'], ['sad', 'sad'], ['surprise', 'surprise'],
+    ['fear', 'fear'], ['disgust', 'disgust'], ['happy', 'surprise'], ['sad', 'neutral'], ['angry', 'disgust'], ['neutral', 'sad'],
+  ];
+  for (const [i, [label, said]] of faces.entries()) {
+    const crop = cropPredictedAs(said, i);
+    mkdirSync(join(root, 'val', label), { recursive: true });
+    await sharp(Buffer.from(crop.data), { raw: { width: 48, height: 48, channels: 1 } }).png().toFile(join(root, 'val', label, `${i}.png`));
+    const logits = tinyModelLogits(toNetInput([crop], sidecar).data);
+    const predicted = logits.indexOf(Math.max(...logits));
+    assert.equal(EMOTIONS[predicted], said, 'fixture: the tiny model predicts what the crop was built for');
+    expected[EMOTIONS.indexOf(label)][predicted]++;
+  }
+  return { root, expected, modelPath };
+}
+
+describe('emolens eval', () => {
+  it('scores every image and fills the confusion matrix as computed by hand from the model', async () => {
+    const { root, expected, modelPath } = await makeEvalSet();
+    const result = await evaluate({ data: root, model: modelPath, batchSize: 5 });
+    assert.equal(result.n, 12);
+    assert.equal(result.split, 'val');
+    assert.deepEqual(result.confusionMatrix.matrix, expected);
+    assert.equal(result.accuracy, 8 / 12);
+    assert.deepEqual(result.perClass.happy, { precision: 1, recall: 2 / 3, f1: 0.8, support: 3 });
+    assert.equal(result.model.name, 'tiny');
+    assert.match(result.model.sha256, /^[0-9a-f]{64}$/);
+    assert.ok(result.msPerImage > 0);
+  });
+
+  it('--json prints exactly one JSON object with the documented fields', async () => {
+    const { root, expected, modelPath } = await makeEvalSet();
+    const { stdout, code, stderr } = await emolens('eval', '--data', root, '--model', modelPath, '--json');
+    assert.equal(code, 0, stderr);
+    const result = JSON.parse(stdout);
+    for (const key of ['n', 'accuracy', 'macroF1', 'perClass', 'confusionMatrix', 'model', 'msPerImage', 'split', 'data']) {
+      assert.ok(key in result, `missing ${key}`);
+    }
+    assert.deepEqual(Object.keys(result.model), ['name', 'sha256']);
+    assert.deepEqual(result.confusionMatrix.matrix, expected);
+    assert.equal(result.data, root);
+    assert.equal(result.skipped, 0);
+  });
+
+  it('prints a readable table, and writes the HTML report', async () => {
+    const { root, modelPath } = await makeEvalSet();
+    const report = join(root, 'report.html');
+    const { stdout, code, stderr } = await emolens('eval', '--data', root, '--model', modelPath, '--report', report);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /accuracy\s+\d+\.\d%/);
+    assert.match(stdout, /macro-F1\s+\d+\.\d%/);
+    assert.match(stdout, /confusion matrix \(rows: true label, columns: predicted\)/);
+    for (const e of EMOTIONS) assert.match(stdout, new RegExp(`^${e}\\s`, 'm'));
+    const html = readFileSync(report, 'utf8');
+    assert.match(html, /<table class="heatmap">/);
+    assert.match(html, /<canvas id="perClassChart"/);
+    assert.match(html, /Chart\.js v4/);
+    assert.doesNotMatch(html, /<script[^>]+src=/);
+    assert.match(html, /tiny-linear \(test fixture\)/);
+  });
+
+  it('reports skipped (unreadable) images and bad usage as one error line', async () => {
+    const { root, modelPath } = await makeEvalSet();
+    writeFileSync(join(root, 'val', 'happy', 'broken.jpg'), 'not a jpeg');
+    const ok = await emolens('eval', '--data', root, '--model', modelPath, '--json');
+    assert.equal(ok.code, 0, ok.stderr);
+    const result = JSON.parse(ok.stdout);
+    assert.equal(result.n, 12);
+    assert.equal(result.skipped, 1);
+    assert.match(result.skippedExamples[0].source, /broken\.jpg$/);
+
+    const badSplit = await emolens('eval', '--data', root, '--model', modelPath, '--split', 'nope');
+    assert.notEqual(badSplit.code, 0);
+    assert.match(badSplit.stderr, /error: invalid --split: nope/);
+    assert.doesNotMatch(badSplit.stderr, /\n\s+at /);
+    mkdirSync(join(root, 'val', 'bored'));
+    const badLabel = await emolens('eval', '--data', root, '--model', modelPath);
+    assert.equal(badLabel.code, 1);
+    assert.match(badLabel.stderr, /error: unknown label folder\(s\) in .*: bored/);
+  });
+
+  it('--detect finds the face in photos and skips images without one', { skip: existsSync(join(MODELS_DIR, 'blazeface.onnx')) ? false : 'models/blazeface.onnx is absent' }, async () => {
+    const { root, modelPath } = await makeEvalSet();
+    const photos = join(root, 'photos');
+    mkdirSync(join(photos, 'happy'), { recursive: true });
+    mkdirSync(join(photos, 'sad'), { recursive: true });
+    copyFileSync(SAMPLE_PHOTO, join(photos, 'happy', 'group.jpg'));
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 120, g: 130, b: 140 } } }).png().toFile(join(photos, 'sad', 'wall.png'));
+    const result = await evaluate({ data: photos, model: modelPath, detect: true });
+    assert.equal(result.n, 1);
+    assert.equal(result.skipped, 1);
+    assert.deepEqual(result.skippedExamples, [{ source: join(photos, 'sad', 'wall.png'), reason: 'no face found' }]);
+    assert.equal(result.split, null);
+  });
+});
+
+describe('emolens eval on FER2013 val', () => {
+  const skip = !existsSync(SHARED_VAL)
+    ? `FER2013 not found at ${SHARED_VAL} (../shared is absent)`
+    : !existsSync(SHIPPED_MODEL) ? `shipped model ${SHIPPED_MODEL} not found` : false;
+
+  it('scores 300 val images close to the sidecar\'s own val accuracy', { skip }, async () => {
+    const sidecar = JSON.parse(readFileSync(SHIPPED_MODEL.replace(/\.onnx$/, '.json'), 'utf8'));
+    const result = await evaluate({ data: SHARED_VAL, limit: 300 });
+    assert.equal(result.n, 300);
+    assert.equal(result.skipped, 0);
+    // 300 of 3,589 images: the sampling error of an accuracy near 0.7 is about 2.6 points (1 sd); allow 3 sd.
+    const shipped = sidecar.metrics.val.accuracy as number;
+    assert.ok(Math.abs(result.accuracy - shipped) < 0.08, `accuracy ${result.accuracy} vs sidecar val ${shipped}`);
+    assert.ok(result.accuracy > 0.5, `accuracy ${result.accuracy}`);
+  });
+});

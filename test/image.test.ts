@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { ImageTooLargeError, InputNotFoundError, InvalidImageError } from '../src/errors.js';
+import { decodeFaceCrop, decodeImage } from '../src/image/decode.js';
+import { writeBadImages } from './helpers/bad-images.js';
+import { SAMPLE_PHOTOS, tempDir } from './helpers/fixtures.js';
+
+/** 40x20 image: left half red, right half blue. */
+const twoTone = () => {
+  const raw = Buffer.alloc(40 * 20 * 3);
+  for (let y = 0; y < 20; y++) for (let x = 0; x < 40; x++) raw.set(x < 20 ? [255, 0, 0] : [0, 0, 255], (y * 40 + x) * 3);
+  return sharp(raw, { raw: { width: 40, height: 20, channels: 3 } });
+};
+const pixel = (img: { data: Uint8Array; width: number }, x: number, y: number) => Array.from(img.data.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4));
+
+describe('decodeImage', () => {
+  it('decodes JPEG, PNG, WebP and GIF to RGBA', async () => {
+    for (const [format, encode] of [
+      ['png', (s: sharp.Sharp) => s.png()],
+      ['jpeg', (s: sharp.Sharp) => s.jpeg({ quality: 95 })],
+      ['webp', (s: sharp.Sharp) => s.webp({ lossless: true })],
+      ['gif', (s: sharp.Sharp) => s.gif()],
+    ] as const) {
+      const image = await decodeImage(await encode(twoTone()).toBuffer());
+      assert.equal(image.format, format);
+      assert.equal(image.width, 40);
+      assert.equal(image.height, 20);
+      assert.equal(image.data.length, 40 * 20 * 4);
+      const [r, , b, a] = pixel(image, 5, 5);
+      assert.ok(r > 200 && b < 60 && a === 255, `${format}: left half is red, got ${pixel(image, 5, 5)}`);
+      assert.ok(pixel(image, 35, 5)[2] > 200, `${format}: right half is blue`);
+    }
+  });
+
+  it('reads the first frame of an animated GIF', async () => {
+    const frames = Buffer.concat([Buffer.alloc(8 * 8 * 4, 255), Buffer.alloc(8 * 8 * 4, 0)]);
+    for (let i = 3; i < frames.length; i += 4) frames[i] = 255;
+    const gif = await sharp(frames, { raw: { width: 8, height: 16, channels: 4, pageHeight: 8 } as sharp.CreateRaw }).gif({ loop: 0, delay: [100, 100] }).toBuffer();
+    const image = await decodeImage(gif);
+    assert.equal(image.height, 8, 'one frame, not the strip of frames');
+    assert.ok(pixel(image, 4, 4)[0] > 200, 'first (white) frame');
+  });
+
+  it('applies the EXIF orientation', async () => {
+    // Stored 40x20 (red left), EXIF 6 = "rotate 90° clockwise to view": upright it is 20x40 with red on top.
+    const jpeg = await twoTone().jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+    assert.equal((await sharp(jpeg).metadata()).orientation, 6);
+    const image = await decodeImage(jpeg);
+    assert.deepEqual([image.width, image.height], [20, 40]);
+    assert.ok(pixel(image, 10, 5)[0] > 200, 'red on top after rotation');
+    assert.ok(pixel(image, 10, 35)[2] > 200, 'blue at the bottom after rotation');
+  });
+
+  it('decodes a file path, and accepts decoded RGBA as is', async () => {
+    const photo = await decodeImage(SAMPLE_PHOTOS[0]);
+    assert.deepEqual([photo.width, photo.height, photo.format], [1920, 1280, 'jpeg']);
+    const raw = { data: new Uint8ClampedArray(4 * 6), width: 3, height: 2 };
+    const passed = await decodeImage(raw);
+    assert.deepEqual([passed.width, passed.height, passed.format], [3, 2, 'raw']);
+    await assert.rejects(decodeImage({ data: new Uint8Array(5), width: 3, height: 2 }), /has 5 bytes, expected 24/);
+  });
+
+  it('decodes a face crop photo to the classifier\'s gray crop', async () => {
+    const gray = Buffer.alloc(48 * 48, 0);
+    for (let i = 0; i < gray.length; i++) gray[i] = i % 48 < 24 ? 30 : 220;
+    const png = await sharp(gray, { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
+    const crop = await decodeFaceCrop(png, 48, [0.299, 0.587, 0.114]);
+    assert.deepEqual([crop.width, crop.height], [48, 48]);
+    assert.ok(Math.abs(crop.data[5] - 30) < 1 && Math.abs(crop.data[40] - 220) < 1);
+    const small = await decodeFaceCrop(png, 24, [0.299, 0.587, 0.114]);
+    assert.equal(small.width, 24);
+  });
+});
+
+describe('decodeImage errors: one typed, one-line error each', () => {
+  let bad: Awaited<ReturnType<typeof writeBadImages>>;
+  let dir: string;
+  before(async () => {
+    dir = tempDir();
+    bad = await writeBadImages(dir);
+  });
+
+  const rejectsWith = async (input: Parameters<typeof decodeImage>[0], type: new (...args: never[]) => Error, message: RegExp, options = {}) => {
+    await assert.rejects(decodeImage(input, options), (err: Error) => {
+      assert.ok(err instanceof type, `expected ${type.name}, got ${err.constructor.name}: ${err.message}`);
+      assert.match(err.message, message);
+      assert.ok(!err.message.includes('\n'), 'one line');
+      return true;
+    });
+  };
+
+  it('missing file', () => rejectsWith(bad.missing, InputNotFoundError, /^file not found: .*does-not-exist\.jpg$/));
+  it('empty file', () => rejectsWith(bad.empty, InvalidImageError, /empty\.jpg: empty file$/));
+  it('a directory', () => rejectsWith(dir, InvalidImageError, /is a directory, not an image$/));
+  it('not an image', () => rejectsWith(bad.text, InvalidImageError, /notes\.jpg: not an image/));
+  it('not an image (buffer)', () => rejectsWith(Buffer.from('<html></html>'), InvalidImageError, /^image buffer: not an image/));
+  it('truncated JPEG', () => rejectsWith(bad.truncated, InvalidImageError, /truncated\.jpg: truncated or corrupt image data/));
+  it('truncated PNG', async () => {
+    const png = await twoTone().png({ compressionLevel: 0 }).toBuffer();
+    const file = join(dir, 'cut.png');
+    writeFileSync(file, png.subarray(0, Math.floor(png.length * 0.6)));
+    await rejectsWith(file, InvalidImageError, /cut\.png: (truncated or corrupt image data|cannot decode)/);
+  });
+  it('header claiming 65535x65535 is refused before decoding', async () => {
+    await rejectsWith(bad.huge, ImageTooLargeError, /huge\.png: 65535x65535 pixels is over the limit of 50,000,000 pixels/);
+    assert.ok(readFileSync(bad.huge).length < 200, 'the file itself is tiny: only the header says it is huge');
+  });
+  it('maxPixels applies to real photos too', () => rejectsWith(SAMPLE_PHOTOS[0], ImageTooLargeError, /1920x1280 pixels is over the limit of 1,000,000 pixels/, { maxPixels: 1_000_000 }));
+});

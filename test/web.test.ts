@@ -1,0 +1,400 @@
+/**
+ * The web app (`emolens serve`): the pure pieces of the page (tracking/smoothing, group mood, timeline export,
+ * failure messages), the static server's safety, and — in Debian's headless Chromium with a fake camera playing
+ * a sample photo — the live view, group panel, snapshot download, uploads and the failure notices.
+ *
+ * Browser tests skip with a message when /usr/bin/chromium, ffmpeg or the built app (dist/web) is missing.
+ * Screenshots are kept in test-artifacts/ (web-live.png, web-group.png).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import type { Browser, Page } from 'playwright-core';
+import { EMOTIONS, type EmotionProbabilities } from '../src/labels.js';
+import { startWebServer, type RunningWebServer } from '../src/serve/server.js';
+import { missingCapability, mediaErrorNotice } from '../src/web/messages.js';
+import { engagementOf, groupMood, valenceOf } from '../src/web/mood.js';
+import { Timeline } from '../src/web/timeline.js';
+import { emaAlpha, FaceTracker, iou } from '../src/web/tracker.js';
+import { hasChromium, launchChromium, serveModelArgs, startServe, type ServeProcess } from './fixtures/browser.js';
+import { CHROMIUM, hasFfmpeg, SAMPLE_PHOTOS, stillVideo } from './fixtures/fake-camera.js';
+import { ROOT, tempDir } from './helpers/fixtures.js';
+
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+function probs(top: (typeof EMOTIONS)[number], p = 0.7): EmotionProbabilities {
+  const rest = (1 - p) / (EMOTIONS.length - 1);
+  return Object.fromEntries(EMOTIONS.map((e) => [e, e === top ? p : rest])) as EmotionProbabilities;
+}
+const box = (x: number, y: number, size = 100) => ({ x, y, width: size, height: size });
+
+describe('tracker: smoothing over time', () => {
+  test('a face that moves a little keeps its id; a far one gets a new id', () => {
+    const tracker = new FaceTracker();
+    const [a] = tracker.update([{ box: box(100, 100), score: 0.9, emotions: probs('happy') }], 0);
+    const [a2] = tracker.update([{ box: box(108, 104), score: 0.9, emotions: probs('happy') }], 40);
+    assert.equal(a2.id, a.id);
+    const tracks = tracker.update([
+      { box: box(110, 104), score: 0.9, emotions: probs('happy') },
+      { box: box(500, 100), score: 0.9, emotions: probs('sad') },
+    ], 80);
+    assert.deepEqual(tracks.map((t) => t.id), [a.id, a.id + 1]);
+  });
+
+  test('probabilities follow an EMA with the configured time constant', () => {
+    const tracker = new FaceTracker({ probabilityTauMs: 600 });
+    tracker.update([{ box: box(0, 0), score: 1, emotions: probs('neutral', 1) }], 0);
+    const [t] = tracker.update([{ box: box(0, 0), score: 1, emotions: probs('happy', 1) }], 600);
+    // One step of 600 ms with tau 600 ms moves 1 - e^-1 = 63.2% of the way.
+    assert.ok(Math.abs(t.emotions.happy - (1 - Math.exp(-1))) < 1e-9);
+    assert.ok(Math.abs(emaAlpha(600, 600) - 0.632120558828558) < 1e-12);
+  });
+
+  test('the label does not flicker between two close emotions (hysteresis)', () => {
+    const tracker = new FaceTracker({ probabilityTauMs: 0, hysteresis: 0.05 });
+    const close = (lead: 'happy' | 'neutral'): EmotionProbabilities => ({
+      ...probs('angry', 0), happy: lead === 'happy' ? 0.46 : 0.44, neutral: lead === 'neutral' ? 0.46 : 0.44, angry: 0.1,
+    });
+    tracker.update([{ box: box(0, 0), score: 1, emotions: close('happy') }], 0);
+    let labels = '';
+    for (let i = 1; i <= 10; i++) {
+      const [t] = tracker.update([{ box: box(0, 0), score: 1, emotions: close(i % 2 ? 'neutral' : 'happy') }], i * 33);
+      labels += t.dominant[0];
+    }
+    assert.equal(labels, 'hhhhhhhhhh');
+    const [t] = tracker.update([{ box: box(0, 0), score: 1, emotions: probs('neutral', 0.8) }], 400);
+    assert.equal(t.dominant, 'neutral');
+  });
+
+  test('a face missed for a frame stays visible, then expires', () => {
+    const tracker = new FaceTracker({ showMs: 300, keepMs: 1000 });
+    tracker.update([{ box: box(0, 0), score: 1, emotions: probs('happy') }], 0);
+    assert.equal(tracker.update([], 100).length, 1);
+    assert.equal(tracker.update([], 400).length, 0);
+    const [back] = tracker.update([{ box: box(2, 2), score: 1, emotions: probs('happy') }], 600);
+    assert.equal(back.id, 1, 'a face back within keepMs keeps its id');
+    tracker.update([], 1700);
+    const [fresh] = tracker.update([{ box: box(2, 2), score: 1, emotions: probs('happy') }], 1800);
+    assert.equal(fresh.id, 2);
+  });
+
+  test('iou', () => {
+    assert.equal(iou(box(0, 0), box(0, 0)), 1);
+    assert.equal(iou(box(0, 0), box(200, 0)), 0);
+    assert.ok(Math.abs(iou(box(0, 0), box(50, 0)) - 1 / 3) < 1e-12);
+  });
+});
+
+describe('group mood and timeline export', () => {
+  test('shares, means, valence and engagement follow docs/web.md', () => {
+    const faces = [
+      { emotions: probs('happy', 0.8), dominant: 'happy' as const },
+      { emotions: probs('sad', 0.6), dominant: 'sad' as const },
+    ];
+    const mood = groupMood(faces);
+    assert.equal(mood.faces, 2);
+    assert.equal(mood.counts.happy, 1);
+    assert.equal(mood.shares.sad, 0.5);
+    const mean = mood.mean!;
+    assert.ok(Math.abs(EMOTIONS.reduce((s, e) => s + mean[e], 0) - 1) < 1e-9);
+    const expectedValence = mean.happy - mean.angry - mean.disgust - mean.fear - mean.sad;
+    assert.ok(Math.abs(mood.valence! - expectedValence) < 1e-12);
+    assert.equal(valenceOf(probs('happy', 1)), 1);
+    assert.equal(engagementOf(probs('neutral', 1)), 0);
+    assert.deepEqual(groupMood([]).mean, null);
+  });
+
+  test('CSV has a group row per sample and face rows only when recorded', () => {
+    const timeline = new Timeline();
+    const faces = [{ id: 3, emotions: probs('happy'), dominant: 'happy' as const }];
+    timeline.add({ tMs: 1000, group: groupMood(faces), faces });
+    timeline.add({ tMs: 2000, group: groupMood(faces), faces: [] }); // aggregate-only sample
+    timeline.add({ tMs: 3000, group: groupMood([]), faces: [] });
+    const lines = timeline.toCsv().trim().split('\n');
+    assert.equal(lines[0], `time_s,series,faces,${EMOTIONS.join(',')},dominant,valence,engagement`);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(',')), ['1.0,group,1', '1.0,face-3,1', '2.0,group,1', '3.0,group,0']);
+    assert.match(lines[4], /^3\.0,group,0,{7},,,$/, 'no faces: empty values, not zeros');
+    const json = JSON.parse(timeline.toJson({ model: 'm' }));
+    assert.equal(json.format, 'emolens-timeline/1');
+    assert.equal(json.samples.length, 3);
+    assert.deepEqual(timeline.faceIds(), [3]);
+  });
+
+  test('timeline memory is bounded', () => {
+    const timeline = new Timeline(5);
+    for (let i = 0; i < 12; i++) timeline.add({ tMs: i * 1000, group: groupMood([]), faces: [] });
+    assert.equal(timeline.samples.length, 5);
+    assert.equal(timeline.samples[0].tMs, 7000);
+  });
+});
+
+describe('failure messages', () => {
+  test('camera errors map to a clear notice', () => {
+    const err = (name: string) => Object.assign(new Error('x'), { name });
+    assert.equal(mediaErrorNotice(err('NotAllowedError'), 'camera').code, 'camera-denied');
+    assert.equal(mediaErrorNotice(err('NotFoundError'), 'camera').code, 'no-camera');
+    assert.equal(mediaErrorNotice(err('OverconstrainedError'), 'camera').code, 'no-camera');
+    assert.equal(mediaErrorNotice(err('NotReadableError'), 'camera').code, 'camera-busy');
+    assert.equal(mediaErrorNotice(err('NotAllowedError'), 'screen').code, 'screen-denied');
+  });
+
+  test('browsers without WebAssembly SIMD are told so', () => {
+    const noSimd = { validate: () => false } as unknown as typeof WebAssembly;
+    assert.equal(missingCapability({ WebAssembly: noSimd, Worker: class {}, OffscreenCanvas: class {} })?.code, 'no-simd');
+    assert.equal(missingCapability({})?.code, 'no-webassembly');
+    // Node's V8 has SIMD: the probe module must validate.
+    assert.equal(missingCapability({ WebAssembly, Worker: class {}, OffscreenCanvas: class {} }), null);
+  });
+});
+
+describe('static server', () => {
+  let server: RunningWebServer;
+  let dir: string;
+
+  before(async () => {
+    dir = tempDir('emolens-serve-');
+    const web = join(dir, 'web');
+    const models = join(dir, 'models');
+    mkdirSync(join(web, 'assets'), { recursive: true });
+    mkdirSync(join(web, 'ort'), { recursive: true });
+    mkdirSync(models);
+    writeFileSync(join(web, 'index.html'), '<!doctype html><title>t</title>');
+    writeFileSync(join(web, 'assets', 'app-abc.js'), 'console.log(1)');
+    writeFileSync(join(web, 'ort', 'x.wasm'), Buffer.from([0, 97, 115, 109, 1, 0, 0, 0]));
+    writeFileSync(join(web, 'ort', 'x.wasm.gz'), Buffer.from('not really gzip'));
+    writeFileSync(join(web, '.secret.json'), '{}');
+    writeFileSync(join(dir, 'outside.json'), '{"secret":true}');
+    symlinkSync(join(dir, 'outside.json'), join(web, 'link.json'));
+    writeFileSync(join(models, 'm.onnx'), Buffer.alloc(16));
+    writeFileSync(join(models, 'm.json'), '{}');
+    writeFileSync(join(models, 'notes.txt'), 'hi');
+    server = await startWebServer({ port: 0, webRoot: web, modelsDir: models, emotionModel: 'm' });
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  /** Raw request: the path goes on the wire exactly as given (no client-side normalisation of ../). */
+  const get = (path: string, method = 'GET', headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; type?: string; encoding?: string; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path, method, headers }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], encoding: res.headers['content-encoding'], body, headers: res.headers }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  test('binds loopback by default and serves the app, config and models with the right types', async () => {
+    assert.equal(server.host, '127.0.0.1');
+    const index = await get('/');
+    assert.equal(index.status, 200);
+    assert.match(index.type!, /^text\/html/);
+    assert.equal(index.headers['cross-origin-embedder-policy'], 'require-corp');
+    assert.match(String(index.headers['content-security-policy']), /connect-src 'self'/);
+    assert.match((await get('/assets/app-abc.js')).type!, /^text\/javascript/);
+    const wasm = await get('/ort/x.wasm');
+    assert.equal(wasm.type, 'application/wasm');
+    assert.equal(wasm.encoding, undefined);
+    assert.equal((await get('/ort/x.wasm', 'GET', { 'accept-encoding': 'gzip, br' })).encoding, 'gzip');
+    assert.equal((await get('/models/m.onnx')).type, 'application/octet-stream');
+    const config = JSON.parse((await get('/config.json')).body);
+    assert.equal(config.models.emotion.onnx, 'models/m.onnx');
+    assert.equal(config.models.detector.onnx, 'models/blazeface.onnx');
+  });
+
+  test('refuses traversal, dotfiles, symlinks out, unknown types and non-GET methods', async () => {
+    for (const path of [
+      '/../outside.json', '/%2e%2e/outside.json', '/assets/..%2f..%2foutside.json', '/models/../outside.json',
+      '/models/..%2foutside.json', '/.secret.json', '/link.json', '/models/notes.txt', '/ort/x.wasm.gz',
+      '/assets/', '/nope.html', '/%00.html', '/assets\\..\\..\\outside.json',
+    ]) {
+      const res = await get(path);
+      assert.equal(res.status === 404 || res.status === 400, true, `${path} → ${res.status}`);
+      assert.doesNotMatch(res.body, /secret/);
+    }
+    assert.equal((await get('/', 'POST')).status, 405);
+    assert.equal((await get('/', 'PUT')).status, 405);
+    assert.equal((await get(`/${'a'.repeat(3000)}`)).status, 414);
+  });
+
+  test('a busy port is a one-line usage error', async () => {
+    await assert.rejects(
+      startWebServer({ port: server.port, webRoot: join(dir, 'web'), modelsDir: join(dir, 'models') }),
+      (err: Error) => /port \d+ is already in use/.test(err.message),
+    );
+  });
+});
+
+// ---- in the browser ---------------------------------------------------------------------------------------------
+
+const browserSkip = !hasChromium()
+  ? `${CHROMIUM} not found — install Debian's Chromium (apt-get install -y chromium) to run the browser tests`
+  : !hasFfmpeg()
+    ? 'ffmpeg not found — install it (apt-get install -y ffmpeg) to build the fake-camera video'
+    : !existsSync(join(ROOT, 'dist/web/index.html'))
+      ? 'dist/web is not built — run npm run build:web first'
+      : false;
+
+describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, () => {
+  let serve: ServeProcess;
+  let browser: Browser;
+  let page: Page;
+  let work: string;
+
+  before(async () => {
+    work = tempDir('emolens-web-');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // sample6: four faces in a row; 1280x720 like a webcam.
+    const video = await stillVideo(SAMPLE_PHOTOS[5], join(work, 'camera.y4m'), { width: 1280, height: 720, seconds: 2, fps: 15 });
+    serve = await startServe(serveModelArgs().args);
+    browser = await launchChromium({ fakeVideo: video });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+    await page.goto(serve.url);
+    await page.waitForSelector('#backend[data-state="ready"]', { timeout: 90_000 });
+  });
+  after(async () => {
+    await browser?.close();
+    await serve?.stop();
+  });
+
+  test('live view: every face gets a box and a label; the group panel counts them', async () => {
+    await page.click('#start-camera');
+    // Wait until the tracks have settled (a few frames in) and every box carries its label.
+    await page.waitForFunction(() => document.querySelectorAll('.face .face-label').length >= 3, null, { timeout: 60_000 });
+    await page.waitForTimeout(1500);
+    const labels = await page.locator('.face .face-label').allTextContents();
+    const boxes = await page.locator('.face').count();
+    assert.ok(labels.length >= 3 && labels.length <= 5, `expected the 4 faces of sample6, got ${labels.length} labels`);
+    assert.equal(boxes, labels.length);
+    for (const label of labels) assert.ok((EMOTIONS as readonly string[]).includes(label), `label ${label}`);
+    assert.equal(await page.locator('.face-bars').first().locator('i').count(), 7);
+    await page.waitForFunction(() => Number(document.querySelector('#group-count')!.getAttribute('data-count')) >= 3, null, { timeout: 10_000 });
+    const counted = Number(await page.getAttribute('#group-count', 'data-count'));
+    assert.ok(Math.abs(counted - labels.length) <= 1, `group panel counts ${counted}, overlay shows ${labels.length}`);
+    assert.ok(Number(await page.getAttribute('#stat-fps', 'data-value')) > 0, 'FPS is shown');
+    assert.ok(Number(await page.getAttribute('#stat-ms', 'data-value')) > 0, 'ms/frame is shown');
+    await page.screenshot({ path: join(ARTIFACTS, 'web-live.png'), fullPage: true });
+  });
+
+  test('snapshot: per-face result card, annotated image and JSON downloads', async () => {
+    await page.click('#snapshot');
+    const card = page.locator('.result-card[data-source="camera"]').first();
+    await card.waitFor({ timeout: 30_000 });
+    const [jsonDownload] = await Promise.all([page.waitForEvent('download'), card.locator('.download-json').click()]);
+    const json = JSON.parse(readFileSync((await jsonDownload.path())!, 'utf8'));
+    assert.equal(json.format, 'emolens-snapshot/1');
+    assert.deepEqual([json.width, json.height], [1280, 720]);
+    assert.ok(json.faces.length >= 3, `snapshot found ${json.faces.length} faces`);
+    assert.equal(json.group.faces, json.faces.length);
+    for (const face of json.faces) {
+      const sum = EMOTIONS.reduce((s, e) => s + face.emotions[e], 0);
+      assert.ok(Math.abs(sum - 1) < 1e-3, `probabilities sum to ${sum}`);
+      assert.ok((EMOTIONS as readonly string[]).includes(face.dominant));
+      assert.ok(face.box.width > 20 && face.box.x >= 0 && face.box.x + face.box.width <= 1280 + 1);
+    }
+    assert.equal(Number(await card.getAttribute('data-faces')), json.faces.length);
+    const [pngDownload] = await Promise.all([page.waitForEvent('download'), card.locator('.download-image').click()]);
+    const png = readFileSync((await pngDownload.path())!);
+    const meta = await sharp(png).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ['png', 1280, 720]);
+  });
+
+  test('timeline export: JSON of the session with group samples', async () => {
+    await page.waitForSelector('#export-json:not([disabled])', { timeout: 10_000 });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+    const json = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    assert.equal(json.format, 'emolens-timeline/1');
+    assert.ok(json.samples.length >= 1);
+    assert.ok(json.samples.some((s: { group: { faces: number } }) => s.group.faces >= 3));
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    assert.match(readFileSync((await csv.path())!, 'utf8'), /^time_s,series,faces,angry/);
+  });
+
+  test('group view: aggregate-only is on and no per-face label is shown', async () => {
+    await page.click('.segmented input[value="group"] + span');
+    assert.equal(await page.isChecked('#aggregate-only'), true);
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('.face-label').count(), 0);
+    assert.ok(await page.locator('.face').count() >= 3, 'faces are still boxed (anonymously)');
+    assert.ok(Number(await page.getAttribute('#group-count', 'data-count')) >= 3);
+    const cardsBefore = await page.locator('.result-card').count();
+    await page.click('#snapshot');
+    await page.waitForFunction((n) => document.querySelectorAll('.result-card').length > n, cardsBefore, { timeout: 30_000 });
+    const card = page.locator('.result-card').first();
+    const [download] = await Promise.all([page.waitForEvent('download'), card.locator('.download-json').click()]);
+    const json = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    assert.equal(json.aggregateOnly, true);
+    assert.equal(json.faces, undefined, 'aggregate-only snapshots carry no per-face data');
+    assert.ok(json.group.faces >= 3);
+    await page.screenshot({ path: join(ARTIFACTS, 'web-group.png'), fullPage: true });
+    await page.click('.segmented input[value="individual"] + span');
+  });
+
+  test('upload: dropped photos are analysed in the page; a faceless image says so', async () => {
+    const blank = join(work, 'blank.png');
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 120, b: 140 } } }).png().toFile(blank);
+    await page.setInputFiles('#file-input', [SAMPLE_PHOTOS[0], blank]);
+    const photoCard = page.locator('.result-card[data-source="upload"]', { hasText: 'sample1.jpg' });
+    await photoCard.waitFor({ timeout: 60_000 });
+    assert.ok(Number(await photoCard.getAttribute('data-faces')) >= 3, 'sample1 has three faces');
+    await page.waitForSelector('.notice[data-code="no-face-in-image"]', { timeout: 30_000 });
+    assert.match(await page.textContent('.notice[data-code="no-face-in-image"]') ?? '', /No face found.*blank\.png/);
+  });
+
+  test('the page says frames stay local and links the model card', async () => {
+    assert.match(await page.textContent('#privacy') ?? '', /never leave this browser/);
+    const footer = await page.textContent('footer') ?? '';
+    assert.match(footer, /EU AI Act/);
+    const href = await page.getAttribute('footer a[href*="model-card"]', 'href');
+    const res = await page.request.get(new URL(href!, serve.url).href);
+    assert.equal(res.status(), 200);
+  });
+});
+
+describe('web app failure notices in headless Chromium', { skip: browserSkip }, () => {
+  test('a broken model file: "The models failed to load"', async () => {
+    const dir = tempDir('emolens-broken-models-');
+    for (const ext of ['onnx', 'json']) writeFileSync(join(dir, `blazeface.${ext}`), readFileSync(join(ROOT, 'models', `blazeface.${ext}`)));
+    writeFileSync(join(dir, 'broken.onnx'), 'version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n');
+    writeFileSync(join(dir, 'broken.json'), JSON.stringify({ format: 'emolens-model/1' }));
+    const serve = await startServe(['--models-dir', dir, '--model', 'broken']);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(serve.url);
+      const notice = page.locator('.notice[data-code="model-failed"]');
+      await notice.waitFor({ timeout: 60_000 });
+      assert.match(await notice.textContent() ?? '', /models failed to load/i);
+      assert.equal(await page.getAttribute('#backend', 'data-state'), 'failed');
+    } finally {
+      await browser.close();
+      await serve.stop();
+    }
+  });
+
+  test('camera permission denied, and no camera at all', async () => {
+    const serve = await startServe(serveModelArgs().args);
+    // No --use-fake-ui-for-media-stream: headless Chromium dismisses the permission prompt.
+    const denied = await launchChromium({ fakeDevice: true, fakeUi: false });
+    const noCamera = await launchChromium({ fakeUi: true });
+    try {
+      for (const [browser, code] of [[denied, 'camera-denied'], [noCamera, 'no-camera']] as const) {
+        const page = await browser.newPage();
+        await page.goto(serve.url);
+        await page.waitForSelector('#backend[data-state="ready"]', { timeout: 90_000 });
+        await page.click('#start-camera');
+        await page.waitForSelector(`.notice[data-code="${code}"]`, { timeout: 20_000 });
+        assert.equal(await page.getAttribute('#stage', 'data-state'), 'idle');
+      }
+    } finally {
+      await denied.close();
+      await noCamera.close();
+      await serve.stop();
+    }
+  });
+});

@@ -1,0 +1,123 @@
+"""FER2013 loading: the folder layout (<root>/<label>/*.jpg) and Kaggle's fer2013.csv.
+
+Everything comes out as uint8 arrays of shape (N, 48, 48) plus int64 labels in emolens order
+(EMOTIONS below), so the rest of training/ never cares where the pixels came from.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+# Output order of every emolens model. Alphabetical, and the same in Node, the browser and here.
+EMOTIONS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+# Kaggle numbering: 0=angry 1=disgust 2=fear 3=happy 4=sad 5=surprise 6=neutral.
+KAGGLE_TO_EMOLENS = [0, 1, 2, 3, 5, 6, 4]
+KAGGLE_USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+IMAGE_SIZE = 48
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+
+
+class DataError(ValueError):
+    """A data set that cannot be read; the message names the file or row."""
+
+
+def load_split(source: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Load one split ("train", "val" or "test") from a CSV file or a dataset root.
+
+    A dataset root may hold the split folders (root/train/<label>/...) or be a split folder itself.
+    """
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"data not found: {path}")
+    if path.is_file():
+        if path.suffix.lower() != ".csv":
+            raise DataError(f"expected a folder of label folders or a fer2013.csv file, got {path}")
+        return load_csv(path, split)
+    if (path / split).is_dir():
+        return load_folder(path / split)
+    return load_folder(path)
+
+
+def load_folder(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read <root>/<label>/<image>; every label folder must be one of EMOTIONS."""
+    from PIL import Image, UnidentifiedImageError
+
+    label_dirs = sorted(p for p in Path(root).iterdir() if p.is_dir())
+    if not label_dirs:
+        raise DataError(f"no label folders in {root} (expected {', '.join(EMOTIONS)})")
+    unknown = [p.name for p in label_dirs if p.name not in EMOTIONS]
+    if unknown:
+        raise DataError(f"unknown label folder(s) in {root}: {', '.join(unknown)} (expected {', '.join(EMOTIONS)})")
+    images, labels = [], []
+    for label_dir in label_dirs:
+        label = EMOTIONS.index(label_dir.name)
+        for file in sorted(label_dir.iterdir()):
+            if file.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            try:
+                with Image.open(file) as im:
+                    im = im.convert("L")
+                    if im.size != (IMAGE_SIZE, IMAGE_SIZE):
+                        im = im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
+                    images.append(np.asarray(im, dtype=np.uint8))
+            except (UnidentifiedImageError, OSError) as err:
+                raise DataError(f"unreadable image {file}: {err}") from None
+            labels.append(label)
+    if not images:
+        raise DataError(f"no images under {root}")
+    return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def load_csv(file: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read Kaggle's fer2013.csv (emotion,pixels,Usage); rows of other splits are skipped."""
+    if split not in KAGGLE_USAGE:
+        raise DataError(f"unknown split {split!r} (expected train, val or test)")
+    usage = KAGGLE_USAGE[split]
+    images, labels = [], []
+    with open(file, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
+        if missing:
+            raise DataError(f"{file}: missing column(s) {', '.join(sorted(missing))} (expected emotion,pixels,Usage)")
+        for row in reader:
+            line = reader.line_num
+            if row["Usage"] != usage:
+                continue
+            try:
+                kaggle_label = int(row["emotion"])
+                if not 0 <= kaggle_label <= 6:
+                    raise ValueError(f"emotion {kaggle_label} is not in 0..6")
+                pixels = np.asarray(row["pixels"].split(), dtype=np.int64)
+                if pixels.size != IMAGE_SIZE * IMAGE_SIZE:
+                    raise ValueError(f"{pixels.size} pixels, expected {IMAGE_SIZE * IMAGE_SIZE}")
+                if pixels.min() < 0 or pixels.max() > 255:
+                    raise ValueError("pixel values outside 0..255")
+            except (ValueError, TypeError, AttributeError) as err:
+                raise DataError(f"{file}: bad row at line {line}: {err}") from None
+            images.append(pixels.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE))
+            labels.append(KAGGLE_TO_EMOLENS[kaggle_label])
+    if not images:
+        raise DataError(f"{file}: no rows with Usage={usage}")
+    return np.stack(images), np.asarray(labels, dtype=np.int64)
+
+
+def load_cached(source: str | os.PathLike, split: str, cache_dir: str | os.PathLike = "runs/cache"):
+    """load_split, memoised as .npz (decoding 28k JPEGs takes a while on 2 cores)."""
+    path = Path(source).resolve()
+    key = hashlib.sha1(f"{path}:{split}:{path.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    cache = Path(cache_dir) / f"{split}-{key}.npz"
+    if cache.exists():
+        data = np.load(cache)
+        return data["x"], data["y"]
+    x, y = load_split(path, split)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, x=x, y=y)
+    return x, y
+
+
+def class_counts(y: np.ndarray) -> np.ndarray:
+    return np.bincount(y, minlength=len(EMOTIONS))

@@ -1,0 +1,173 @@
+"""Write the model contract from a training checkpoint: models/<name>.onnx + models/<name>.json.
+
+    python3 -m training export --run runs/default --name emolens-fer
+
+The ONNX graph takes the normalised centre crop [N,1,S,S] (float32, dynamic N) and returns probabilities [N,7];
+with --tta hflip (the default when the run validated with it) the graph averages the image and its mirror, so every
+runtime gets the same answer without doing anything. After writing, the ONNX is run through onnxruntime-node on val
+images and must agree with PyTorch. See docs/model-contract.md.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import center_crop
+from .data import EMOTIONS, load_cached
+from .metrics import classification_report
+from .models import create_model
+
+CONTRACT_FORMAT = "emolens-model/1"
+REPO = Path(__file__).resolve().parent.parent
+# Where FER2013's eyes sit in its 48x48 crops (fractions of the side), measured with our detector on train images
+# by scripts/fer-geometry.ts; the aligner frames photo faces the same way.
+FER_EYE_Y = 0.40
+FER_EYE_DISTANCE = 0.42
+
+
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = p or argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--run", default="runs/default", help="run folder with best.pt and history.json")
+    p.add_argument("--checkpoint", default="best.pt")
+    p.add_argument("--name", default="emolens-fer", help="model name: writes <out>/<name>.onnx and .json")
+    p.add_argument("--out", default=str(REPO / "models"))
+    p.add_argument("--data", default=None, help="val source for the sidecar metrics (default: the run's --data)")
+    p.add_argument("--tta", choices=["none", "hflip"], default=None, help="default: what the run validated with")
+    p.add_argument("--eye-y", type=float, default=FER_EYE_Y)
+    p.add_argument("--eye-distance", type=float, default=FER_EYE_DISTANCE)
+    p.add_argument("--opset", type=int, default=13)
+    p.add_argument("--skip-verify", action="store_true", help="don't run onnxruntime-node (not recommended)")
+    return p
+
+
+class Exported(nn.Module):
+    """What goes into the .onnx: the net, softmax, and optionally the mirror average."""
+
+    def __init__(self, net: nn.Module, hflip: bool):
+        super().__init__()
+        self.net, self.hflip = net, hflip
+
+    def forward(self, x):
+        p = F.softmax(self.net(x), dim=1)
+        if self.hflip:
+            p = (p + F.softmax(self.net(torch.flip(x, dims=[3])), dim=1)) / 2
+        return p
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_onnxruntime(onnx_path: Path, x: np.ndarray) -> np.ndarray:
+    """Run the exported model through onnxruntime-node (the runtime emolens ships) and return its output."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = Path(tmp) / "x.bin", Path(tmp) / "y.bin"
+        x.astype(np.float32).tofile(inp)
+        script = (
+            "const ort = require('onnxruntime-node'); const fs = require('fs');"
+            "(async () => { const [m, i, o, ...dims] = process.argv.slice(1);"
+            "const s = await ort.InferenceSession.create(m);"
+            "const b = fs.readFileSync(i); const x = new Float32Array(b.buffer, b.byteOffset, b.length / 4);"
+            "const r = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', x, dims.map(Number)) });"
+            "fs.writeFileSync(o, Buffer.from(r[s.outputNames[0]].data.buffer)); })()"
+            ".catch(e => { console.error(e.message); process.exit(1); });"
+        )
+        subprocess.run(["node", "-e", script, str(onnx_path), str(inp), str(out), *map(str, x.shape)],
+                       cwd=REPO, check=True)
+        return np.fromfile(out, dtype=np.float32).reshape(x.shape[0], -1)
+
+
+def main(cfg: argparse.Namespace) -> dict:
+    run = Path(cfg.run)
+    ckpt = torch.load(run / cfg.checkpoint, map_location="cpu")
+    train_cfg = ckpt["config"]
+    size = train_cfg["input_size"]
+    tta = cfg.tta or train_cfg.get("tta", "none")
+    net = create_model(ckpt["arch"])
+    net.load_state_dict(ckpt["model"])
+    model = Exported(net, hflip=tta == "hflip").eval()
+    mean, std = ckpt["mean"], ckpt["std"]
+
+    # Validation metrics of exactly what is exported.
+    x_val, y_val = load_cached(cfg.data or train_cfg.get("val_data") or train_cfg["data"], "val",
+                               train_cfg.get("cache_dir", "runs/cache"))
+    x = center_crop((torch.from_numpy(x_val).float().unsqueeze(1) / 255 - mean) / std, size).contiguous()
+    t0 = time.time()
+    with torch.no_grad():
+        probs = torch.cat([model(x[i:i + 512]) for i in range(0, len(x), 512)]).numpy()
+    torch_ms = (time.time() - t0) * 1000 / len(x)
+    report = classification_report(y_val, probs.argmax(1))
+    print(f"val accuracy {report['accuracy']:.4f}  macro-F1 {report['macroF1']:.4f}  "
+          f"disgust recall {report['perClass']['disgust']['recall']:.3f}  ({torch_ms:.2f} ms/img in PyTorch)")
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = out / f"{cfg.name}.onnx"
+    torch.onnx.export(model, torch.zeros(1, 1, size, size), str(onnx_path), opset_version=cfg.opset,
+                      input_names=["input"], output_names=["probabilities"],
+                      dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, do_constant_folding=True)
+
+    agreement = None
+    if not cfg.skip_verify:
+        idx = np.random.default_rng(0).choice(len(x), size=min(256, len(x)), replace=False)
+        ort_probs = run_onnxruntime(onnx_path, x[idx].numpy())
+        max_diff = float(np.abs(ort_probs - probs[idx]).max())
+        same_argmax = float((ort_probs.argmax(1) == probs[idx].argmax(1)).mean())
+        agreement = {"images": len(idx), "maxAbsDiff": max_diff, "sameArgmax": same_argmax}
+        print(f"onnxruntime-node vs PyTorch on {len(idx)} val images: max |diff| {max_diff:.2e}, same argmax {same_argmax:.4f}")
+        if max_diff > 1e-4 or same_argmax < 1:
+            raise SystemExit(f"export check failed: ONNX Runtime disagrees with PyTorch (max diff {max_diff})")
+
+    history = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
+    sidecar = {
+        "format": CONTRACT_FORMAT,
+        "name": cfg.name,
+        "task": "emotion",
+        "labels": EMOTIONS,
+        "input": {"name": "input", "layout": "NCHW", "channels": 1, "height": size, "width": size,
+                  "dtype": "float32", "dynamicBatch": True},
+        "output": {"name": "probabilities", "kind": "probabilities"},
+        "preprocess": {
+            "faceCrop": {"policy": "fer2013", "size": 48, "eyeY": cfg.eye_y, "eyeDistance": cfg.eye_distance},
+            "grayscale": {"weights": [0.299, 0.587, 0.114]},
+            "equalize": False,
+            "centerCrop": size,
+            "scale": 1 / 255,
+            "mean": [round(mean, 6)],
+            "std": [round(std, 6)],
+        },
+        "tta": {"hflip": tta == "hflip", "inGraph": True},
+        "metrics": {"val": {"split": "val", "source": "FER2013 PublicTest (../shared/datasets/fer2013/val)", **report}},
+        "training": {
+            "arch": ckpt["arch"],
+            "checkpoint": f"{run.name}/{cfg.checkpoint} (epoch {ckpt['epoch'] + 1})",
+            "recipe": {k: v for k, v in train_cfg.items() if k not in ("resume", "max_steps", "limit", "cache_dir", "out")},
+            "command": "npm run train -- " + " ".join(
+                f"--{k.replace('_', '-')} {v}" for k, v in train_cfg.items()
+                if k in ("arch", "epochs", "lr", "batch_size", "input_size", "label_smoothing", "erasing", "seed", "tta")),
+            "epochsRun": len(history),
+            "trainSeconds": round(sum(h.get("seconds", 0) for h in history)),
+            "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, PyTorch {torch.__version__}",
+            "history": history,
+        },
+        "parameters": int(ckpt["parameters"]),
+        "macs": int(ckpt["macs"]) * (2 if tta == "hflip" else 1),
+        "exportCheck": agreement,
+        "sha256": sha256(onnx_path),
+        "provenance": "Trained by emolens training/ on FER2013 train (28,709 images), selected on FER2013 val (PublicTest).",
+        "license": "Weights: MIT (emolens). Training data FER2013: research use; see docs/model-card.md.",
+    }
+    (out / f"{cfg.name}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB) and {out / (cfg.name + '.json')}")
+    return sidecar

@@ -1,0 +1,228 @@
+"""Train one registered architecture on FER2013, top to bottom (nanoGPT-style: every knob is below).
+
+    python3 -m training train --arch emolens_vgg --data ../shared/datasets/fer2013 --out runs/vgg
+
+Writes into --out: last.pt (resumable), best.pt (best val accuracy), history.json, config.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .augment import center_crop, mix, random_affine, random_crop, random_erasing
+from .data import EMOTIONS, class_counts, load_cached
+from .metrics import classification_report
+from .models import count_macs, count_parameters, create_model
+
+
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = p or argparse.ArgumentParser(description=__doc__)
+    a = p.add_argument
+    a("--data", default="../shared/datasets/fer2013", help="dataset root (train/ and val/ label folders) or fer2013.csv")
+    a("--val-data", default=None, help="separate val source (default: --data)")
+    a("--arch", default="emolens_vgg", help="registered architecture (see training/models.py)")
+    a("--out", default="runs/default", help="run folder for checkpoints and history")
+    a("--input-size", type=int, default=44, help="crop fed to the net; 48 = whole image")
+    a("--epochs", type=int, default=30)
+    a("--batch-size", type=int, default=128)
+    a("--optimizer", choices=["sgd", "adam"], default="sgd")
+    a("--lr", type=float, default=0.05, help="peak learning rate")
+    a("--weight-decay", type=float, default=5e-4)
+    a("--schedule", choices=["cosine", "plateau"], default="cosine")
+    a("--warmup-epochs", type=float, default=1.0, help="linear warm-up (cosine schedule only)")
+    a("--patience", type=int, default=0, help="stop after this many epochs without a val gain (0 = never)")
+    a("--label-smoothing", type=float, default=0.1)
+    a("--class-weights", choices=["none", "inverse", "sqrt"], default="none",
+      help="loss weights: inverse class frequency, its square root, or none")
+    a("--oversample", action="store_true", help="sample classes equally often instead of weighting")
+    a("--flip", type=int, default=1, help="random horizontal flip (0/1)")
+    a("--rotate", type=float, default=10.0, help="max rotation, degrees")
+    a("--zoom", type=float, default=0.1, help="max zoom in/out, fraction")
+    a("--shift", type=float, default=0.1, help="max shift, fraction of the side")
+    a("--shear", type=float, default=10.0, help="max shear, degrees")
+    a("--erasing", type=float, default=0.5, help="probability of random erasing")
+    a("--mix", choices=["none", "mixup", "cutmix"], default="none")
+    a("--mix-alpha", type=float, default=1.0)
+    a("--mix-prob", type=float, default=0.5, help="fraction of batches that are mixed")
+    a("--tta", choices=["none", "hflip"], default="hflip", help="val-time augmentation, also baked into the export")
+    a("--seed", type=int, default=0)
+    a("--deterministic", action="store_true", help="torch deterministic algorithms (slower)")
+    a("--threads", type=int, default=os.cpu_count() or 2)
+    a("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
+    a("--limit", type=int, default=0, help="use only the first N train images (smoke tests)")
+    a("--resume", action="store_true", help="continue from <out>/last.pt")
+    a("--cache-dir", default="runs/cache", help="decoded data sets are memoised here as .npz")
+    return p
+
+
+def normalize(x_uint8: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    return (x_uint8.float().unsqueeze(1) / 255.0 - mean) / std
+
+
+@torch.no_grad()
+def predict(model, x: np.ndarray, cfg, mean: float, std: float, batch: int = 512) -> np.ndarray:
+    """Probabilities for uint8 images (N,48,48): centre crop, optional flip averaging."""
+    model.eval()
+    out = []
+    for i in range(0, len(x), batch):
+        xb = center_crop(normalize(torch.from_numpy(x[i:i + batch]), mean, std), cfg.input_size)
+        xb = xb.contiguous(memory_format=torch.channels_last)
+        p = F.softmax(model(xb), 1)
+        if cfg.tta == "hflip":
+            p = (p + F.softmax(model(xb.flip(3)), 1)) / 2
+        out.append(p)
+    return torch.cat(out).numpy()
+
+
+def main(cfg: argparse.Namespace) -> dict:
+    torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    x_train, y_train = load_cached(cfg.data, "train", cfg.cache_dir)
+    x_val, y_val = load_cached(cfg.val_data or cfg.data, "val", cfg.cache_dir)
+    if cfg.limit:
+        x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
+    counts = class_counts(y_train)
+    mean, std = float(x_train.mean() / 255), float(x_train.std() / 255)
+    print(f"train {len(x_train)}  val {len(x_val)}  classes {dict(zip(EMOTIONS, counts.tolist()))}", flush=True)
+
+    model = create_model(cfg.arch).to(memory_format=torch.channels_last)
+    params, macs = count_parameters(model), count_macs(model, cfg.input_size)
+    print(f"{cfg.arch}: {params:,} parameters, {macs / 1e6:.1f} M MACs at {cfg.input_size}px", flush=True)
+
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, nesterov=True)
+    else:
+        opt = torch.optim.AdamW(groups, lr=cfg.lr)
+
+    weights = None
+    if cfg.class_weights != "none":
+        w = counts.sum() / np.maximum(counts, 1) / len(counts)
+        w = np.sqrt(w) if cfg.class_weights == "sqrt" else w
+        weights = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)  # mean weight 1 per sample
+    sample_p = None
+    if cfg.oversample:
+        sample_p = (1.0 / counts)[y_train]
+        sample_p /= sample_p.sum()
+
+    steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
+    total_steps = cfg.epochs * steps_per_epoch
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3) \
+        if cfg.schedule == "plateau" else None
+
+    def lr_at(step: int) -> float:
+        warm = cfg.warmup_epochs * steps_per_epoch
+        if step < warm:
+            return cfg.lr * (step + 1) / warm
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total_steps - warm)))
+
+    history: list[dict] = []
+    start_epoch, best_acc, step = 0, -1.0, 0
+    if cfg.resume and (out / "last.pt").exists():
+        ckpt = torch.load(out / "last.pt")
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        if plateau and ckpt.get("plateau"):
+            plateau.load_state_dict(ckpt["plateau"])
+        start_epoch, best_acc, step, history = ckpt["epoch"] + 1, ckpt["best_acc"], ckpt["step"], ckpt["history"]
+        torch.set_rng_state(ckpt["rng"])
+        print(f"resumed from epoch {start_epoch}, best val acc {best_acc:.4f}", flush=True)
+    (out / "config.json").write_text(json.dumps(vars(cfg), indent=2))
+
+    x_train_t = torch.from_numpy(x_train)
+    y_train_t = torch.from_numpy(y_train)
+    epochs_without_gain = 0
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        model.train()
+        if sample_p is not None:
+            order = torch.from_numpy(np.random.choice(len(x_train), len(x_train), p=sample_p))
+        else:
+            order = torch.randperm(len(x_train))
+        seen, loss_sum, correct = 0, 0.0, 0
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            xb, yb = normalize(x_train_t[idx], mean, std), y_train_t[idx]
+            xb = random_affine(xb, cfg.rotate, cfg.zoom, cfg.shift, cfg.shear, bool(cfg.flip))
+            xb = random_crop(xb, cfg.input_size)
+            if cfg.erasing > 0:
+                xb = random_erasing(xb, cfg.erasing)
+            xb = xb.contiguous(memory_format=torch.channels_last)
+            if plateau is None:
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(step)
+            if cfg.mix != "none" and random.random() < cfg.mix_prob:
+                xb, ya, yb2, lam = mix(xb, yb, cfg.mix, cfg.mix_alpha)
+                logits = model(xb)
+                loss = lam * F.cross_entropy(logits, ya, weights, label_smoothing=cfg.label_smoothing) + \
+                    (1 - lam) * F.cross_entropy(logits, yb2, weights, label_smoothing=cfg.label_smoothing)
+            else:
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb, weights, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            seen += len(idx)
+            loss_sum += loss.item() * len(idx)
+            correct += (logits.argmax(1) == yb).sum().item()
+            if cfg.max_steps and step >= cfg.max_steps:
+                break
+
+        probs = predict(model, x_val, cfg, mean, std)
+        report = classification_report(y_val, probs.argmax(1))
+        val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
+        row = {
+            "epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1),
+            "train_loss": loss_sum / seen, "train_acc": correct / seen,
+            "val_loss": val_loss, "val_acc": report["accuracy"], "val_macro_f1": report["macroF1"],
+            "val_recall": {k: v["recall"] for k, v in report["perClass"].items()},
+        }
+        history.append(row)
+        if plateau:
+            plateau.step(report["accuracy"])
+        improved = report["accuracy"] > best_acc
+        if improved:
+            best_acc, epochs_without_gain = report["accuracy"], 0
+        else:
+            epochs_without_gain += 1
+        recalls = " ".join(f"{k[:3]}={v:.2f}" for k, v in row["val_recall"].items())
+        print(f"epoch {epoch + 1:3d}/{cfg.epochs}  {row['seconds']:5.0f}s  lr {row['lr']:.4f}  "
+              f"train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}  "
+              f"val loss {val_loss:.3f} acc {report['accuracy']:.4f} F1 {report['macroF1']:.3f}  "
+              f"recall {recalls}{'  *' if improved else ''}", flush=True)
+
+        meta = {"arch": cfg.arch, "config": vars(cfg), "mean": mean, "std": std, "parameters": params, "macs": macs}
+        ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "step": step,
+                "best_acc": best_acc, "history": history, "rng": torch.get_rng_state(),
+                "plateau": plateau.state_dict() if plateau else None, **meta}
+        torch.save(ckpt, out / "last.pt.tmp")
+        os.replace(out / "last.pt.tmp", out / "last.pt")
+        if improved:
+            torch.save({"model": model.state_dict(), "epoch": epoch, "val": report, **meta}, out / "best.pt")
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        if cfg.max_steps and step >= cfg.max_steps:
+            break
+        if cfg.patience and epochs_without_gain >= cfg.patience:
+            print(f"early stop: no val gain for {cfg.patience} epochs", flush=True)
+            break
+    print(f"best val acc {best_acc:.4f}; checkpoints in {out}", flush=True)
+    return {"best_acc": best_acc, "history": history}
