@@ -276,7 +276,7 @@ describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, ()
     await page.waitForFunction(() => Number(document.querySelector('#group-count')!.getAttribute('data-count')) >= 3, null, { timeout: 10_000 });
     const counted = Number(await page.getAttribute('#group-count', 'data-count'));
     assert.ok(Math.abs(counted - labels.length) <= 1, `group panel counts ${counted}, overlay shows ${labels.length}`);
-    assert.ok(Number(await page.getAttribute('#stat-fps', 'data-value')) > 0, 'FPS is shown');
+    await page.waitForFunction(() => Number(document.querySelector('#stat-fps')!.getAttribute('data-value')) > 0, null, { timeout: 10_000 });
     assert.ok(Number(await page.getAttribute('#stat-ms', 'data-value')) > 0, 'ms/frame is shown');
     await page.screenshot({ path: join(ARTIFACTS, 'web-live.png'), fullPage: true });
   });
@@ -394,6 +394,22 @@ describe('web app failure notices in headless Chromium', { skip: browserSkip }, 
     } finally {
       await denied.close();
       await noCamera.close();
+      await serve.stop();
+    }
+  });
+
+  test('a camera that shows no face: "No face found" after a few seconds', async () => {
+    const serve = await startServe(serveModelArgs().args);
+    const browser = await launchChromium({ fakeDevice: true, fakeUi: true }); // Chromium's test pattern
+    try {
+      const page = await browser.newPage();
+      await page.goto(serve.url);
+      await page.waitForSelector('#backend[data-state="ready"]', { timeout: 90_000 });
+      await page.click('#start-camera');
+      await page.waitForSelector('.notice[data-code="no-face"]', { timeout: 30_000 });
+      assert.equal(await page.getAttribute('#stage', 'data-state'), 'running');
+    } finally {
+      await browser.close();
       await serve.stop();
     }
   });

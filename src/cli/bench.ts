@@ -186,7 +186,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const ortRuntime = `onnxruntime-node ${ortVersion()}`;
   const contenders: Array<{ timing: Omit<ClassifierTiming, 'batch1MsPerFace' | 'batch32MsPerFace'>; classify: Classify<Emotion>; dispose(): void | Promise<void> }> = [
     {
-      timing: { name: `emolens ${emotion.sidecar.name}`, runtime: `${ortRuntime}, ${availableParallelism()} threads`, inputSize: inputSizeOf(emotion.sidecar) },
+      timing: { name: `emolens ${emotion.sidecar.name}`, runtime: `${ortRuntime}, default threads (${availableParallelism()} CPUs)`, inputSize: inputSizeOf(emotion.sidecar) },
       classify: async (faces) => (await classifier32.classify(faces)).map(dominantEmotion),
       dispose: () => classifier32.dispose(),
     },
@@ -269,8 +269,10 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function inputSizeOf(sidecar: { input: { height: number; width: number; channels: number } }): string {
-  return `${sidecar.input.width}x${sidecar.input.height}x${sidecar.input.channels}`;
+/** e.g. "44x44x1 +flip": a flip TTA inside the graph means two passes per face, counted in our ms/face. */
+function inputSizeOf(sidecar: { input: { height: number; width: number; channels: number }; tta?: { hflip: boolean; inGraph: boolean } }): string {
+  const flip = sidecar.tta?.hflip && sidecar.tta.inGraph ? ' +flip' : '';
+  return `${sidecar.input.width}x${sidecar.input.height}x${sidecar.input.channels}${flip}`;
 }
 
 function ortVersion(): string {
@@ -283,7 +285,7 @@ function ortVersion(): string {
 
 // ---- the comparison models, on @tensorflow/tfjs + wasm ----
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- tfjs is loaded untyped through require() to keep it out of
+/* tfjs is loaded untyped through require() to keep it out of
    the compile-time graph; only this block touches it. */
 type Tf = any;
 
@@ -417,7 +419,7 @@ async function loadHumanEmotion({ tf }: Tfjs): Promise<Competitor> {
     },
   };
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
+
 
 /** The readable report printed without --json. */
 export function formatBench(r: BenchResult): string {
@@ -435,10 +437,10 @@ export function formatBench(r: BenchResult): string {
   lines.push('');
   lines.push('emotion classification, ms per face (same crops for every model)');
   const w = Math.max(...r.classifiers.map((c) => c.name.length)) + 2;
-  lines.push(`${'model'.padEnd(w)}${'input'.padEnd(12)}${'batch 1'.padStart(9)}${'batch 32'.padStart(10)}  agrees  runtime`);
+  lines.push(`${'model'.padEnd(w)}${'input'.padEnd(15)}${'batch 1'.padStart(9)}${'batch 32'.padStart(10)}  agrees  runtime`);
   for (const c of r.classifiers) {
     const agree = c.agreement === undefined ? '      ' : `${(c.agreement * 100).toFixed(0).padStart(5)}%`;
-    lines.push(`${c.name.padEnd(w)}${c.inputSize.padEnd(12)}${ms(c.batch1MsPerFace).padStart(9)}${ms(c.batch32MsPerFace).padStart(10)}  ${agree}  ${c.runtime}`);
+    lines.push(`${c.name.padEnd(w)}${c.inputSize.padEnd(15)}${ms(c.batch1MsPerFace).padStart(9)}${ms(c.batch32MsPerFace).padStart(10)}  ${agree}  ${c.runtime}`);
   }
   if (r.ratios.length) {
     lines.push('');
@@ -446,7 +448,8 @@ export function formatBench(r: BenchResult): string {
     for (const q of r.ratios) {
       lines.push(`vs ${q.versus}: batch 1 ${x(q.batch1)}, batch 32 ${x(q.batch32)}; emolens on 1 thread: batch 1 ${x(q.batch1SingleThread)}, batch 32 ${x(q.batch32SingleThread)}`);
     }
-    lines.push('("agrees": share of faces whose top emotion matches emolens\'s; not accuracy — these photos have no labels)');
+    lines.push('("agrees": share of faces whose top emotion matches emolens\'s; not accuracy — these photos have no labels.');
+    lines.push(' "+flip": emolens averages the face and its mirror image inside the graph, two passes per face, all in its ms/face.)');
   }
   return `${lines.join('\n')}\n`;
 }

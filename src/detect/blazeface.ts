@@ -10,7 +10,7 @@ import { generateAnchors } from './anchors.js';
 import { parseDetectorSidecar, type DetectorSidecar } from './contract.js';
 import { nonMaxSuppression } from './nms.js';
 import { letterboxInto, type Placement } from './resample.js';
-import { planPasses, tileSizeFor, wholePhotoMinFace, type Pass, type TilePlan } from './tiles.js';
+import { isPartOf, planPasses, tileSizeFor, wholePhotoMinFace, type Pass, type TilePlan } from './tiles.js';
 
 export interface DetectOptions {
   /** Minimum face score 0..1 (sigmoid of the logit). */
@@ -72,8 +72,10 @@ export class FaceDetector {
     const perInput = 3 * size * size;
     const batchSize = Math.max(1, Math.floor(opts.batchSize));
     const buffer = new Float32Array(Math.min(batchSize, passes.length) * perInput);
+    const minLogit = logit(Math.min(Math.max(opts.minScore, 1e-6), 1 - 1e-6));
 
-    const candidates: DetectedFace[] = [];
+    const wholePhoto: DetectedFace[] = [];
+    const fromTiles: DetectedFace[] = [];
     for (let first = 0; first < passes.length; first += batchSize) {
       const batch = passes.slice(first, first + batchSize);
       const placements = batch.map((pass, i) => letterboxInto(image, pass.region, size, this.sidecar.preprocess, buffer, i * perInput));
@@ -82,13 +84,16 @@ export class FaceDetector {
       const boxes = out.regressors ?? out[this.model.outputNames[0]];
       const scores = out.classificators ?? out[this.model.outputNames[1]];
       placements.forEach((placement, i) => {
-        const minLogit = logit(Math.min(Math.max(opts.minScore + batch[i].extraScore, 1e-6), 1 - 1e-6));
         for (const face of this.decode(boxes.data, scores.data, i, placement, minLogit, image)) {
-          if (keptByPass(face.box, batch[i])) candidates.push(face);
+          if (keptByPass(face.box, batch[i])) (batch[i].wholeOnly ? fromTiles : wholePhoto).push(face);
         }
       });
     }
-    return nonMaxSuppression(candidates, opts.iouThreshold, opts.maxFaces);
+    // Only faces the whole-photo pass localises well (above the tiles' band) can claim a tile's face as their part.
+    const tileCap = passes.find((p) => p.wholeOnly)?.maxFaceSize ?? Infinity;
+    const large = wholePhoto.filter((f) => Math.max(f.box.width, f.box.height) >= tileCap);
+    const ownFaces = fromTiles.filter((small) => !large.some((l) => isPartOf(small.box, l.box)));
+    return nonMaxSuppression([...wholePhoto, ...ownFaces], opts.iouThreshold, opts.maxFaces);
   }
 
   async dispose(): Promise<void> { await this.model.dispose(); }

@@ -9,10 +9,11 @@
  * pass already, or are texture the zoom invents) and keep only faces wholly inside them (the overlap guarantees
  * that a face cut by one tile's edge is whole in its neighbour). The bands overlap by BAND_OVERLAP either way
  * so a face at the hand-over size is not lost when its two estimates differ a little; NMS merges the pair.
- * A dozen tiles are a dozen more chances for hair or fabric to pass as a face, so tiles ask for a slightly higher
- * score (TILE_EXTRA_SCORE): on the face-api samples that removes the one texture false positive at 0.52 while
- * faces from ~37 px up are all still found.
+ * Zoomed in, parts of a big face (a mouth, a strand of hair above the forehead) can pass for small faces; a tile's
+ * face whose centre lies on the head of a clearly larger whole-photo face is dropped (headRegion): a real face
+ * there would be hidden behind that head.
  */
+import type { Box } from '../types.js';
 import type { Region } from './resample.js';
 
 /** Smallest face box, in detector input pixels, BlazeFace finds reliably (~95%, measured in docs/detector.md). */
@@ -21,8 +22,6 @@ export const MIN_FACE_INPUT_PX = 12;
 const TILE_TARGET_INPUT_PX = 16;
 /** Hand-over band between the whole-photo pass and the tiles, as a factor either side of the floor. */
 const BAND_OVERLAP = 1.25;
-/** Added to minScore for faces found in tiles. */
-export const TILE_EXTRA_SCORE = 0.05;
 
 /** One detector input: a region, and what a tile may keep. */
 export interface Pass {
@@ -33,8 +32,6 @@ export interface Pass {
   maxFaceSize: number;
   /** Keep only faces wholly inside the region (tiles). */
   wholeOnly: boolean;
-  /** Added to the caller's minScore for this pass. */
-  extraScore: number;
 }
 
 export interface TilePlan {
@@ -42,6 +39,28 @@ export interface TilePlan {
   tileSize: number;
   /** Overlap between neighbouring tiles, as a fraction of tileSize (raised when faces up to the cap need more). */
   overlap: number;
+}
+
+/** A tile face this much smaller than a whole-photo face, centred on its head, is part of that face. */
+const PART_OF_FACE_RATIO = 1.5;
+
+/** The head around a face box: hair above, a little to the sides and below (BlazeFace boxes span brow to chin). */
+export function headRegion(face: Box): Box {
+  return {
+    x: face.x - 0.2 * face.width,
+    y: face.y - 0.6 * face.height,
+    width: 1.4 * face.width,
+    height: 1.9 * face.height,
+  };
+}
+
+/** Whether `small` (from a tile) is more likely a part of `large` (from the whole-photo pass) than a face of its own. */
+export function isPartOf(small: Box, large: Box): boolean {
+  if (Math.max(large.width, large.height) < PART_OF_FACE_RATIO * Math.max(small.width, small.height)) return false;
+  const head = headRegion(large);
+  const cx = small.x + small.width / 2;
+  const cy = small.y + small.height / 2;
+  return cx >= head.x && cx <= head.x + head.width && cy >= head.y && cy <= head.y + head.height;
 }
 
 /** The smallest face (image px) the whole-photo pass finds reliably in a width x height photo. */
@@ -63,7 +82,7 @@ function spread(total: number, size: number, count: number): number[] {
 
 /** The whole photo first, then (when `plan` asks and it helps) a grid of overlapping square tiles. */
 export function planPasses(width: number, height: number, inputSize: number, plan: TilePlan | null): Pass[] {
-  const whole: Pass = { region: { x: 0, y: 0, width, height }, minFaceSize: 0, maxFaceSize: Infinity, wholeOnly: false, extraScore: 0 };
+  const whole: Pass = { region: { x: 0, y: 0, width, height }, minFaceSize: 0, maxFaceSize: Infinity, wholeOnly: false };
   if (!plan) return [whole];
   const side = Math.max(inputSize, Math.round(plan.tileSize));    // no point enlarging past 1:1
   const floor = wholePhotoMinFace(width, height, inputSize);
@@ -77,7 +96,7 @@ export function planPasses(width: number, height: number, inputSize: number, pla
   const nx = width > tileW ? Math.ceil((width - tileW) / (tileW - overlap)) + 1 : 1;
   const ny = height > tileH ? Math.ceil((height - tileH) / (tileH - overlap)) + 1 : 1;
   for (const y of spread(height, tileH, ny)) {
-    for (const x of spread(width, tileW, nx)) passes.push({ region: { x, y, width: tileW, height: tileH }, minFaceSize: 0, maxFaceSize: cap, wholeOnly: true, extraScore: TILE_EXTRA_SCORE });
+    for (const x of spread(width, tileW, nx)) passes.push({ region: { x, y, width: tileW, height: tileH }, minFaceSize: 0, maxFaceSize: cap, wholeOnly: true });
   }
   return passes;
 }

@@ -52,7 +52,9 @@ export class FaceOverlay {
       el.style.top = `${(100 * y) / frameHeight}%`;
       el.style.width = `${(100 * width) / frameWidth}%`;
       el.style.height = `${(100 * height) / frameHeight}%`;
-      el.style.setProperty('--c', EMOTION_COLORS[face.dominant]);
+      // Aggregate-only boxes are all one colour: the colour must not give the emotion away either.
+      if (options.aggregateOnly) el.style.removeProperty('--c');
+      else el.style.setProperty('--c', EMOTION_COLORS[face.dominant]);
       el.classList.toggle('anon', options.aggregateOnly);
       el.dataset.emotion = options.aggregateOnly ? '' : face.dominant;
       const label = el.querySelector<HTMLElement>('.face-label');

@@ -19,10 +19,13 @@ export const SAMPLE_PHOTOS = [1, 2, 3, 4, 5, 6].map((i) => join(faceApiDir, 'dem
 
 let cached: { path: string; real: boolean } | undefined;
 
-/** Path of the emotion model to test with (`real` says whether it is the trained default). */
+/**
+ * Path of the emotion model to test with (`real` says whether it is a trained model).
+ * EMOLENS_TEST_MODEL=<path.onnx> tests another trained model (e.g. a checkpoint exported to /tmp).
+ */
 export function testEmotionModel(): { path: string; real: boolean } {
   if (!cached) {
-    const real = join(ROOT, 'models', 'emolens-fer.onnx');
+    const real = process.env.EMOLENS_TEST_MODEL ?? join(ROOT, 'models', 'emolens-fer.onnx');
     cached = existsSync(real) && existsSync(real.replace(/\.onnx$/, '.json'))
       ? { path: real, real: true }
       : { path: writeTinyModel(mkdtempSync(join(tmpdir(), 'emolens-tiny-')), 'tiny'), real: false };

@@ -1,0 +1,133 @@
+/**
+ * Web app benchmark (a script, not a test): live FPS and ms/frame in headless Chromium for 1 and 25 faces at
+ * 640x480 and 1280x720, fed through the fake camera, and the first-load size of the app (every byte the page
+ * downloads until the models are ready).
+ *
+ *   npm run build:web && node --import tsx scripts/bench-web.ts [--seconds 10] [--warmup 4] [--small-faces]
+ *
+ * The 25-face frames are 5x5 galleries tiled from the sample photos' faces (the video-call case). Numbers depend
+ * on the machine and its load; say which when you quote them.
+ */
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Browser } from 'playwright-core';
+import { createAnalyzer } from '../src/node.js';
+import type { Box } from '../src/types.js';
+import { hasChromium, launchChromium, serveModelArgs, startServe } from '../test/fixtures/browser.js';
+import { faceGrid, hasFfmpeg, SAMPLE_PHOTOS, stillVideo } from '../test/fixtures/fake-camera.js';
+import { ROOT, tempDir, testEmotionModel } from '../test/helpers/fixtures.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '4' },
+    'small-faces': { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(args.seconds);
+const warmupSeconds = Number(args.warmup);
+
+if (!hasChromium() || !hasFfmpeg()) {
+  console.error('error: needs /usr/bin/chromium and ffmpeg (apt-get install -y chromium ffmpeg)');
+  process.exit(1);
+}
+if (!existsSync(join(ROOT, 'dist/web/index.html'))) {
+  console.error('error: dist/web is not built (npm run build:web)');
+  process.exit(1);
+}
+
+const work = tempDir('emolens-bench-web-');
+const crops = await sampleFaceCrops();
+console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}), load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(`emotion model: ${testEmotionModel().real ? 'models/emolens-fer.onnx' : 'generated test model (models/emolens-fer.onnx not there yet)'}`);
+
+const models = serveModelArgs();
+const serve = await startServe(models.args);
+try {
+  await firstLoad(serve.url);
+  console.log(`\nlive analysis (fake camera, ${warmupSeconds} s warm-up, ${seconds} s measured; detector tiles ${args['small-faces'] ? 'auto (Small faces on)' : 'off (live default)'})`);
+  console.log('scenario              faces found   FPS   ms/frame (worker)');
+  for (const [faces, width, height] of [[1, 640, 480], [1, 1280, 720], [25, 640, 480], [25, 1280, 720]] as const) {
+    const side = faces === 1 ? 1 : 5;
+    const frame = await faceGrid(crops, { width, height, cols: side, rows: side });
+    const video = await stillVideo(frame, join(work, `f${faces}-${width}.y4m`), { width, height, seconds: 2, fps: 30 });
+    const r = await live(serve.url, video);
+    console.log(`${`${faces} face${faces > 1 ? 's' : ''} @ ${width}x${height}`.padEnd(22)}${`${r.faces}/${faces}`.padStart(11)}${r.fps.toFixed(1).padStart(7)}${r.ms.toFixed(0).padStart(10)}`);
+  }
+} finally {
+  await serve.stop();
+}
+
+/** Faces of the sample photos (boxes from the same analyzer), largest first, for tiling. */
+async function sampleFaceCrops(): Promise<Array<{ photo: string; box: Box }>> {
+  const analyzer = await createAnalyzer({ model: testEmotionModel().path });
+  const out: Array<{ photo: string; box: Box }> = [];
+  for (const photo of SAMPLE_PHOTOS) {
+    const { faces } = await analyzer.analyze(photo);
+    for (const f of faces) if (f.box.width >= 80 && f.score >= 0.7) out.push({ photo, box: f.box });
+  }
+  await analyzer.dispose();
+  if (out.length === 0) throw new Error('no faces found in the sample photos');
+  return out.sort((a, b) => b.box.width - a.box.width);
+}
+
+async function firstLoad(url: string): Promise<void> {
+  const browser = await launchChromium();
+  try {
+    // A fresh browser has an empty cache. Playwright also reports the worker's requests (runtime, models).
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const pending: Array<Promise<{ url: string; wire: number; body: number }>> = [];
+    context.on('requestfinished', (request) => {
+      pending.push((async () => {
+        const sizes = await request.sizes();
+        const response = await request.response();
+        const length = Number((await response?.allHeaders())?.['content-length'] ?? sizes.responseBodySize);
+        const body = response ? (await response.body().catch(() => undefined))?.length ?? length : length;
+        return { url: request.url(), wire: sizes.responseHeadersSize + sizes.responseBodySize, body };
+      })());
+    });
+    const started = Date.now();
+    await page.goto(url);
+    await page.waitForSelector('#backend[data-state="ready"]', { timeout: 120_000 });
+    const readyMs = Date.now() - started;
+    await page.waitForTimeout(500);
+    const sizes = await Promise.all(pending);
+    const total = sizes.reduce((s, r) => ({ wire: s.wire + r.wire, body: s.body + r.body }), { wire: 0, body: 0 });
+    const mb = (n: number): string => `${(n / 1e6).toFixed(2)} MB`;
+    console.log(`\nfirst load (cache disabled): ${sizes.length} requests, ${mb(total.wire)} over the wire (gzip), ${mb(total.body)} uncompressed; models ready after ${readyMs} ms`);
+    for (const r of sizes.sort((a, b) => b.wire - a.wire).slice(0, 8)) {
+      console.log(`  ${mb(r.wire).padStart(9)}  ${new URL(r.url).pathname}`);
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+async function live(url: string, video: string): Promise<{ fps: number; ms: number; faces: number }> {
+  const browser: Browser = await launchChromium({ fakeVideo: video });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(url);
+    await page.waitForSelector('#backend[data-state="ready"]', { timeout: 120_000 });
+    if (args['small-faces']) await page.check('#small-faces');
+    await page.click('#start-camera');
+    await page.waitForFunction(() => Number(document.querySelector('#stat-fps')?.getAttribute('data-frames') ?? 0) > 0, null, { timeout: 60_000 });
+    await page.waitForTimeout(warmupSeconds * 1000);
+    const read = () => page.evaluate(() => ({
+      frames: Number(document.querySelector('#stat-fps')!.getAttribute('data-frames')),
+      msTotal: Number(document.querySelector('#stat-ms')!.getAttribute('data-total')),
+      faces: Number(document.querySelector('#stat-faces')!.getAttribute('data-value')),
+      t: performance.now(),
+    }));
+    const a = await read();
+    await page.waitForTimeout(seconds * 1000);
+    const b = await read();
+    const frames = b.frames - a.frames;
+    return { fps: (frames * 1000) / (b.t - a.t), ms: frames ? (b.msTotal - a.msTotal) / frames : NaN, faces: b.faces };
+  } finally {
+    await browser.close();
+  }
+}
