@@ -9,7 +9,7 @@ import type { Box, DetectedFace, Landmarks, Point, RgbaImage } from '../types.js
 import { generateAnchors } from './anchors.js';
 import { parseDetectorSidecar, type DetectorSidecar } from './contract.js';
 import { nonMaxSuppression } from './nms.js';
-import { letterboxInto, type Placement } from './resample.js';
+import { letterboxInto, type Placement, type Region } from './resample.js';
 import { isPartOf, planPasses, tileSizeFor, wholePhotoMinFace, type Pass, type TilePlan } from './tiles.js';
 
 export interface DetectOptions {
@@ -68,32 +68,66 @@ export class FaceDetector {
     checkImage(image);
     const opts = { ...this.defaults, ...definedOnly(options) };
     const passes = planPasses(image.width, image.height, this.inputSize, this.tilePlan(image, opts));
-    const size = this.inputSize;
-    const perInput = 3 * size * size;
-    const batchSize = Math.max(1, Math.floor(opts.batchSize));
-    const buffer = new Float32Array(Math.min(batchSize, passes.length) * perInput);
     const minLogit = logit(Math.min(Math.max(opts.minScore, 1e-6), 1 - 1e-6));
+    const found = await this.runRegions(image, passes.map((p) => p.region), minLogit, opts.batchSize);
 
     const wholePhoto: DetectedFace[] = [];
     const fromTiles: DetectedFace[] = [];
-    for (let first = 0; first < passes.length; first += batchSize) {
-      const batch = passes.slice(first, first + batchSize);
-      const placements = batch.map((pass, i) => letterboxInto(image, pass.region, size, this.sidecar.preprocess, buffer, i * perInput));
+    passes.forEach((pass, i) => {
+      for (const face of found[i]) if (keptByPass(face.box, pass)) (pass.wholeOnly ? fromTiles : wholePhoto).push(face);
+    });
+    if (fromTiles.length === 0) return nonMaxSuppression(wholePhoto, opts.iouThreshold, opts.maxFaces);
+
+    // Only faces the whole-photo pass localises well (above the tiles' band) can claim a tile's face as their part.
+    const tileCap = passes.find((p) => p.wholeOnly)?.maxFaceSize ?? Infinity;
+    const large = wholePhoto.filter((f) => Math.max(f.box.width, f.box.height) >= tileCap);
+    let ownFaces = fromTiles.filter((small) => !large.some((l) => isPartOf(small.box, l.box)));
+    if (process.env.VERIFY) ownFaces = await this.confirmCloseUp(image, nonMaxSuppression(ownFaces, opts.iouThreshold, opts.maxFaces), minLogit, opts.batchSize);
+    return nonMaxSuppression([...wholePhoto, ...ownFaces], opts.iouThreshold, opts.maxFaces);
+  }
+
+  /**
+   * Looks again at each face a tile found, from close up (face ~1/CLOSE_UP of the input, the scale BlazeFace
+   * knows best): a face is confirmed there, texture mostly is not. Returns the close-up's estimates of the confirmed.
+   */
+  private async confirmCloseUp(image: RgbaImage, faces: DetectedFace[], minLogit: number, batchSize: number): Promise<DetectedFace[]> {
+    const CLOSE_UP = Number(process.env.CLOSE_UP ?? 4);
+    const regions = faces.map(({ box }) => {
+      const side = Math.max(box.width, box.height) * CLOSE_UP;
+      const x = Math.max(0, Math.round(box.x + box.width / 2 - side / 2));
+      const y = Math.max(0, Math.round(box.y + box.height / 2 - side / 2));
+      return { x, y, width: Math.min(image.width - x, Math.round(side)), height: Math.min(image.height - y, Math.round(side)) };
+    });
+    const found = await this.runRegions(image, regions, minLogit, batchSize);
+    const confirmed: DetectedFace[] = [];
+    faces.forEach((face, i) => {
+      const cx = face.box.x + face.box.width / 2;
+      const cy = face.box.y + face.box.height / 2;
+      const side = Math.max(face.box.width, face.box.height);
+      const match = found[i].filter((f) => Math.hypot(f.box.x + f.box.width / 2 - cx, f.box.y + f.box.height / 2 - cy) < side / 2)
+        .sort((a, b) => b.score - a.score)[0];
+      if (match) confirmed.push(process.env.KEEP_TILE ? face : match);
+    });
+    return confirmed;
+  }
+
+  /** Every region letterboxed to the input and run in batches; faces (logit >= minLogit) per region, image pixels. */
+  private async runRegions(image: RgbaImage, regions: Region[], minLogit: number, batchSize: number): Promise<DetectedFace[][]> {
+    const size = this.inputSize;
+    const perInput = 3 * size * size;
+    const perRun = Math.max(1, Math.floor(batchSize));
+    const buffer = new Float32Array(Math.min(perRun, regions.length) * perInput);
+    const faces: DetectedFace[][] = [];
+    for (let first = 0; first < regions.length; first += perRun) {
+      const batch = regions.slice(first, first + perRun);
+      const placements = batch.map((region, i) => letterboxInto(image, region, size, this.sidecar.preprocess, buffer, i * perInput));
       const input = batch.length * perInput === buffer.length ? buffer : buffer.subarray(0, batch.length * perInput);
       const out = await this.model.run(input, [batch.length, 3, size, size]);
       const boxes = out.regressors ?? out[this.model.outputNames[0]];
       const scores = out.classificators ?? out[this.model.outputNames[1]];
-      placements.forEach((placement, i) => {
-        for (const face of this.decode(boxes.data, scores.data, i, placement, minLogit, image)) {
-          if (keptByPass(face.box, batch[i])) (batch[i].wholeOnly ? fromTiles : wholePhoto).push(face);
-        }
-      });
+      placements.forEach((placement, i) => faces.push(this.decode(boxes.data, scores.data, i, placement, minLogit, image)));
     }
-    // Only faces the whole-photo pass localises well (above the tiles' band) can claim a tile's face as their part.
-    const tileCap = passes.find((p) => p.wholeOnly)?.maxFaceSize ?? Infinity;
-    const large = wholePhoto.filter((f) => Math.max(f.box.width, f.box.height) >= tileCap);
-    const ownFaces = fromTiles.filter((small) => !large.some((l) => isPartOf(small.box, l.box)));
-    return nonMaxSuppression([...wholePhoto, ...ownFaces], opts.iouThreshold, opts.maxFaces);
+    return faces;
   }
 
   async dispose(): Promise<void> { await this.model.dispose(); }

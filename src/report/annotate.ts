@@ -69,7 +69,7 @@ function faceSvg(face: FaceResult, index: number, scale: number, width: number, 
 
   // The 7 probabilities as bars in legend order (colours say which), under the box — or above the label
   // when the box touches the bottom. The dominant bar is outlined.
-  const panelW = Math.max(w, font * 6);
+  const panelW = clamp(w, font * 6, font * 9); // big faces get a compact chart, not a billboard
   const pad = panelW * 0.05;
   const barsH = panelW * 0.3;
   const panelH = barsH + pad * 2;
