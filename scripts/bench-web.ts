@@ -3,14 +3,17 @@
  * 640x480 and 1280x720, fed through the fake camera, and the first-load size of the app (every byte the page
  * downloads until the models are ready).
  *
- *   npm run build:web && node --import tsx scripts/bench-web.ts [--seconds 10] [--warmup 4] [--small-faces]
+ *   npm run build:web && node --import tsx scripts/bench-web.ts [--seconds 10] [--warmup 4] [--runs 3] [--small-faces]
+ *       [--models-dir DIR --model NAME]   (default: models/emolens-fer, else a generated test model)
+ *
+ * Each scenario runs `runs` times in a fresh browser; the median is printed with the range (a shared machine is noisy).
  *
  * The 25-face frames are 5x5 galleries tiled from the sample photos' faces (the video-call case). Numbers depend
  * on the machine and its load; say which when you quote them.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Browser } from 'playwright-core';
 import { createAnalyzer } from '../src/node.js';
@@ -23,11 +26,15 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '4' },
+    runs: { type: 'string', default: '3' },
+    'models-dir': { type: 'string' },
+    model: { type: 'string' },
     'small-faces': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(args.seconds);
 const warmupSeconds = Number(args.warmup);
+const runs = Math.max(1, Number(args.runs));
 
 if (!hasChromium() || !hasFfmpeg()) {
   console.error('error: needs /usr/bin/chromium and ffmpeg (apt-get install -y chromium ffmpeg)');
@@ -41,20 +48,32 @@ if (!existsSync(join(ROOT, 'dist/web/index.html'))) {
 const work = tempDir('emolens-bench-web-');
 const crops = await sampleFaceCrops();
 console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model ?? 'unknown'}), load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-console.log(`emotion model: ${testEmotionModel().real ? 'models/emolens-fer.onnx' : 'generated test model (models/emolens-fer.onnx not there yet)'}`);
+const models = args['models-dir'] || args.model
+  ? { args: [...(args['models-dir'] ? ['--models-dir', args['models-dir']] : []), ...(args.model ? ['--model', args.model] : [])] }
+  : serveModelArgs();
+console.log(`emotion model: ${args.model ?? (testEmotionModel().real ? 'emolens-fer' : 'generated test model (models/emolens-fer.onnx not there yet)')}${args['models-dir'] ? ` in ${args['models-dir']}` : ''}`);
 
-const models = serveModelArgs();
 const serve = await startServe(models.args);
 try {
   await firstLoad(serve.url);
-  console.log(`\nlive analysis (fake camera, ${warmupSeconds} s warm-up, ${seconds} s measured; detector tiles ${args['small-faces'] ? 'auto (Small faces on)' : 'off (live default)'})`);
-  console.log('scenario              faces found   FPS   ms/frame (worker)');
+  console.log(`\nlive analysis (fake camera, ${warmupSeconds} s warm-up, ${seconds} s measured, median of ${runs} runs [min-max]; detector tiles ${args['small-faces'] ? 'auto (Small faces on)' : 'off (live default)'})`);
+  console.log('scenario              faces found   FPS              ms/frame (worker)');
   for (const [faces, width, height] of [[1, 640, 480], [1, 1280, 720], [25, 640, 480], [25, 1280, 720]] as const) {
     const side = faces === 1 ? 1 : 5;
     const frame = await faceGrid(crops, { width, height, cols: side, rows: side });
     const video = await stillVideo(frame, join(work, `f${faces}-${width}.y4m`), { width, height, seconds: 2, fps: 30 });
-    const r = await live(serve.url, video);
-    console.log(`${`${faces} face${faces > 1 ? 's' : ''} @ ${width}x${height}`.padEnd(22)}${`${r.faces}/${faces}`.padStart(11)}${r.fps.toFixed(1).padStart(7)}${r.ms.toFixed(0).padStart(10)}`);
+    const results: LiveResult[] = [];
+    for (let run = 0; run < runs; run++) {
+      const shot = run === 0 && faces === 25 && width === 1280 ? join(ROOT, 'test-artifacts', 'bench-web-25-faces.png') : undefined;
+      results.push(await live(serve.url, video, shot));
+    }
+    const stat = (pick: (r: LiveResult) => number, digits: number): string => {
+      const v = results.map(pick).sort((a, b) => a - b);
+      const median = v[Math.floor(v.length / 2)];
+      return `${median.toFixed(digits)} [${v[0].toFixed(digits)}-${v[v.length - 1].toFixed(digits)}]`;
+    };
+    const found = Math.round(results.map((r) => r.faces).sort((a, b) => a - b)[Math.floor(results.length / 2)]);
+    console.log(`${`${faces} face${faces > 1 ? 's' : ''} @ ${width}x${height}`.padEnd(22)}${`${found}/${faces}`.padStart(11)}   ${stat((r) => r.fps, 1).padEnd(17)}${stat((r) => r.ms, 0)}`);
   }
 } finally {
   await serve.stop();
@@ -106,7 +125,9 @@ async function firstLoad(url: string): Promise<void> {
   }
 }
 
-async function live(url: string, video: string): Promise<{ fps: number; ms: number; faces: number }> {
+interface LiveResult { fps: number; ms: number; faces: number }
+
+async function live(url: string, video: string, screenshot?: string): Promise<LiveResult> {
   const browser: Browser = await launchChromium({ fakeVideo: video });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -125,6 +146,10 @@ async function live(url: string, video: string): Promise<{ fps: number; ms: numb
     const a = await read();
     await page.waitForTimeout(seconds * 1000);
     const b = await read();
+    if (screenshot) {
+      mkdirSync(dirname(screenshot), { recursive: true });
+      await page.screenshot({ path: screenshot });
+    }
     const frames = b.frames - a.frames;
     return { fps: (frames * 1000) / (b.t - a.t), ms: frames ? (b.msTotal - a.msTotal) / frames : NaN, faces: b.faces };
   } finally {

@@ -344,6 +344,18 @@ describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, ()
     assert.ok(Number(await photoCard.getAttribute('data-faces')) >= 3, 'sample1 has three faces');
     await page.waitForSelector('.notice[data-code="no-face-in-image"]', { timeout: 30_000 });
     assert.match(await page.textContent('.notice[data-code="no-face-in-image"]') ?? '', /No face found.*blank\.png/);
+
+    // A real drop event (files dragged from the desktop) on the page.
+    const jpeg = (await sharp(SAMPLE_PHOTOS[2]).resize(960).jpeg().toBuffer()).toString('base64');
+    await page.evaluate((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], 'dropped.jpg', { type: 'image/jpeg' }));
+      document.querySelector('#dropzone')!.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    }, jpeg);
+    const dropped = page.locator('.result-card[data-source="upload"]', { hasText: 'dropped.jpg' });
+    await dropped.waitFor({ timeout: 60_000 });
+    assert.ok(Number(await dropped.getAttribute('data-faces')) >= 2, 'sample3 has three faces');
   });
 
   test('the page says frames stay local and links the model card', async () => {

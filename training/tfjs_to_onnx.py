@@ -154,7 +154,6 @@ class TfjsGraph(torch.nn.Module):
                 raise ValueError(f"op {op} ({name}) not supported")
         self.order = self.topological_order()
         self.input_hw = {}       # node name -> (h, w) of its first input, filled by the dry run
-        self.output_shapes = {}  # output name -> shape, filled by the dry run
         with torch.no_grad():
             outs = self(torch.zeros(1, 3, *self.placeholder_hw()))
         self.output_shapes = {name: list(o.shape) for name, o in zip(self.outputs, outs)}
@@ -244,7 +243,7 @@ def op_max_pool(g, name, node, attr, args):
     x = args[0]
     ksize, strides = nhwc_pair(attr, "ksize"), nhwc_pair(attr, "strides")
     if attr["padding"] == "SAME":
-        # TF pads max-pool with -inf (pixels outside never win); F.pad's 0 would after a ReLU too, but be exact.
+        # TF's SAME max-pool ignores the padding: pad with -inf so padded pixels never win.
         h, w = g.hw(name, x)
         top, bottom = same_pads(h, ksize[0], strides[0])
         left, right = same_pads(w, ksize[1], strides[1])
@@ -286,7 +285,6 @@ class BlazeFaceOnnx(torch.nn.Module):
     def __init__(self, graph):
         super().__init__()
         self.graph = graph
-
         # Each head is [N, anchors, 1] (scores) or [N, anchors, 16] (regressors); more anchors = finer grid = first.
         shapes = list(graph.output_shapes.values())
         by_anchors = sorted(range(len(shapes)), key=lambda i: -shapes[i][1])
@@ -340,7 +338,7 @@ def main(argv=None):
         "input": {"name": "input", "layout": "NCHW", "channels": 3, "height": INPUT_SIZE, "width": INPUT_SIZE,
                   "dtype": "float32", "dynamicBatch": True, "colorOrder": "RGB"},
         "preprocess": {
-            "resize": "bilinear, aspect kept, letterboxed (padding pixel value 0)",
+            "resize": "aspect kept, letterboxed into the square (padding pixel value 0); area average when shrinking",
             "scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
             "note": "x' = (x * scale - mean) / std = x / 127.5 - 1, as @vladmandic/human 3.x feeds this graph",
         },
@@ -353,6 +351,7 @@ def main(argv=None):
         "anchors": {"inputSize": INPUT_SIZE, "strides": [16, 32], "anchorsPerCell": [2, 6], "offset": 0.5,
                     "order": "stride by stride, row (y) by row, column (x), then the anchors of one cell",
                     "units": "input pixels"},
+        # MediaPipe's order; which side is which was checked on photos (test/detect.test.ts)
         "keypoints": ["rightEye", "leftEye", "nose", "mouth", "rightEar", "leftEar"],
         "keypointsNote": "the subject's own sides: keypoint 0 (rightEye) lies on the image's left for a frontal face",
         "parameters": params,

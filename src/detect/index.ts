@@ -3,5 +3,5 @@ export { FaceDetector, DEFAULT_DETECT_OPTIONS, type DetectOptions } from './blaz
 export { parseDetectorSidecar, KEYPOINT_NAMES, type DetectorSidecar, type KeypointName } from './contract.js';
 export { generateAnchors, type AnchorConfig } from './anchors.js';
 export { nonMaxSuppression, iou, containment } from './nms.js';
-export { letterboxInto, type Region, type Placement, type Normalization } from './resample.js';
+export { letterboxInto, scaleImage, type Region, type Placement, type Normalization } from './resample.js';
 export { planPasses, type Pass, type TilePlan } from './tiles.js';

@@ -130,3 +130,40 @@ export function letterboxInto(
   }
   return { region, scaleX: dstW / region.width, scaleY: dstH / region.height, padX, padY };
 }
+
+/**
+ * The whole image scaled by `scale` (< 1) with the same filter, as RGBA bytes. The tiles of one zoom level are then
+ * cut from it at ~1:1 instead of each being filtered down from the full-size photo (overlapping tiles would filter
+ * the same pixels again). Streams row by row: memory is the result plus one source-wide row.
+ */
+export function scaleImage(image: RgbaImage, scale: number): RgbaImage {
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const xs = filterTaps(0, image.width, width, image.width);
+  const ys = filterTaps(0, image.height, height, image.height);
+  const src = image.data;
+  const srcRow = image.width * 4;
+  const column = new Float32Array(image.width * 3);     // one output row, filtered vertically, full source width
+  const out = new Uint8ClampedArray(width * height * 4);
+  for (let dy = 0; dy < height; dy++) {
+    column.fill(0);
+    for (let t = 0; t < ys.count[dy]; t++) {
+      const wt = ys.weights[dy * ys.maxTaps + t];
+      let p = (ys.start[dy] + t) * srcRow;
+      for (let i = 0; i < column.length; i += 3, p += 4) {
+        column[i] += src[p] * wt; column[i + 1] += src[p + 1] * wt; column[i + 2] += src[p + 2] * wt;
+      }
+    }
+    let o = dy * width * 4;
+    for (let dx = 0; dx < width; dx++, o += 4) {
+      let r = 0; let g = 0; let b = 0;
+      let q = xs.start[dx] * 3;
+      for (let t = 0, w = dx * xs.maxTaps; t < xs.count[dx]; t++, w++, q += 3) {
+        const wt = xs.weights[w];
+        r += column[q] * wt; g += column[q + 1] * wt; b += column[q + 2] * wt;
+      }
+      out[o] = r + 0.5; out[o + 1] = g + 0.5; out[o + 2] = b + 0.5; out[o + 3] = 255;
+    }
+  }
+  return { data: out, width, height };
+}

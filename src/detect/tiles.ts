@@ -10,62 +10,69 @@
  * that a face cut by one tile's edge is whole in its neighbour). The bands overlap by BAND_OVERLAP either way
  * so a face at the hand-over size is not lost when its two estimates differ a little; NMS merges the pair.
  * Zoomed in, parts of a big face (a mouth, a strand of hair above the forehead) can pass for small faces; a tile's
- * face whose centre lies on the head of a clearly larger whole-photo face is dropped (headRegion): a real face
- * there would be hidden behind that head.
+ * face whose centre lies on the head of a clearly larger face from a coarser pass is dropped (isPartOf): a real
+ * face there would be hidden behind that head. Very large photos get more than one tile level (LEVEL_RATIO), and
+ * a tile budget bounds the cost: over it, the finest tiles grow.
  */
-import type { Box } from '../types.js';
+import type { Box, DetectedFace } from '../types.js';
 import type { Region } from './resample.js';
 
 /** Smallest face box, in detector input pixels, BlazeFace finds reliably (~95%, measured in docs/detector.md). */
 export const MIN_FACE_INPUT_PX = 12;
 /** 'auto' tiles bring the smallest wanted face to this input size: comfortably above the floor. */
 const TILE_TARGET_INPUT_PX = 16;
-/** Hand-over band between the whole-photo pass and the tiles, as a factor either side of the floor. */
+/** Hand-over band between a pass and the next finer one, as a factor either side of the coarser pass's floor. */
 const BAND_OVERLAP = 1.25;
+/** Largest side ratio between a tile level and the level (or whole photo) above it; beyond, a level is inserted. */
+const LEVEL_RATIO = 4;
+/** Growth of the finest tile side while a plan is over its tile budget. */
+const BUDGET_GROWTH = 1.25;
+/** A tile face this much smaller than a face from a coarser pass, centred on its head, is part of that face. */
+const PART_OF_FACE_RATIO = 1.5;
 
-/** One detector input: a region, and what a tile may keep. */
+/** One detector input: a region, the band of face sizes it owns, and how far it sees. */
 export interface Pass {
   region: Region;
-  /** Faces (box side, image px) below this belong to another pass; 0 = no lower bound. */
+  /** 0 for the whole photo, 1.. for ever finer tile levels. */
+  level: number;
+  /** Smallest face (box side, image px) this pass finds reliably. */
+  floor: number;
+  /** Faces below this belong to a finer pass; 0 = no lower bound. */
   minFaceSize: number;
-  /** Faces at or above this belong to another pass; Infinity = no upper bound. */
+  /** Faces at or above this belong to a coarser pass; Infinity = no upper bound. */
   maxFaceSize: number;
-  /** Keep only faces wholly inside the region (tiles). */
-  wholeOnly: boolean;
 }
 
 export interface TilePlan {
-  /** Square tile side in image px. */
+  /** Side of the finest tiles in image px. */
   tileSize: number;
-  /** Overlap between neighbouring tiles, as a fraction of tileSize (raised when faces up to the cap need more). */
+  /** Overlap between neighbouring tiles, as a fraction of the tile side (raised when the size band needs more). */
   overlap: number;
+  /** Most tiles over all levels; over it, the finest tiles grow (and the smallest findable face with them). */
+  maxTiles: number;
 }
 
-/** A tile face this much smaller than a whole-photo face, centred on its head, is part of that face. */
-const PART_OF_FACE_RATIO = 1.5;
-
-/** The head around a face box: hair above, a little to the sides and below (BlazeFace boxes span brow to chin). */
-export function headRegion(face: Box): Box {
-  return {
-    x: face.x - 0.2 * face.width,
-    y: face.y - 0.6 * face.height,
-    width: 1.4 * face.width,
-    height: 1.9 * face.height,
-  };
+/**
+ * Whether the face `small` (from a tile) lies on the head of `large` (from a coarser pass) and is clearly
+ * smaller, so more likely a part of it than a face of its own. The head is taken in the large face's own frame
+ * (x along its eye line, y towards its mouth, so a tilted head counts too): BlazeFace boxes span brow to chin,
+ * the head reaches 0.7 box heights above (hair), 0.2 widths to each side and 0.3 heights below.
+ */
+export function isPartOf(small: DetectedFace, large: DetectedFace): boolean {
+  const sizeOf = (b: Box) => Math.max(b.width, b.height);
+  if (sizeOf(large.box) < PART_OF_FACE_RATIO * sizeOf(small.box)) return false;
+  const { rightEye, leftEye } = large.landmarks;
+  const angle = Math.atan2(leftEye.y - rightEye.y, leftEye.x - rightEye.x);
+  const dx = small.box.x + small.box.width / 2 - (large.box.x + large.box.width / 2);
+  const dy = small.box.y + small.box.height / 2 - (large.box.y + large.box.height / 2);
+  const across = (dx * Math.cos(angle) + dy * Math.sin(angle)) / large.box.width;    // along the eye line
+  const down = (-dx * Math.sin(angle) + dy * Math.cos(angle)) / large.box.height;     // towards the mouth
+  return Math.abs(across) <= 0.7 && down >= -1.2 && down <= 0.8;
 }
 
-/** Whether `small` (from a tile) is more likely a part of `large` (from the whole-photo pass) than a face of its own. */
-export function isPartOf(small: Box, large: Box): boolean {
-  if (Math.max(large.width, large.height) < PART_OF_FACE_RATIO * Math.max(small.width, small.height)) return false;
-  const head = headRegion(large);
-  const cx = small.x + small.width / 2;
-  const cy = small.y + small.height / 2;
-  return cx >= head.x && cx <= head.x + head.width && cy >= head.y && cy <= head.y + head.height;
-}
-
-/** The smallest face (image px) the whole-photo pass finds reliably in a width x height photo. */
-export function wholePhotoMinFace(width: number, height: number, inputSize: number): number {
-  return (MIN_FACE_INPUT_PX * Math.max(width, height)) / inputSize;
+/** The smallest face (image px) a pass over a region with this long side finds reliably. */
+export function floorFor(regionSide: number, inputSize: number): number {
+  return (MIN_FACE_INPUT_PX * regionSide) / inputSize;
 }
 
 /** The tile side that brings faces of `minFace` image px up to a comfortable input size. */
@@ -80,23 +87,48 @@ function spread(total: number, size: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.round(i * step));
 }
 
-/** The whole photo first, then (when `plan` asks and it helps) a grid of overlapping square tiles. */
-export function planPasses(width: number, height: number, inputSize: number, plan: TilePlan | null): Pass[] {
-  const whole: Pass = { region: { x: 0, y: 0, width, height }, minFaceSize: 0, maxFaceSize: Infinity, wholeOnly: false };
-  if (!plan) return [whole];
-  const side = Math.max(inputSize, Math.round(plan.tileSize));    // no point enlarging past 1:1
-  const floor = wholePhotoMinFace(width, height, inputSize);
-  const cap = floor * BAND_OVERLAP;
-  if (side >= Math.max(width, height) * 0.75 || side < cap * 2) return [whole];
-  whole.minFaceSize = floor / BAND_OVERLAP;
-  const passes = [whole];
-  const overlap = Math.max(plan.overlap * side, cap * 1.2);
+/** Tile sides from coarse to fine, ending at `finest`, none nearly as large as the photo. */
+function levelSides(longSide: number, finest: number): number[] {
+  const sides = [finest];
+  while (longSide > LEVEL_RATIO * sides[0]) sides.unshift(sides[0] * LEVEL_RATIO);
+  return sides.filter((side) => side < 0.75 * longSide);
+}
+
+function tileLevel(width: number, height: number, side: number, level: number, band: { min: number; max: number; floor: number }, overlapShare: number): Pass[] {
   const tileW = Math.min(side, width);
   const tileH = Math.min(side, height);
+  const overlap = Math.max(overlapShare * side, band.max * 1.2);   // every face of the band whole in some tile
   const nx = width > tileW ? Math.ceil((width - tileW) / (tileW - overlap)) + 1 : 1;
   const ny = height > tileH ? Math.ceil((height - tileH) / (tileH - overlap)) + 1 : 1;
+  const passes: Pass[] = [];
   for (const y of spread(height, tileH, ny)) {
-    for (const x of spread(width, tileW, nx)) passes.push({ region: { x, y, width: tileW, height: tileH }, minFaceSize: 0, maxFaceSize: cap, wholeOnly: true });
+    for (const x of spread(width, tileW, nx)) {
+      passes.push({ region: { x, y, width: tileW, height: tileH }, level, floor: band.floor, minFaceSize: band.min, maxFaceSize: band.max });
+    }
   }
   return passes;
+}
+
+/**
+ * The whole photo first, then (when `plan` asks and it helps) levels of overlapping square tiles, coarse to fine,
+ * the finest of `plan.tileSize` (grown until all tiles fit `plan.maxTiles`). Each level owns the faces between its
+ * own floor and its parent's, widened by BAND_OVERLAP either way.
+ */
+export function planPasses(width: number, height: number, inputSize: number, plan: TilePlan | null): Pass[] {
+  const longSide = Math.max(width, height);
+  const whole: Pass = { region: { x: 0, y: 0, width, height }, level: 0, floor: floorFor(longSide, inputSize), minFaceSize: 0, maxFaceSize: Infinity };
+  if (!plan) return [whole];
+  for (let finest = Math.max(inputSize, Math.round(plan.tileSize)); ; finest = Math.round(finest * BUDGET_GROWTH)) {
+    const sides = levelSides(longSide, finest);
+    if (sides.length === 0) return [whole];
+    const tiles: Pass[] = [];
+    let parent = whole.floor;
+    sides.forEach((side, k) => {
+      const floor = floorFor(side, inputSize);
+      const band = { floor, max: parent * BAND_OVERLAP, min: k === sides.length - 1 ? 0 : floor / BAND_OVERLAP };
+      tiles.push(...tileLevel(width, height, side, k + 1, band, plan.overlap));
+      parent = floor;
+    });
+    if (tiles.length <= plan.maxTiles) return [{ ...whole, minFaceSize: whole.floor / BAND_OVERLAP }, ...tiles];
+  }
 }

@@ -25,6 +25,12 @@ export class AnalyzerClient {
 
   private constructor(private readonly worker: Worker, readonly backend: BackendInfo, readonly loadMs: number) {
     worker.addEventListener('message', (event: MessageEvent<WorkerResponse>) => this.onMessage(event.data));
+    // A crashed worker (e.g. out of memory) must not leave callers waiting forever.
+    worker.addEventListener('error', (event) => {
+      const error = new Error(`the analysis worker stopped: ${event.message || 'unknown error'}`);
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    });
   }
 
   /** Start the worker and load the models; rejects with AnalyzerLoadError (phase 'runtime' or 'model'). */

@@ -56,6 +56,9 @@ export class FaceOverlay {
       if (options.aggregateOnly) el.style.removeProperty('--c');
       else el.style.setProperty('--c', EMOTION_COLORS[face.dominant]);
       el.classList.toggle('anon', options.aggregateOnly);
+      // Keep the tag and the bars inside the frame for faces at its top or bottom edge.
+      el.classList.toggle('tag-inside', y < frameHeight * 0.06);
+      el.classList.toggle('bars-inside', y + height > frameHeight * 0.94);
       el.dataset.emotion = options.aggregateOnly ? '' : face.dominant;
       const label = el.querySelector<HTMLElement>('.face-label');
       const tag = el.querySelector<HTMLElement>('.face-tag');

@@ -1,0 +1,158 @@
+/**
+ * detect/: BlazeFace on ONNX Runtime. Runs models/blazeface.onnx with onnxruntime-node on the face-api sample
+ * photos (1920 px group photos). True face counts, checked by eye: sample1 3, sample2 3 (one looking down, one
+ * in half profile), sample3 3, sample4 4, sample5 5, sample6 4.
+ *
+ *   node --import tsx --test test/detect.test.ts
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { FaceDetector, generateAnchors, iou, letterboxInto, nonMaxSuppression, parseDetectorSidecar, planPasses } from '../src/detect/index.js';
+import { InvalidImageError, InvalidModelError, UsageError } from '../src/errors.js';
+import type { DetectedFace, RgbaImage } from '../src/types.js';
+
+const MODEL = 'models/blazeface.onnx';
+const SIDECAR = 'models/blazeface.json';
+const sample = (i: number) => `node_modules/@vladmandic/face-api/demo/sample${i}.jpg`;
+const TRUE_COUNTS: Record<number, number> = { 1: 3, 2: 3, 3: 3, 4: 4, 5: 5, 6: 4 };
+
+async function rgba(input: string | Buffer | sharp.Sharp): Promise<RgbaImage> {
+  const pipeline = typeof input === 'string' || Buffer.isBuffer(input) ? sharp(input) : input;
+  const { data, info } = await pipeline.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+/** Eye line angle in degrees, image coordinates (y down), subject's right eye to left eye. */
+const eyeAngle = (f: DetectedFace) =>
+  (Math.atan2(f.landmarks.leftEye.y - f.landmarks.rightEye.y, f.landmarks.leftEye.x - f.landmarks.rightEye.x) * 180) / Math.PI;
+
+const inside = (p: { x: number; y: number }, f: DetectedFace) =>
+  p.x >= f.box.x && p.x <= f.box.x + f.box.width && p.y >= f.box.y && p.y <= f.box.y + f.box.height;
+
+let detector: FaceDetector;
+const sidecar = JSON.parse(readFileSync(SIDECAR, 'utf8'));
+
+before(async () => {
+  detector = await FaceDetector.load(ort, readFileSync(MODEL), sidecar);
+});
+
+describe('model contract', () => {
+  it('sidecar matches the ONNX file and describes 896 anchors with 6 keypoints', () => {
+    assert.equal(createHash('sha256').update(readFileSync(MODEL)).digest('hex'), sidecar.sha256);
+    const parsed = parseDetectorSidecar(sidecar);
+    assert.deepEqual(parsed.keypoints, ['rightEye', 'leftEye', 'nose', 'mouth', 'rightEar', 'leftEar']);
+    const anchors = generateAnchors(parsed.anchors);
+    assert.equal(anchors.length / 2, 896);
+    assert.deepEqual(Array.from(anchors.slice(0, 6)), [8, 8, 8, 8, 24, 8]);          // 16 px grid, 2 per cell
+    assert.deepEqual(Array.from(anchors.slice(1024, 1026)), [16, 16]);              // then the 32 px grid
+  });
+
+  it('rejects a sidecar for another task', () => {
+    assert.throws(() => parseDetectorSidecar({ ...sidecar, task: 'emotion' }), InvalidModelError);
+  });
+});
+
+describe('helpers', () => {
+  it('letterbox keeps the aspect ratio and pads symmetrically', () => {
+    const image: RgbaImage = { data: new Uint8Array(200 * 100 * 4).fill(255), width: 200, height: 100 };
+    const out = new Float32Array(3 * 64 * 64);
+    const p = letterboxInto(image, { x: 0, y: 0, width: 200, height: 100 }, 64, sidecar.preprocess, out, 0);
+    assert.equal(p.scaleX, 64 / 200);
+    assert.equal(p.padX, 0);
+    assert.equal(p.padY, 16);
+    assert.equal(out[0], -1);                          // padding: black, normalised
+    assert.ok(Math.abs(out[32 * 64 + 32] - 1) < 1e-6); // picture: white, normalised
+  });
+
+  it('plans one whole-photo pass plus a bounded number of tiles', () => {
+    const plan = { tileSize: 640, overlap: 0.25, maxTiles: 48 };
+    assert.equal(planPasses(1920, 1280, 256, plan).length, 13);            // whole photo + 4 x 3 tiles of 640 px
+    assert.equal(planPasses(1920, 1280, 256, null).length, 1);
+    const huge = planPasses(12000, 9000, 256, plan);
+    assert.ok(huge.length <= 49 && huge.length > 1, `${huge.length} passes`);
+    for (const p of huge) assert.ok(p.region.x >= 0 && p.region.x + p.region.width <= 12000 && p.region.y + p.region.height <= 9000);
+  });
+
+  it('NMS keeps the best of overlapping boxes and a box nested in a better one', () => {
+    const box = (x: number, y: number, s: number) => ({ x, y, width: s, height: s });
+    const kept = nonMaxSuppression([
+      { box: box(0, 0, 100), score: 0.9 },
+      { box: box(10, 10, 100), score: 0.8 },   // IoU 0.68 with the first
+      { box: box(20, 20, 40), score: 0.7 },    // nested in the first
+      { box: box(300, 0, 100), score: 0.6 },
+    ], 0.3, 10);
+    assert.deepEqual(kept.map((k) => k.score), [0.9, 0.6]);
+    assert.equal(iou(box(0, 0, 10), box(20, 20, 10)), 0);
+  });
+});
+
+describe('FaceDetector on the face-api sample photos', () => {
+  for (const [i, count] of Object.entries(TRUE_COUNTS)) {
+    it(`sample${i}: finds all ${count} faces, in the image, eyes above the mouth`, async () => {
+      const image = await rgba(sample(Number(i)));
+      const faces = await detector.detect(image);
+      assert.equal(faces.length, count);
+      for (const f of faces) {
+        assert.ok(f.score >= 0.5 && f.score <= 1, `score ${f.score}`);
+        assert.ok(f.box.x >= 0 && f.box.y >= 0 && f.box.x + f.box.width <= image.width && f.box.y + f.box.height <= image.height);
+        assert.ok(f.box.width > 100, `face boxes in these photos are 140-250 px, got ${f.box.width}`);
+        const { rightEye, leftEye, mouth, nose } = f.landmarks;
+        assert.ok(inside(rightEye, f) && inside(leftEye, f) && inside(mouth, f) && inside(nose, f));
+        assert.ok(rightEye.y < mouth.y && leftEye.y < mouth.y);
+        assert.ok(rightEye.x < leftEye.x, 'the subject\'s right eye is on the image\'s left');
+      }
+    });
+  }
+
+  it('finds the faces of a photo rotated by 25 degrees, with the eye line turned by 25 degrees', async () => {
+    const upright = await detector.detect(await rgba(sample(3)));
+    const rotated = await detector.detect(await rgba(sharp(sample(3)).rotate(25, { background: '#000' })));
+    assert.equal(rotated.length, 3);
+    const turns = rotated.map(eyeAngle).sort((a, b) => a - b).map((a, k) => a - upright.map(eyeAngle).sort((x, y) => x - y)[k]);
+    for (const turn of turns) assert.ok(Math.abs(turn - 25) < 10, `eye line turned by ${turn.toFixed(1)} degrees`);
+  });
+
+  it('finds small faces in a large photo with tiles, which one whole-photo pass misses', async () => {
+    // sample6 shrunk to 300 px wide (faces ~37 px) in the middle of a grey 1920x1280 photo
+    const small = await sharp(sample(6)).resize(300).toBuffer();
+    const canvas = sharp({ create: { width: 1920, height: 1280, channels: 4, background: '#808080' } })
+      .composite([{ input: small, left: 750, top: 490 }]);
+    const image = await rgba(sharp(await canvas.png().toBuffer()));
+    const wholeOnly = await detector.detect(image, { tiles: 'off' });
+    const tiled = await detector.detect(image);
+    assert.ok(wholeOnly.length < 4, `whole-photo pass found ${wholeOnly.length}`);
+    assert.equal(tiled.length, 4);
+    for (const f of tiled) {
+      assert.ok(f.box.width > 30 && f.box.width < 45, `face ${f.box.width} px`);
+      assert.ok(f.score > 0.8, `score ${f.score}`);
+      assert.ok(f.box.x > 750 && f.box.x + f.box.width < 750 + 300);
+    }
+  });
+
+  it('gives the same faces whatever the batch size', async () => {
+    const image = await rgba(sharp(sample(1)).resize(1200));
+    const one = await detector.detect(image, { tiles: 320, batchSize: 1 });
+    const many = await detector.detect(image, { tiles: 320, batchSize: 16 });
+    assert.ok(one.length >= 3);
+    assert.equal(one.length, many.length);
+    one.forEach((f, k) => assert.ok(Math.abs(f.score - many[k].score) < 1e-4 && Math.abs(f.box.x - many[k].box.x) < 0.5));
+  });
+
+  it('finds nothing in a blank image', async () => {
+    for (const value of [0, 128, 255]) {
+      const image: RgbaImage = { data: new Uint8Array(1024 * 768 * 4).fill(value), width: 1024, height: 768 };
+      assert.deepEqual(await detector.detect(image), []);
+    }
+  });
+
+  it('rejects malformed images and options with typed errors', async () => {
+    await assert.rejects(detector.detect({ data: new Uint8Array(10), width: 4, height: 4 }), InvalidImageError);
+    const image: RgbaImage = { data: new Uint8Array(64 * 64 * 4), width: 64, height: 64 };
+    await assert.rejects(detector.detect(image, { minScore: 2 }), UsageError);
+    await assert.rejects(detector.detect(image, { tiles: 10 }), UsageError);
+  });
+});
