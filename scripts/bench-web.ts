@@ -11,7 +11,7 @@
  * The 25-face frames are 5x5 galleries tiled from the sample photos' faces (the video-call case). Numbers depend
  * on the machine and its load; say which when you quote them.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -77,6 +77,7 @@ try {
   }
 } finally {
   await serve.stop();
+  rmSync(work, { recursive: true, force: true }); // ~150 MB of .y4m
 }
 
 /** Faces of the sample photos (boxes from the same analyzer), largest first, for tiling. */

@@ -7,7 +7,7 @@
  * Screenshots are kept in test-artifacts/ (web-live.png, web-group.png).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -175,6 +175,7 @@ describe('static server', () => {
   });
   after(async () => {
     await server?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   /** Raw request: the path goes on the wire exactly as given (no client-side normalisation of ../). */
@@ -260,6 +261,7 @@ describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, ()
   after(async () => {
     await browser?.close();
     await serve?.stop();
+    if (work) rmSync(work, { recursive: true, force: true }); // the .y4m is ~40 MB
   });
 
   test('live view: every face gets a box and a label; the group panel counts them', async () => {

@@ -134,12 +134,14 @@ export class FaceDetector {
       const zoom = size / Math.max(region.width, region.height);
       if (group === undefined || group === 0 || zoom > 0.75) return letterboxInto(image, region, size, this.sidecar.preprocess, buffer, i * perInput);
       if (!scaled.has(group)) { scaled.clear(); scaled.set(group, scaleImage(image, zoom)); }
-      const view = scaled.get(group)!;
-      const sx = view.width / image.width;
-      const sy = view.height / image.height;
-      const inView = { x: region.x * sx, y: region.y * sy, width: region.width * sx, height: region.height * sy };
-      const p = letterboxInto(view, inView, size, this.sidecar.preprocess, buffer, i * perInput);
-      return { region, scaleX: p.scaleX * sx, scaleY: p.scaleY * sy, padX: p.padX, padY: p.padY };
+      // whole view pixels, so the tile is a plain copy (shifted by under half a view pixel from `region`)
+      const inView = {
+        x: Math.round(region.x * zoom), y: Math.round(region.y * zoom),
+        width: Math.round(region.width * zoom), height: Math.round(region.height * zoom),
+      };
+      const p = letterboxInto(scaled.get(group)!, inView, size, this.sidecar.preprocess, buffer, i * perInput);
+      const shifted = { x: inView.x / zoom, y: inView.y / zoom, width: inView.width / zoom, height: inView.height / zoom };
+      return { region: shifted, scaleX: p.scaleX * zoom, scaleY: p.scaleY * zoom, padX: p.padX, padY: p.padY };
     };
     const faces: DetectedFace[][] = [];
     for (let first = 0; first < regions.length; first += perRun) {

@@ -133,14 +133,15 @@ export function letterboxInto(
 
 /**
  * The whole image scaled by `scale` (< 1) with the same filter, as RGBA bytes. The tiles of one zoom level are then
- * cut from it at ~1:1 instead of each being filtered down from the full-size photo (overlapping tiles would filter
+ * copied from it 1:1 instead of each being filtered down from the full-size photo (overlapping tiles would filter
  * the same pixels again). Streams row by row: memory is the result plus one source-wide row.
  */
 export function scaleImage(image: RgbaImage, scale: number): RgbaImage {
-  const width = Math.max(1, Math.round(image.width * scale));
-  const height = Math.max(1, Math.round(image.height * scale));
-  const xs = filterTaps(0, image.width, width, image.width);
-  const ys = filterTaps(0, image.height, height, image.height);
+  // exactly `scale` (a result pixel is 1/scale source pixels); the last row/column may reach past the edge
+  const width = Math.max(1, Math.ceil(image.width * scale));
+  const height = Math.max(1, Math.ceil(image.height * scale));
+  const xs = filterTaps(0, width / scale, width, image.width);
+  const ys = filterTaps(0, height / scale, height, image.height);
   const src = image.data;
   const srcRow = image.width * 4;
   const column = new Float32Array(image.width * 3);     // one output row, filtered vertically, full source width
