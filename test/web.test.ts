@@ -388,6 +388,7 @@ describe('web app failure notices in headless Chromium', { skip: browserSkip }, 
     } finally {
       await browser.close();
       await serve.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
