@@ -6,18 +6,9 @@
  * field by field.
  */
 import { EMOTIONS } from '../labels.js';
-import type { PerClassMetrics } from '../classify/contract.js';
+import type { ClassificationMetrics, PerClassMetrics } from '../classify/contract.js';
 
-export type { PerClassMetrics };
-
-export interface ClassificationMetrics {
-  n: number;
-  accuracy: number;
-  macroF1: number;
-  perClass: Record<string, PerClassMetrics>;
-  /** matrix[trueIndex][predictedIndex] = count; rows and columns in `labels` order. */
-  confusionMatrix: { labels: string[]; matrix: number[][] };
-}
+export type { ClassificationMetrics, PerClassMetrics };
 
 /** Accumulates (true, predicted) pairs one at a time, so eval never holds a data set in memory. */
 export class ConfusionMatrix {

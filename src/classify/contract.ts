@@ -8,13 +8,18 @@ export const CONTRACT_FORMAT = 'emolens-model/1';
 
 export interface PerClassMetrics { precision: number; recall: number; f1: number; support: number }
 
-export interface EvalMetrics {
-  split: string;            // "val" (FER2013 PublicTest) for shipped models
+/** What `emolens eval` and training/metrics.py compute: the same names and shape on both sides. */
+export interface ClassificationMetrics {
   n: number;
   accuracy: number;
   macroF1: number;
   perClass: Record<string, PerClassMetrics>;
+  /** matrix[trueIndex][predictedIndex] = count; rows and columns in `labels` order. */
   confusionMatrix: { labels: string[]; matrix: number[][] };
+}
+
+export interface EvalMetrics extends ClassificationMetrics {
+  split: string;            // "val" (FER2013 PublicTest) for shipped models
 }
 
 export interface EmotionModelSidecar {
