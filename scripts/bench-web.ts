@@ -1,10 +1,15 @@
 /**
- * Web app benchmark (a script, not a test): live FPS and ms/frame in headless Chromium for 1 and 25 faces at
- * 640x480 and 1280x720, fed through the fake camera, and the first-load size of the app (every byte the page
- * downloads until the models are ready).
+ * Web app benchmark (a script, not a test): live FPS, ms/frame and face readings per second in headless Chromium
+ * for 1 and 25 faces at 640x480 and 1280x720, fed through the fake camera, and the first-load size of the app
+ * (every byte the page downloads until the models are ready).
  *
  *   npm run build:web && node --import tsx scripts/bench-web.ts [--seconds 10] [--warmup 4] [--runs 3] [--small-faces]
  *       [--models-dir DIR --model NAME]   (default: models/emolens-fer, else a generated test model)
+ *       [--threads N]                     (wasm threads, as the page's ?threads=N; default: the page's own choice)
+ *       [--skip-first-load] [--only 25@640x480,1@1280x720]
+ *
+ * The live view detects every frame but classifies only a budget of faces per frame (src/web/budget.ts), so with
+ * 25 faces "readings/s" (faces classified per second) says how often each face's emotions are refreshed.
  *
  * Each scenario runs `runs` times in a fresh browser; the median is printed with the range (a shared machine is noisy).
  *
@@ -30,8 +35,14 @@ const { values: args } = parseArgs({
     'models-dir': { type: 'string' },
     model: { type: 'string' },
     'small-faces': { type: 'boolean', default: false },
+    threads: { type: 'string' },
+    'skip-first-load': { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
+// --only "25@640x480,1@1280x720": just these scenarios.
+const only = args.only?.split(',').map((s) => s.trim());
+const query = args.threads ? `?threads=${Number(args.threads)}` : '';
 const seconds = Number(args.seconds);
 const warmupSeconds = Number(args.warmup);
 const runs = Math.max(1, Number(args.runs));
@@ -55,10 +66,11 @@ console.log(`emotion model: ${args.model ?? (testEmotionModel().real ? 'emolens-
 
 const serve = await startServe(models.args);
 try {
-  await firstLoad(serve.url);
+  if (!args['skip-first-load']) await firstLoad(serve.url);
   console.log(`\nlive analysis (fake camera, ${warmupSeconds} s warm-up, ${seconds} s measured, median of ${runs} runs [min-max]; detector tiles ${args['small-faces'] ? 'auto (Small faces on)' : 'off (live default)'})`);
-  console.log('scenario              faces found   FPS              ms/frame (worker)');
+  console.log('scenario              faces found   FPS              ms/frame (worker)   readings/s        detect ms/frame   classify ms/face  backend');
   for (const [faces, width, height] of [[1, 640, 480], [1, 1280, 720], [25, 640, 480], [25, 1280, 720]] as const) {
+    if (only && !only.includes(`${faces}@${width}x${height}`)) continue;
     const side = faces === 1 ? 1 : 5;
     const frame = await faceGrid(crops, { width, height, cols: side, rows: side });
     const video = await stillVideo(frame, join(work, `f${faces}-${width}.y4m`), { width, height, seconds: 2, fps: 30 });
@@ -73,7 +85,7 @@ try {
       return `${median.toFixed(digits)} [${v[0].toFixed(digits)}-${v[v.length - 1].toFixed(digits)}]`;
     };
     const found = Math.round(results.map((r) => r.faces).sort((a, b) => a - b)[Math.floor(results.length / 2)]);
-    console.log(`${`${faces} face${faces > 1 ? 's' : ''} @ ${width}x${height}`.padEnd(22)}${`${found}/${faces}`.padStart(11)}   ${stat((r) => r.fps, 1).padEnd(17)}${stat((r) => r.ms, 0)}`);
+    console.log(`${`${faces} face${faces > 1 ? 's' : ''} @ ${width}x${height}`.padEnd(22)}${`${found}/${faces}`.padStart(11)}   ${stat((r) => r.fps, 1).padEnd(17)}${stat((r) => r.ms, 0).padEnd(20)}${stat((r) => r.readings, 1).padEnd(18)}${stat((r) => r.detectMs, 0).padEnd(18)}${stat((r) => r.msPerFace, 0).padEnd(18)}${results[0].backend}`);
   }
 } finally {
   await serve.stop();
@@ -126,14 +138,15 @@ async function firstLoad(url: string): Promise<void> {
   }
 }
 
-interface LiveResult { fps: number; ms: number; faces: number }
+interface LiveResult { fps: number; ms: number; faces: number; readings: number; detectMs: number; msPerFace: number; backend: string }
 
 async function live(url: string, video: string, screenshot?: string): Promise<LiveResult> {
   const browser: Browser = await launchChromium({ fakeVideo: video });
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await page.goto(url);
+    await page.goto(url + query);
     await page.waitForSelector('#backend[data-state="ready"]', { timeout: 120_000 });
+    const backend = (await page.textContent('#backend'))?.split('·')[0].trim() ?? '';
     if (args['small-faces']) await page.check('#small-faces');
     await page.click('#start-camera');
     await page.waitForFunction(() => Number(document.querySelector('#stat-fps')?.getAttribute('data-frames') ?? 0) > 0, null, { timeout: 60_000 });
@@ -142,6 +155,9 @@ async function live(url: string, video: string, screenshot?: string): Promise<Li
       frames: Number(document.querySelector('#stat-fps')!.getAttribute('data-frames')),
       msTotal: Number(document.querySelector('#stat-ms')!.getAttribute('data-total')),
       faces: Number(document.querySelector('#stat-faces')!.getAttribute('data-value')),
+      readings: Number(document.querySelector('#stat-faces')!.getAttribute('data-readings') ?? 0),
+      detectMsTotal: Number(document.querySelector('#stat-ms')!.getAttribute('data-detect-total') ?? 0),
+      msPerFace: Number(document.querySelector('#stat-faces')!.getAttribute('data-ms-per-face') || NaN),
       t: performance.now(),
     }));
     const a = await read();
@@ -152,7 +168,15 @@ async function live(url: string, video: string, screenshot?: string): Promise<Li
       await page.screenshot({ path: screenshot });
     }
     const frames = b.frames - a.frames;
-    return { fps: (frames * 1000) / (b.t - a.t), ms: frames ? (b.msTotal - a.msTotal) / frames : NaN, faces: b.faces };
+    return {
+      fps: (frames * 1000) / (b.t - a.t),
+      ms: frames ? (b.msTotal - a.msTotal) / frames : NaN,
+      faces: b.faces,
+      readings: ((b.readings - a.readings) * 1000) / (b.t - a.t),
+      detectMs: frames ? (b.detectMsTotal - a.detectMsTotal) / frames : NaN,
+      msPerFace: b.msPerFace,
+      backend,
+    };
   } finally {
     await browser.close();
   }

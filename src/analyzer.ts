@@ -1,5 +1,7 @@
 /**
  * The pipeline core: RgbaImage → detect → align every face → one batched classify → FaceResult[].
+ * `analyze()` is `detect()` then `classifyFaces()`; callers that classify only some faces per frame (the web app's
+ * live view) call the two steps themselves.
  * Browser-safe (the web app runs it in a Web Worker on onnxruntime-web): it is handed the ONNX Runtime module and
  * the model bytes; reading files, decoding images and picking onnxruntime-node live in src/node.ts.
  */
@@ -43,8 +45,12 @@ export interface AnalyzerOptions extends AnalyzeOptions {
 export interface Analyzer {
   /** The emotion model's sidecar (labels, crop geometry, metrics). */
   readonly emotionModel: EmotionModelSidecar;
-  /** Find every face in `image` and its 7 emotion probabilities. */
+  /** Find every face in `image` and its 7 emotion probabilities: `detect()` then `classifyFaces()`. */
   analyze(image: RgbaImage, options?: AnalyzeOptions): Promise<AnalysisResult>;
+  /** Find the faces only (boxes, scores, landmarks), in reading order: rows top to bottom, each left to right. */
+  detect(image: RgbaImage, options?: AnalyzeOptions): Promise<DetectedFace[]>;
+  /** Emotions of faces detected in `image` (any subset of `detect()`'s), aligned from their landmarks; one batch. */
+  classifyFaces(image: RgbaImage, faces: readonly DetectedFace[]): Promise<EmotionProbabilities[]>;
   /** Emotions for face crops that are already aligned (gray, `emotionModel.preprocess.faceCrop.size` square). */
   classifyCrops(crops: GrayImage[]): Promise<EmotionProbabilities[]>;
   /** The aligned gray crop the classifier sees for one detected face (for debugging and reports). */
@@ -82,30 +88,38 @@ export async function createAnalyzerCore(models: AnalyzerModels, options: Analyz
   const weights = lumaWeights(sidecar);
   const align = (image: RgbaImage, face: DetectedFace): GrayImage => alignFace(image, face.landmarks, geometry, { lumaWeights: weights });
 
+  const detect = async (image: RgbaImage, callOptions: AnalyzeOptions = {}): Promise<DetectedFace[]> => {
+    assertRgbaImage(image);
+    const opts = { ...options, ...callOptions };
+    if (opts.minFaceScore !== undefined && !(opts.minFaceScore >= 0 && opts.minFaceScore <= 1)) {
+      throw new UsageError(`minFaceScore must be between 0 and 1, got ${opts.minFaceScore}`);
+    }
+    if (opts.maxFaces !== undefined && !(Number.isInteger(opts.maxFaces) && opts.maxFaces >= 0)) {
+      throw new UsageError(`maxFaces must be a non-negative integer, got ${opts.maxFaces}`);
+    }
+    // The detector applies the score floor and the cap itself (its own defaults when ours are unset).
+    const detectOptions: DetectorOptions = { ...opts.detector };
+    if (opts.minFaceScore !== undefined) detectOptions.minScore = opts.minFaceScore;
+    if (opts.maxFaces !== undefined) detectOptions.maxFaces = opts.maxFaces;
+    let faces = await detector.detect(image, detectOptions);
+    if (opts.minFaceScore !== undefined) faces = faces.filter((f) => f.score >= opts.minFaceScore!);
+    faces = [...faces].sort((a, b) => b.score - a.score);
+    if (opts.maxFaces !== undefined) faces = faces.slice(0, opts.maxFaces);
+    // Reading order (top-to-bottom rows, then left-to-right) so face #1 is where a person looks first.
+    return orderForReading(faces);
+  };
+
+  const classifyFaces = async (image: RgbaImage, faces: readonly DetectedFace[]): Promise<EmotionProbabilities[]> => {
+    assertRgbaImage(image);
+    return classifier.classify(faces.map((face) => align(image, face)));
+  };
+
   return {
     emotionModel: sidecar,
 
     async analyze(image, callOptions = {}) {
-      assertRgbaImage(image);
-      const opts = { ...options, ...callOptions };
-      if (opts.minFaceScore !== undefined && !(opts.minFaceScore >= 0 && opts.minFaceScore <= 1)) {
-        throw new UsageError(`minFaceScore must be between 0 and 1, got ${opts.minFaceScore}`);
-      }
-      if (opts.maxFaces !== undefined && !(Number.isInteger(opts.maxFaces) && opts.maxFaces >= 0)) {
-        throw new UsageError(`maxFaces must be a non-negative integer, got ${opts.maxFaces}`);
-      }
-      // The detector applies the score floor and the cap itself (its own defaults when ours are unset).
-      const detectOptions: DetectorOptions = { ...opts.detector };
-      if (opts.minFaceScore !== undefined) detectOptions.minScore = opts.minFaceScore;
-      if (opts.maxFaces !== undefined) detectOptions.maxFaces = opts.maxFaces;
-      let faces = await detector.detect(image, detectOptions);
-      if (opts.minFaceScore !== undefined) faces = faces.filter((f) => f.score >= opts.minFaceScore!);
-      faces = [...faces].sort((a, b) => b.score - a.score);
-      if (opts.maxFaces !== undefined) faces = faces.slice(0, opts.maxFaces);
-      // Reading order (top-to-bottom rows, then left-to-right) so face #1 is where a person looks first.
-      faces = orderForReading(faces);
-      const crops = faces.map((face) => align(image, face));
-      const emotions = await classifier.classify(crops);
+      const faces = await detect(image, callOptions);
+      const emotions = await classifyFaces(image, faces);
       const results: FaceResult[] = faces.map((face, i) => ({
         box: face.box,
         score: face.score,
@@ -116,6 +130,8 @@ export async function createAnalyzerCore(models: AnalyzerModels, options: Analyz
       return { width: image.width, height: image.height, faces: results };
     },
 
+    detect,
+    classifyFaces,
     classifyCrops: (crops) => classifier.classify(crops),
     alignFace: align,
 

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { createAnalyzerCore, type Analyzer, type DetectorSidecar } from '../src/analyzer.js';
+import { loadDetectorModel, loadEmotionModel } from '../src/classify/node.js';
+import type { OrtModule } from '../src/engine/index.js';
 import { analyze, createAnalyzer, EMOTIONS, type NodeAnalyzer } from '../src/index.js';
 import { decodeImage } from '../src/image/decode.js';
 import { SAMPLE_PHOTOS, testEmotionModel } from './helpers/fixtures.js';
@@ -85,6 +89,39 @@ describe(`analyze on the sample photos (${model.real ? 'trained emolens-fer' : '
     const blank = { data: new Uint8Array(320 * 240 * 4).fill(128), width: 320, height: 240 };
     const result = await analyzer.analyze(blank);
     assert.deepEqual(result, { width: 320, height: 240, faces: [] });
+  });
+});
+
+describe('the core analyzer in two steps: detect, then classify some faces (the web live view)', () => {
+  let core: Analyzer;
+  before(async () => {
+    const emotion = loadEmotionModel(model.path);
+    const detector = loadDetectorModel<DetectorSidecar>();
+    core = await createAnalyzerCore({ ort: ort as unknown as OrtModule, detector, emotion });
+  });
+  after(async () => { await core.dispose(); });
+
+  it('detect() + classifyFaces() give exactly what analyze() gives', async () => {
+    for (const photo of [SAMPLE_PHOTOS[0], SAMPLE_PHOTOS[5]]) {
+      const image = await decodeImage(photo);
+      const whole = await core.analyze(image);
+      const faces = await core.detect(image);
+      assert.deepEqual(faces, whole.faces.map(({ box, score, landmarks }) => ({ box, score, landmarks })));
+      const emotions = await core.classifyFaces(image, faces);
+      assert.deepEqual(emotions, whole.faces.map((f) => f.emotions));
+    }
+  });
+
+  it('a subset of the faces gets the same probabilities as in the full batch; none gives none', async () => {
+    const image = await decodeImage(SAMPLE_PHOTOS[4]);
+    const whole = await core.analyze(image);
+    assert.ok(whole.faces.length >= 3);
+    const picked = [whole.faces.length - 1, 0];
+    const emotions = await core.classifyFaces(image, picked.map((i) => whole.faces[i]));
+    picked.forEach((i, k) => EMOTIONS.forEach((e) => assert.ok(Math.abs(emotions[k][e] - whole.faces[i].emotions[e]) < 1e-5, `face ${i} ${e}`)));
+    assert.deepEqual(await core.classifyFaces(image, []), []);
+    const two = await core.detect(image, { maxFaces: 2 });
+    assert.equal(two.length, 2);
   });
 });
 

@@ -18,6 +18,7 @@ import { startWebServer, type RunningWebServer } from '../src/serve/server.js';
 import { missingCapability, mediaErrorNotice } from '../src/web/messages.js';
 import { engagementOf, groupMood, valenceOf } from '../src/web/mood.js';
 import { Timeline } from '../src/web/timeline.js';
+import { ClassifyBudget, pickFacesToClassify } from '../src/web/budget.js';
 import { emaAlpha, FaceTracker, iou } from '../src/web/tracker.js';
 import { hasChromium, launchChromium, serveModelArgs, startServe, type ServeProcess } from './fixtures/browser.js';
 import { CHROMIUM, hasFfmpeg, SAMPLE_PHOTOS, stillVideo } from './fixtures/fake-camera.js';
@@ -79,6 +80,46 @@ describe('tracker: smoothing over time', () => {
     tracker.update([], 1700);
     const [fresh] = tracker.update([{ box: box(2, 2), score: 1, emotions: probs('happy') }], 1800);
     assert.equal(fresh.id, 2);
+  });
+
+  test('a detection without a reading moves the box and keeps the probabilities; the next reading folds in by its age', () => {
+    const tracker = new FaceTracker({ probabilityTauMs: 600, boxTauMs: 0 });
+    tracker.update([{ box: box(0, 0), score: 1, emotions: probs('neutral', 1) }], 0);
+    const [moved] = tracker.update([{ box: box(10, 0), score: 0.8 }], 300);
+    assert.equal(moved.box.x, 10);
+    assert.equal(moved.emotions.neutral, 1);
+    assert.equal(moved.classifiedMs, 0);
+    assert.equal(moved.lastSeenMs, 300);
+    // Read again at 600 ms: α from the 600 ms since the last reading, not the 300 ms since the last frame.
+    const [read] = tracker.update([{ box: box(10, 0), score: 1, emotions: probs('happy', 1) }], 600);
+    assert.ok(Math.abs(read.emotions.happy - (1 - Math.exp(-1))) < 1e-9);
+    assert.equal(read.classifiedMs, 600);
+  });
+
+  test('a new face without a reading starts no track; match() pairs like update() and changes nothing', () => {
+    const tracker = new FaceTracker();
+    assert.deepEqual(tracker.update([{ box: box(0, 0), score: 1 }], 0), []);
+    const [a] = tracker.update([{ box: box(0, 0), score: 1, emotions: probs('happy') }], 40);
+    const owners = tracker.match([box(500, 0), box(4, 2)]);
+    assert.deepEqual(owners.map((t) => t?.id), [undefined, a.id]);
+    assert.equal(tracker.visible(40)[0].box.x, 0, 'match() does not move the track');
+  });
+
+  test('classify budget: adapts to the measured ms per face; new faces first, then the oldest readings', () => {
+    const budget = new ClassifyBudget({ frameBudgetMs: 150, minFaces: 1, smoothing: 0.5 });
+    assert.equal(budget.facesPerFrame(), 1, 'one face until the first measurement');
+    budget.record(1, 30);
+    assert.equal(budget.facesPerFrame(), 5);
+    budget.record(5, 250); // 50 ms/face → running average 40
+    assert.equal(budget.facesPerFrame(), 3);
+    budget.record(3, 3000);
+    assert.equal(budget.facesPerFrame(), 1, 'never below minFaces');
+    const faces = [{ classifiedMs: 500 }, { classifiedMs: undefined }, { classifiedMs: 100 }, { classifiedMs: 300 }, { classifiedMs: undefined }];
+    assert.deepEqual(pickFacesToClassify(faces, 1), [1]);
+    assert.deepEqual(pickFacesToClassify(faces, 3), [1, 2, 4]);
+    assert.deepEqual(pickFacesToClassify(faces, 4), [1, 2, 3, 4]);
+    assert.deepEqual(pickFacesToClassify(faces, 99), [0, 1, 2, 3, 4]);
+    assert.deepEqual(pickFacesToClassify([], 3), []);
   });
 
   test('iou', () => {
@@ -270,11 +311,14 @@ describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, ()
     await page.waitForFunction(() => document.querySelectorAll('.face .face-label').length >= 3, null, { timeout: 60_000 });
     await page.waitForTimeout(1500);
     const labels = await page.locator('.face .face-label').allTextContents();
-    const boxes = await page.locator('.face').count();
+    const boxes = await page.locator('.face:not(.pending)').count();
     assert.ok(labels.length >= 3 && labels.length <= 5, `expected the 4 faces of sample6, got ${labels.length} labels`);
     assert.equal(boxes, labels.length);
     for (const label of labels) assert.ok((EMOTIONS as readonly string[]).includes(label), `label ${label}`);
     assert.equal(await page.locator('.face-bars').first().locator('i').count(), 7);
+    // Every face has a recent reading: 4 faces fit the per-frame budget or are read in turn within a second or two.
+    const ages = (await page.locator('.face:not(.pending)').evaluateAll((els) => els.map((el) => el.getAttribute('data-reading-age-ms')))).map(Number);
+    assert.ok(ages.every((ms) => ms >= 0 && ms < 5000), `reading ages ${ages.join(', ')} ms`);
     await page.waitForFunction(() => Number(document.querySelector('#group-count')!.getAttribute('data-count')) >= 3, null, { timeout: 10_000 });
     const counted = Number(await page.getAttribute('#group-count', 'data-count'));
     assert.ok(Math.abs(counted - labels.length) <= 1, `group panel counts ${counted}, overlay shows ${labels.length}`);

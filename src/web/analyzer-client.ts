@@ -4,7 +4,8 @@
  * from this same server.
  */
 import type { AnalyzeOptions } from '../analyzer.js';
-import type { AnalysisResult } from '../types.js';
+import type { EmotionProbabilities } from '../labels.js';
+import type { AnalysisResult, DetectedFace } from '../types.js';
 import type { BackendInfo, ServerConfig, WorkerErrorPhase, WorkerRequest, WorkerResponse } from './protocol.js';
 
 export class AnalyzerLoadError extends Error {
@@ -19,9 +20,27 @@ export interface FrameAnalysis {
   ms: number;
 }
 
+/** A live frame's faces (no emotions yet); `frameId` names the frame for `classify()`. */
+export interface FrameDetection {
+  frameId: number;
+  width: number;
+  height: number;
+  faces: DetectedFace[];
+  /** Time the worker spent (pixels + detect). */
+  ms: number;
+}
+
+export interface FaceClassification {
+  emotions: EmotionProbabilities[];
+  /** Time the worker spent (align + classify). */
+  ms: number;
+}
+
+type Reply = Extract<WorkerResponse, { type: 'result' | 'faces' | 'emotions' }>;
+
 export class AnalyzerClient {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (a: FrameAnalysis) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (reply: Reply) => void; reject: (e: Error) => void }>();
 
   private constructor(private readonly worker: Worker, readonly backend: BackendInfo, readonly loadMs: number) {
     worker.addEventListener('message', (event: MessageEvent<WorkerResponse>) => this.onMessage(event.data));
@@ -62,6 +81,7 @@ export class AnalyzerClient {
         },
         wasmPaths: new URL('ort/', document.baseURI).href,
         preferWebGpu: true,
+        threads: threadsParameter(),
       };
       worker.postMessage(request);
     }).catch((err: unknown) => {
@@ -71,25 +91,50 @@ export class AnalyzerClient {
     return new AnalyzerClient(worker, ready.backend, ready.loadMs);
   }
 
-  /** Analyse one frame. The bitmap is transferred: it is unusable here afterwards. */
-  analyze(frame: ImageBitmap, options?: AnalyzeOptions): Promise<FrameAnalysis> {
+  /** Analyse one frame, every face. The bitmap is transferred: it is unusable here afterwards. */
+  async analyze(frame: ImageBitmap, options?: AnalyzeOptions): Promise<FrameAnalysis> {
+    const reply = await this.send({ type: 'analyze', id: this.nextId++, frame, options }, [frame]);
+    if (reply.type !== 'result') throw new Error(`unexpected ${reply.type} reply`);
+    return { result: reply.result, ms: reply.ms };
+  }
+
+  /** Live frames, step 1: find the faces. The worker keeps the frame until the next `detect`. */
+  async detect(frame: ImageBitmap, options?: AnalyzeOptions): Promise<FrameDetection> {
     const id = this.nextId++;
+    const reply = await this.send({ type: 'detect', id, frame, options }, [frame]);
+    if (reply.type !== 'faces') throw new Error(`unexpected ${reply.type} reply`);
+    return { frameId: id, width: reply.width, height: reply.height, faces: reply.faces, ms: reply.ms };
+  }
+
+  /** Live frames, step 2: emotions of `faces` (some of what `detect` found in frame `frameId`), in their order. */
+  async classify(frameId: number, faces: DetectedFace[]): Promise<FaceClassification> {
+    const reply = await this.send({ type: 'classify', id: this.nextId++, frameId, faces });
+    if (reply.type !== 'emotions') throw new Error(`unexpected ${reply.type} reply`);
+    return { emotions: reply.emotions, ms: reply.ms };
+  }
+
+  private send(request: Exclude<WorkerRequest, { type: 'init' }>, transfer: Transferable[] = []): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const request: WorkerRequest = { type: 'analyze', id, frame, options };
-      this.worker.postMessage(request, [frame]);
+      this.pending.set(request.id, { resolve, reject });
+      this.worker.postMessage(request, transfer);
     });
   }
 
   private onMessage(msg: WorkerResponse): void {
-    if (msg.type !== 'result' && msg.type !== 'error') return;
+    if (msg.type === 'progress' || msg.type === 'ready') return;
     if (msg.id === undefined) return;
     const waiter = this.pending.get(msg.id);
     if (!waiter) return;
     this.pending.delete(msg.id);
-    if (msg.type === 'result') waiter.resolve({ result: msg.result, ms: msg.ms });
-    else waiter.reject(new Error(msg.message));
+    if (msg.type === 'error') waiter.reject(new Error(msg.message));
+    else waiter.resolve(msg);
   }
+}
+
+/** `?threads=N` on the page's URL: wasm threads to ask for (to compare settings; see docs/web.md). */
+function threadsParameter(): number | undefined {
+  const value = Number(new URLSearchParams(location.search).get('threads') ?? '');
+  return Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
 async function loadConfig(): Promise<ServerConfig> {

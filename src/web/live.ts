@@ -2,8 +2,14 @@
  * The live view: camera or screen → one frame at a time to the worker → tracker → overlay and stats.
  * Back-pressure by design: the next frame is grabbed only when the previous result is back, so a slow machine
  * drops frames instead of queueing them (latency stays one frame).
+ *
+ * Per frame: detect every face; classify only a budget of them (new faces, then the oldest readings; budget.ts);
+ * the tracker keeps the smoothed probabilities of the others. Snapshots and uploads classify every face (main.ts).
  */
-import type { AnalyzerClient } from './analyzer-client.js';
+import type { EmotionProbabilities } from '../labels.js';
+import type { Box } from '../types.js';
+import type { AnalyzerClient, FrameDetection } from './analyzer-client.js';
+import { ClassifyBudget, pickFacesToClassify } from './budget.js';
 import { mediaErrorNotice, notice, type Notice } from './messages.js';
 import { FaceOverlay } from './overlay.js';
 import { FaceTracker, type Track } from './tracker.js';
@@ -38,6 +44,7 @@ const NO_FACE_AFTER_MS = 3000;
 
 export class LiveView {
   readonly tracker = new FaceTracker();
+  readonly budget = new ClassifyBudget();
   private readonly overlay: FaceOverlay;
   private stream: MediaStream | undefined;
   private loopToken = 0;
@@ -48,6 +55,8 @@ export class LiveView {
   private lastStatsAt = 0;
   private framesAnalysed = 0;
   private msTotal = 0;
+  private readingsTotal = 0;
+  private detectMsTotal = 0;
   source: LiveSource = 'camera';
   mirror = true;
   aggregateOnly = false;
@@ -57,7 +66,10 @@ export class LiveView {
    * Snapshots and uploads always use the detector's default ('auto' tiles).
    */
   smallFaces = false;
+  /** Faces with a reading (what the group panel and the timeline use). */
   tracks: Track[] = [];
+  /** Faces found in the last frame that have no reading yet (boxes only). */
+  pending: Box[] = [];
   frameSize = { width: 0, height: 0 };
 
   constructor(private readonly el: LiveElements, private readonly client: AnalyzerClient, private readonly callbacks: LiveCallbacks) {
@@ -111,6 +123,7 @@ export class LiveView {
       return false;
     }
     this.tracker.reset();
+    this.pending = [];
     this.lastFaceAt = performance.now();
     this.frameTimes = [];
     this.msAverage = 0;
@@ -141,6 +154,7 @@ export class LiveView {
     this.el.video.srcObject = null;
     this.overlay.clear();
     this.tracks = [];
+    this.pending = [];
     this.tracker.reset();
     if (this.state !== 'idle') this.setState('idle');
   }
@@ -170,7 +184,9 @@ export class LiveView {
   /** Re-draw the overlay now (after a mirror / aggregate-only change). */
   redraw(): void {
     this.el.stage.classList.toggle('mirrored', this.mirror);
-    this.overlay.render(this.tracks, this.frameSize.width, this.frameSize.height, { mirror: this.mirror, aggregateOnly: this.aggregateOnly });
+    const now = performance.now();
+    const faces = this.tracks.map((t) => ({ id: t.id, box: t.box, emotions: t.emotions, dominant: t.dominant, readingAgeMs: now - t.classifiedMs }));
+    this.overlay.render(faces, this.frameSize.width, this.frameSize.height, { mirror: this.mirror, aggregateOnly: this.aggregateOnly }, this.pending);
   }
 
   private setState(state: LiveState): void {
@@ -196,9 +212,21 @@ export class LiveView {
       } catch {
         continue; // the stream switched size or ended between frames
       }
-      let analysis;
+      let detection: FrameDetection;
+      const readings = new Map<number, EmotionProbabilities>();
+      let classifyMs = 0;
+      let owners: Array<Track | undefined>;
       try {
-        analysis = await this.client.analyze(frame, { detector: { tiles: this.smallFaces ? 'auto' : 'off' } });
+        detection = await this.client.detect(frame, { detector: { tiles: this.smallFaces ? 'auto' : 'off' } });
+        if (token !== this.loopToken) return;
+        owners = this.tracker.match(detection.faces.map((f) => f.box));
+        const chosen = pickFacesToClassify(owners.map((t) => ({ classifiedMs: t?.classifiedMs })), this.budget.facesPerFrame());
+        if (chosen.length > 0) {
+          const { emotions, ms } = await this.client.classify(detection.frameId, chosen.map((i) => detection.faces[i]));
+          this.budget.record(chosen.length, ms);
+          chosen.forEach((i, k) => readings.set(i, emotions[k]));
+          classifyMs = ms;
+        }
       } catch (err) {
         if (token !== this.loopToken) return;
         this.callbacks.onNotice(notice('analysis-failed', err instanceof Error ? err.message : String(err)));
@@ -207,12 +235,14 @@ export class LiveView {
       }
       if (token !== this.loopToken) return;
       const now = performance.now();
-      const { result, ms } = analysis;
-      this.frameSize = { width: result.width, height: result.height };
-      this.tracks = this.tracker.update(result.faces, now);
+      this.frameSize = { width: detection.width, height: detection.height };
+      this.tracks = this.tracker.update(detection.faces.map((f, i) => ({ box: f.box, score: f.score, emotions: readings.get(i) })), now);
+      this.pending = detection.faces.filter((_, i) => !owners[i] && !readings.has(i)).map((f) => f.box);
       this.redraw();
-      this.recordStats(now, ms, result.width, result.height);
-      if (this.tracks.length > 0) {
+      this.readingsTotal += readings.size;
+      this.detectMsTotal += detection.ms;
+      this.recordStats(now, detection.ms + classifyMs, detection.width, detection.height);
+      if (this.tracks.length > 0 || this.pending.length > 0) {
         this.lastFaceAt = now;
         this.callbacks.clearNotice('no-face');
       } else if (now - this.lastFaceAt > NO_FACE_AFTER_MS) {
@@ -233,13 +263,17 @@ export class LiveView {
     this.msTotal += ms;
     this.el.fps.dataset.frames = String(this.framesAnalysed);
     this.el.ms.dataset.total = String(this.msTotal);
+    this.el.ms.dataset.detectTotal = String(this.detectMsTotal);
+    this.el.faces.dataset.readings = String(this.readingsTotal);
+    this.el.faces.dataset.msPerFace = String(this.budget.msPerFace ?? '');
     if (now - this.lastStatsAt < 250) return;
     this.lastStatsAt = now;
     const span = now - this.frameTimes[0];
     const fps = this.frameTimes.length > 1 && span > 0 ? ((this.frameTimes.length - 1) * 1000) / span : 0;
     setStat(this.el.fps, fps, fps ? fps.toFixed(1) : '—');
     setStat(this.el.ms, this.msAverage, this.msAverage.toFixed(0));
-    setStat(this.el.faces, this.tracks.length, String(this.tracks.length));
+    const faces = this.tracks.length + this.pending.length;
+    setStat(this.el.faces, faces, String(faces));
     this.el.size.textContent = `${width}×${height}`;
   }
 }

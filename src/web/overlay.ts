@@ -21,6 +21,8 @@ export interface OverlayFace {
   box: Box;
   emotions: EmotionProbabilities;
   dominant: Emotion;
+  /** How old the reading is (live view): the label fades in steps from 1 s on, to 55% at 4 s and older. */
+  readingAgeMs?: number;
 }
 
 export interface OverlayOptions {
@@ -36,22 +38,19 @@ export class FaceOverlay {
 
   constructor(private readonly root: HTMLElement) {}
 
-  render(faces: readonly OverlayFace[], frameWidth: number, frameHeight: number, options: OverlayOptions): void {
+  /** `pending`: faces found but not read yet (live view), drawn as plain boxes. */
+  render(faces: readonly OverlayFace[], frameWidth: number, frameHeight: number, options: OverlayOptions, pending: readonly Box[] = []): void {
     const seen = new Set<number>();
+    // Pending boxes have no id yet: negative keys, by position in this frame.
+    pending.forEach((box, i) => {
+      const el = this.element(-1 - i, seen);
+      el.classList.add('pending');
+      place(el, box, frameWidth, frameHeight, options.mirror);
+    });
     for (const face of faces) {
-      seen.add(face.id);
-      let el = this.elements.get(face.id);
-      if (!el) {
-        el = createFaceElement(face.id);
-        this.root.append(el);
-        this.elements.set(face.id, el);
-      }
-      const { x, y, width, height } = face.box;
-      const left = options.mirror ? frameWidth - x - width : x;
-      el.style.left = `${(100 * left) / frameWidth}%`;
-      el.style.top = `${(100 * y) / frameHeight}%`;
-      el.style.width = `${(100 * width) / frameWidth}%`;
-      el.style.height = `${(100 * height) / frameHeight}%`;
+      const el = this.element(face.id, seen);
+      const { y, height } = face.box;
+      place(el, face.box, frameWidth, frameHeight, options.mirror);
       // Aggregate-only boxes are all one colour: the colour must not give the emotion away either.
       if (options.aggregateOnly) el.style.removeProperty('--c');
       else el.style.setProperty('--c', EMOTION_COLORS[face.dominant]);
@@ -72,13 +71,17 @@ export class FaceOverlay {
       }
       const tagEl = tag ?? el.appendChild(createTag());
       const barsEl = bars ?? el.appendChild(createBars());
+      const age = face.readingAgeMs ?? 0;
+      el.style.setProperty('--fresh', String(freshness(age)));
+      el.dataset.readingAgeMs = String(Math.round(age));
       const labelEl = tagEl.querySelector<HTMLElement>('.face-label')!;
       labelEl.textContent = face.dominant;
       tagEl.querySelector<HTMLElement>('.face-pct')!.textContent = `${Math.round(100 * face.emotions[face.dominant])}%`;
       barsEl.querySelectorAll<HTMLElement>('i').forEach((bar, i) => {
         bar.style.height = `${Math.max(4, 100 * face.emotions[EMOTIONS[i]])}%`;
       });
-      barsEl.title = EMOTIONS.map((e) => `${e} ${Math.round(100 * face.emotions[e])}%`).join(', ');
+      const ageText = face.readingAgeMs === undefined ? '' : ` (read ${(age / 1000).toFixed(1)} s ago)`;
+      barsEl.title = EMOTIONS.map((e) => `${e} ${Math.round(100 * face.emotions[e])}%`).join(', ') + ageText;
     }
     for (const [id, el] of this.elements) {
       if (!seen.has(id)) {
@@ -92,6 +95,31 @@ export class FaceOverlay {
     for (const el of this.elements.values()) el.remove();
     this.elements.clear();
   }
+
+  private element(id: number, seen: Set<number>): HTMLElement {
+    seen.add(id);
+    let el = this.elements.get(id);
+    if (!el) {
+      el = createFaceElement(id);
+      this.root.append(el);
+      this.elements.set(id, el);
+    }
+    return el;
+  }
+}
+
+/** Label opacity for a reading `ageMs` old, in 4 steps (a style change per step, not per frame). */
+function freshness(ageMs: number): number {
+  return ageMs < 1000 ? 1 : ageMs < 2500 ? 0.85 : ageMs < 4000 ? 0.7 : 0.55;
+}
+
+function place(el: HTMLElement, box: Box, frameWidth: number, frameHeight: number, mirror: boolean): void {
+  const { x, y, width, height } = box;
+  const left = mirror ? frameWidth - x - width : x;
+  el.style.left = `${(100 * left) / frameWidth}%`;
+  el.style.top = `${(100 * y) / frameHeight}%`;
+  el.style.width = `${(100 * width) / frameWidth}%`;
+  el.style.height = `${(100 * height) / frameHeight}%`;
 }
 
 function createFaceElement(id: number): HTMLElement {

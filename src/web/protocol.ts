@@ -1,6 +1,7 @@
 /** Messages between the page (analyzer-client.ts) and the analysis Web Worker (worker.ts). */
 import type { AnalyzeOptions } from '../analyzer.js';
-import type { AnalysisResult } from '../types.js';
+import type { EmotionProbabilities } from '../labels.js';
+import type { AnalysisResult, DetectedFace } from '../types.js';
 
 export interface ModelUrls {
   onnx: string;
@@ -15,7 +16,7 @@ export interface ServerConfig {
 export interface BackendInfo {
   /** Execution provider actually used: 'webgpu' or 'wasm'. */
   executionProvider: 'webgpu' | 'wasm';
-  /** wasm threads (1 unless the page is cross-origin isolated and the machine has cores to spare). */
+  /** wasm threads (1 unless the page is cross-origin isolated; see worker.ts). */
   threads: number;
   simd: boolean;
   emotionModel: string;
@@ -24,8 +25,21 @@ export interface BackendInfo {
 }
 
 export type WorkerRequest =
-  | { type: 'init'; models: ServerConfig['models']; /** absolute URL of the folder with ort-wasm-*.mjs/.wasm */ wasmPaths: string; preferWebGpu: boolean }
-  | { type: 'analyze'; id: number; frame: ImageBitmap; options?: AnalyzeOptions };
+  | {
+    type: 'init';
+    models: ServerConfig['models'];
+    /** absolute URL of the folder with ort-wasm-*.mjs/.wasm */
+    wasmPaths: string;
+    preferWebGpu: boolean;
+    /** wasm threads to ask for (the page's `?threads=` parameter); default: see worker.ts */
+    threads?: number;
+  }
+  /** Snapshots and uploads: every face, detected and classified. */
+  | { type: 'analyze'; id: number; frame: ImageBitmap; options?: AnalyzeOptions }
+  /** Live frames, step 1: faces only. The worker keeps this frame's pixels for the `classify` that follows. */
+  | { type: 'detect'; id: number; frame: ImageBitmap; options?: AnalyzeOptions }
+  /** Live frames, step 2: emotions of some of the faces `detect` request `frameId` found. */
+  | { type: 'classify'; id: number; frameId: number; faces: DetectedFace[] };
 
 /** `phase` says which step failed, so the page can pick the right message. */
 export type WorkerErrorPhase = 'model' | 'runtime' | 'analyze';
@@ -34,4 +48,6 @@ export type WorkerResponse =
   | { type: 'progress'; message: string }
   | { type: 'ready'; backend: BackendInfo; loadMs: number }
   | { type: 'result'; id: number; result: AnalysisResult; ms: number }
+  | { type: 'faces'; id: number; width: number; height: number; faces: DetectedFace[]; ms: number }
+  | { type: 'emotions'; id: number; emotions: EmotionProbabilities[]; ms: number }
   | { type: 'error'; id?: number; phase: WorkerErrorPhase; message: string };

@@ -6,6 +6,7 @@
 import { createAnalyzerCore, type Analyzer, type DetectorSidecar } from '../analyzer.js';
 import type { OrtModule } from '../engine/index.js';
 import { validateEmotionSidecar } from '../classify/index.js';
+import type { RgbaImage } from '../types.js';
 import type { BackendInfo, ModelUrls, WorkerRequest, WorkerResponse } from './protocol.js';
 
 interface WorkerScope {
@@ -21,6 +22,8 @@ let canvas: OffscreenCanvas | undefined;
 let context: OffscreenCanvasRenderingContext2D | undefined;
 // Requests run one at a time, in arrival order (live frames, snapshots and uploads share one analyzer).
 let queue: Promise<void> = Promise.resolve();
+// The last live frame's pixels, between its `detect` and its `classify` (one frame: the live loop waits for both).
+let liveFrame: { id: number; image: RgbaImage } | undefined;
 
 scope.addEventListener('message', (event) => {
   const request = event.data;
@@ -35,11 +38,22 @@ async function handle(request: WorkerRequest): Promise<void> {
   try {
     if (!analyzer) throw new Error('the analyzer is not loaded');
     const started = performance.now();
-    const image = pixels(request.frame);
-    const result = await analyzer.analyze(image, request.options);
-    scope.postMessage({ type: 'result', id: request.id, result, ms: performance.now() - started });
+    if (request.type === 'analyze') {
+      const result = await analyzer.analyze(pixels(request.frame), request.options);
+      scope.postMessage({ type: 'result', id: request.id, result, ms: performance.now() - started });
+    } else if (request.type === 'detect') {
+      liveFrame = undefined;
+      const image = pixels(request.frame);
+      const faces = await analyzer.detect(image, request.options);
+      liveFrame = { id: request.id, image };
+      scope.postMessage({ type: 'faces', id: request.id, width: image.width, height: image.height, faces, ms: performance.now() - started });
+    } else {
+      if (liveFrame?.id !== request.frameId) throw new Error(`frame ${request.frameId} is no longer held for classification`);
+      const emotions = await analyzer.classifyFaces(liveFrame.image, request.faces);
+      scope.postMessage({ type: 'emotions', id: request.id, emotions, ms: performance.now() - started });
+    }
   } catch (err) {
-    request.frame.close();
+    if (request.type !== 'classify') request.frame.close();
     scope.postMessage({ type: 'error', id: request.id, phase: 'analyze', message: messageOf(err) });
   }
 }
@@ -74,6 +88,7 @@ async function init(request: Extract<WorkerRequest, { type: 'init' }>): Promise<
     ort.env.wasm.wasmPaths = request.wasmPaths;
     // We are already off the main thread; ORT's own proxy worker would only add a copy.
     ort.env.wasm.proxy = false;
+    ort.env.wasm.numThreads = wasmThreads(request.threads);
   } catch (err) {
     scope.postMessage({ type: 'error', phase: 'runtime', message: `the ONNX runtime failed to load: ${messageOf(err)}` });
     return;
@@ -101,6 +116,18 @@ async function init(request: Extract<WorkerRequest, { type: 'init' }>): Promise<
   } catch (err) {
     scope.postMessage({ type: 'error', phase: 'model', message: messageOf(err) });
   }
+}
+
+/**
+ * wasm threads need SharedArrayBuffer, i.e. a cross-origin isolated page (the server sends COOP/COEP). Then one per
+ * core, at most 4 (ORT's own default is half the cores: 1 on a 2-core machine, where 2 threads read 30% more faces
+ * per second; docs/web.md, Performance). `hardwareConcurrency` honours the browser's CPU affinity. More threads than
+ * free cores is far slower (ORT's pool waits for its slowest thread), so `?threads=N` on the page's URL overrides it.
+ */
+function wasmThreads(requested: number | undefined): number {
+  if (!scope.crossOriginIsolated) return 1;
+  if (requested !== undefined && Number.isInteger(requested) && requested > 0) return Math.min(requested, 16);
+  return Math.min(4, scope.navigator.hardwareConcurrency || 1);
 }
 
 async function fetchModel(urls: ModelUrls): Promise<{ bytes: Uint8Array; sidecar: unknown }> {
