@@ -119,15 +119,16 @@ async function init(request: Extract<WorkerRequest, { type: 'init' }>): Promise<
 }
 
 /**
- * wasm threads need SharedArrayBuffer, i.e. a cross-origin isolated page (the server sends COOP/COEP). Then one per
- * core, at most 4 (ORT's own default is half the cores: 1 on a 2-core machine, where 2 threads read 30% more faces
- * per second; docs/web.md, Performance). `hardwareConcurrency` honours the browser's CPU affinity. More threads than
- * free cores is far slower (ORT's pool waits for its slowest thread), so `?threads=N` on the page's URL overrides it.
+ * wasm threads need SharedArrayBuffer, i.e. a cross-origin isolated page (the server sends COOP/COEP). Then half the
+ * cores, at most 4 (ORT's own default). One per core reads ~30% more faces per second on an idle 2-core machine, but
+ * more threads than FREE cores is far slower (ORT's pool waits for its slowest thread: a 25-face frame took 7.1 s
+ * instead of 0.2 s), and `hardwareConcurrency` counts cores, not free ones — a video call beside the page is the usual
+ * case. `?threads=N` on the page's URL overrides it (docs/web.md, Performance).
  */
 function wasmThreads(requested: number | undefined): number {
   if (!scope.crossOriginIsolated) return 1;
   if (requested !== undefined && Number.isInteger(requested) && requested > 0) return Math.min(requested, 16);
-  return Math.min(4, scope.navigator.hardwareConcurrency || 1);
+  return Math.min(4, Math.max(1, Math.floor((scope.navigator.hardwareConcurrency || 1) / 2)));
 }
 
 async function fetchModel(urls: ModelUrls): Promise<{ bytes: Uint8Array; sidecar: unknown }> {
