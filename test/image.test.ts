@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageTooLargeError, InputNotFoundError, InvalidImageError } from '../src/errors.js';
 import { decodeFaceCrop, decodeImage } from '../src/image/decode.js';
+import { readGrayFace } from '../src/image/datasets.js';
 import { writeBadImages } from './helpers/bad-images.js';
 import { SAMPLE_PHOTOS, tempDir } from './helpers/fixtures.js';
 
@@ -72,6 +74,18 @@ describe('decodeImage', () => {
     assert.ok(Math.abs(crop.data[5] - 30) < 1 && Math.abs(crop.data[40] - 220) < 1);
     const small = await decodeFaceCrop(png, 24, [0.299, 0.587, 0.114]);
     assert.equal(small.width, 24);
+    // The same pixels as eval's PIL-exact reader, so classifyFace(file) and `emolens eval` agree.
+    const file = join(tmpdir(), `emolens-facecrop-${process.pid}.png`);
+    await sharp(gray, { raw: { width: 48, height: 48, channels: 1 } }).tint({ r: 200, g: 90, b: 40 }).png().toFile(file);
+    try {
+      for (const side of [48, 24]) {
+        const viaCrop = await decodeFaceCrop(file, side, [0.299, 0.587, 0.114]);
+        const viaEval = await readGrayFace(file, side);
+        assert.deepEqual(Array.from(viaCrop.data), Array.from(viaEval.data));
+      }
+    } finally {
+      rmSync(file, { force: true });
+    }
   });
 });
 

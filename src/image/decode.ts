@@ -12,7 +12,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { EmolensError, ImageTooLargeError, InputNotFoundError, InvalidImageError } from '../errors.js';
-import { resizeGray } from '../classify/preprocess.js';
+import { resizeGrayBilinear } from './datasets.js';
 import type { GrayImage, RgbaImage } from '../types.js';
 
 /** Default `maxPixels`: 50 megapixels (e.g. 8660x5773), 200 MB once decoded to RGBA. */
@@ -118,14 +118,18 @@ function firstLine(text: string): string {
 }
 
 /**
- * Decode an already-cropped face photo (e.g. a FER2013 48x48 JPEG) into the gray crop the classifier takes:
- * RGB → gray with `lumaWeights`, resized (bilinear) to `size` square when it is not already.
+ * Decode an already-cropped face photo (e.g. a FER2013 48x48 JPEG) into the gray crop the classifier takes, with the
+ * same arithmetic as `emolens eval` and training (PIL): luma in 16-bit fixed point from `lumaWeights` (PIL's own
+ * constants for the ITU-R 601 weights), then PIL's bilinear resize to `size` square when it is not already.
  */
 export async function decodeFaceCrop(input: string | Buffer | Uint8Array | RgbaImage, size: number, lumaWeights: readonly [number, number, number], options: DecodeOptions = {}): Promise<GrayImage> {
   const image = await decodeImage(input, options);
-  const [wr, wg, wb] = lumaWeights;
+  const [wr, wg, wb] = lumaWeights.map((w) => Math.round(w * 65536));
   const n = image.width * image.height;
-  const gray = new Float32Array(n);
-  for (let i = 0; i < n; i++) gray[i] = wr * image.data[i * 4] + wg * image.data[i * 4 + 1] + wb * image.data[i * 4 + 2];
-  return resizeGray({ data: gray, width: image.width, height: image.height }, size, size);
+  const gray = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    gray[i] = Math.min(255, (image.data[i * 4] * wr + image.data[i * 4 + 1] * wg + image.data[i * 4 + 2] * wb + 0x8000) >>> 16);
+  }
+  const crop = { data: gray, width: image.width, height: image.height };
+  return image.width === size && image.height === size ? crop : resizeGrayBilinear(crop, size, size);
 }
