@@ -49,8 +49,14 @@ export interface NodeAnalyzer {
    * or a face photo (path/buffer), e.g. a FER2013 48x48 JPEG. No detection or alignment is done.
    */
   classifyFace(crop: GrayImage | string | Buffer): Promise<EmotionProbabilities>;
-  /** Batched `classifyFace` for gray crops. */
-  classifyFaces(crops: GrayImage[]): Promise<EmotionProbabilities[]>;
+  /** Batched `classifyFace` for gray crops (one ONNX Runtime call). */
+  classifyCrops(crops: GrayImage[]): Promise<EmotionProbabilities[]>;
+  /** Decode an input the way `analyze` does (EXIF orientation applied, pixel limit checked before decoding). */
+  decode(input: ImageInput, options?: { maxPixels?: number }): Promise<DecodedImage>;
+  /** Faces and landmarks only (no emotions): the first half of `analyze`, for callers that classify selectively. */
+  detect(image: RgbaImage, options?: AnalyzeOptions): Promise<DetectedFace[]>;
+  /** Emotions of faces `detect()` found in `image` (any subset), aligned from their landmarks; one batch. */
+  classifyFaces(image: RgbaImage, faces: readonly DetectedFace[]): Promise<EmotionProbabilities[]>;
   /** The aligned gray crop the classifier sees for a detected face. */
   alignFace(image: RgbaImage, face: DetectedFace): GrayImage;
   /** Release the ONNX sessions. The analyzer cannot be used afterwards. */
@@ -88,9 +94,11 @@ export async function createAnalyzer(options: CreateAnalyzerOptions = {}): Promi
   const sidecar = core.emotionModel;
   const cropSize = sidecar.preprocess.faceCrop.size;
 
+  const decode = (input: ImageInput, callOptions: { maxPixels?: number } = {}): Promise<DecodedImage> =>
+    decodeImage(input, { maxPixels: callOptions.maxPixels ?? maxPixels });
   const analyzeWithImage = async (input: ImageInput, callOptions: AnalyzeInputOptions = {}): Promise<AnalysisWithImage> => {
     const { maxPixels: callMax, ...rest } = callOptions;
-    const image = await decodeImage(input, { maxPixels: callMax ?? maxPixels });
+    const image = await decode(input, { maxPixels: callMax });
     return { ...(await core.analyze(image, rest)), image };
   };
 
@@ -106,7 +114,10 @@ export async function createAnalyzer(options: CreateAnalyzerOptions = {}): Promi
       const [probabilities] = await core.classifyCrops([gray]);
       return probabilities;
     },
-    classifyFaces: (crops) => core.classifyCrops(crops),
+    classifyCrops: (crops) => core.classifyCrops(crops),
+    decode,
+    detect: (image, callOptions) => core.detect(image, callOptions),
+    classifyFaces: (image, faces) => core.classifyFaces(image, faces),
     alignFace: (image, face) => core.alignFace(image, face),
     dispose: () => core.dispose(),
   };

@@ -8,6 +8,7 @@ import { loadDetectorModel, loadEmotionModel } from '../src/classify/node.js';
 import type { OrtModule } from '../src/engine/index.js';
 import { analyze, createAnalyzer, EMOTIONS, type NodeAnalyzer } from '../src/index.js';
 import { decodeImage } from '../src/image/decode.js';
+import { resizeGrayBilinear } from '../src/image/resample.js';
 import { SAMPLE_PHOTOS, testEmotionModel } from './helpers/fixtures.js';
 
 const model = testEmotionModel();
@@ -76,13 +77,24 @@ describe(`analyze on the sample photos (${model.real ? 'trained emolens-fer' : '
     const result = await analyzer.analyze(image);
     const crops = result.faces.map((face) => analyzer.alignFace(image, face));
     assert.ok(crops.every((c) => c.width === 48 && c.height === 48));
-    const again = await analyzer.classifyFaces(crops);
+    const again = await analyzer.classifyCrops(crops);
     again.forEach((p, i) => EMOTIONS.forEach((e) => assert.ok(Math.abs(p[e] - result.faces[i].emotions[e]) < 1e-6)));
     const single = await analyzer.classifyFace(crops[0]);
     assert.ok(Math.abs(sum(single) - 1) < 1e-4);
     const png = await sharp(Buffer.from(crops[0].data), { raw: { width: 48, height: 48, channels: 1 } }).png().toBuffer();
     const fromPng = await analyzer.classifyFace(png);
     EMOTIONS.forEach((e) => assert.ok(Math.abs(fromPng[e] - single[e]) < 1e-3));
+    // A crop of another size is resized with the same PIL arithmetic the data readers use.
+    const big = resizeGrayBilinear(crops[0], 80, 80);
+    assert.deepEqual(await analyzer.classifyFace(big), await analyzer.classifyFace(resizeGrayBilinear(big, 48, 48)));
+  });
+
+  it('decode + detect + classifyFaces on the Node analyzer equal analyze()', async () => {
+    const image = await analyzer.decode(SAMPLE_PHOTOS[0]);
+    const whole = await analyzer.analyze(SAMPLE_PHOTOS[0]);
+    const faces = await analyzer.detect(image);
+    assert.deepEqual(faces, whole.faces.map(({ box, score, landmarks }) => ({ box, score, landmarks })));
+    assert.deepEqual(await analyzer.classifyFaces(image, faces), whole.faces.map((f) => f.emotions));
   });
 
   it('an image with no face gives an empty list', async () => {

@@ -6,8 +6,9 @@ import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { DatasetError } from '../src/errors.js';
 import {
-  batches, decodeGray, evenSample, openDataset, resizeGrayBilinear, splitCsvLine, type Dataset, type DatasetItem,
+  batches, decodeGray, evenSample, openDataset, splitCsvLine, type Dataset, type DatasetItem,
 } from '../src/image/datasets.js';
+import { resizeGrayBilinear } from '../src/image/resample.js';
 
 const SHARED_VAL = join(import.meta.dirname, '..', '..', 'shared', 'datasets', 'fer2013', 'val');
 

@@ -49,21 +49,23 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--eye-distance", type=float, default=FER_EYE_DISTANCE)
     p.add_argument("--opset", type=int, default=13)
     p.add_argument("--skip-verify", action="store_true", help="don't run onnxruntime-node (not recommended)")
+    p.add_argument("--ensemble", nargs="+", default=[], metavar="CKPT",
+                   help="more checkpoints (same input size and normalisation) whose probabilities the graph averages "
+                        "with --run's, e.g. the parent of a warm restart (a snapshot ensemble); costs one pass each")
     return p
 
 
 class Exported(nn.Module):
-    """What goes into the .onnx: the net, softmax, and optionally the mirror average."""
+    """What goes into the .onnx: the net(s), softmax, and optionally the mirror average."""
 
-    def __init__(self, net: nn.Module, hflip: bool):
+    def __init__(self, nets: list[nn.Module], hflip: bool):
         super().__init__()
-        self.net, self.hflip = net, hflip
+        self.nets, self.hflip = nn.ModuleList(nets), hflip
 
     def forward(self, x):
-        p = F.softmax(self.net(x), dim=1)
-        if self.hflip:
-            p = (p + F.softmax(self.net(torch.flip(x, dims=[3])), dim=1)) / 2
-        return p
+        views = [x, torch.flip(x, dims=[3])] if self.hflip else [x]
+        p = [F.softmax(net(v), dim=1) for net in self.nets for v in views]
+        return sum(p) / len(p)
 
 
 def sha256(path: Path) -> str:
@@ -89,16 +91,47 @@ def run_onnxruntime(onnx_path: Path, x: np.ndarray) -> np.ndarray:
         return np.fromfile(out, dtype=np.float32).reshape(x.shape[0], -1)
 
 
+COMMAND_KEYS = ("arch", "data", "init", "epochs", "lr", "batch_size", "input_size", "label_smoothing", "erasing", "seed", "tta")
+
+
+def stage(train_cfg: dict, history: list[dict]) -> dict:
+    """One training run as the sidecar records it: its knobs, the command that repeats it, its epochs."""
+    return {
+        "stage": 0,
+        "recipe": {k: v for k, v in train_cfg.items() if k not in ("resume", "max_steps", "limit", "cache_dir")},
+        "command": "npm run train -- " + " ".join(
+            f"--{k.replace('_', '-')} {train_cfg[k]}" for k in COMMAND_KEYS if train_cfg.get(k) is not None)
+            + f" --out {train_cfg.get('out')}",
+        "epochsRun": len(history),
+        "trainSeconds": round(sum(h.get("seconds", 0) for h in history)),
+        "history_rows": history,
+    }
+
+
+def lineage(parent: dict | None) -> list[dict]:
+    """The runs a checkpoint was warm-started from (train.py --init), oldest first."""
+    if not parent:
+        return []
+    return lineage(parent.get("parent")) + [stage(parent["config"], parent.get("history", []))]
+
+
 def main(cfg: argparse.Namespace) -> dict:
     run = Path(cfg.run)
     ckpt = torch.load(run / cfg.checkpoint, map_location="cpu")
     train_cfg = ckpt["config"]
     size = train_cfg["input_size"]
     tta = cfg.tta or train_cfg.get("tta", "none")
-    net = create_model(ckpt["arch"])
-    net.load_state_dict(ckpt["model"])
-    model = Exported(net, hflip=tta == "hflip").eval()
     mean, std = ckpt["mean"], ckpt["std"]
+    members = [ckpt] + [torch.load(path, map_location="cpu") for path in cfg.ensemble]
+    for path, member in zip(cfg.ensemble, members[1:]):
+        if member["config"]["input_size"] != size or abs(member["mean"] - mean) > 1e-6 or abs(member["std"] - std) > 1e-6:
+            raise KeyError(f"--ensemble {path}: its input size or normalisation differs from {run / cfg.checkpoint}")
+    nets = []
+    for member in members:
+        net = create_model(member["arch"])
+        net.load_state_dict(member["model"])
+        nets.append(net)
+    model = Exported(nets, hflip=tta == "hflip").eval()
 
     # Validation metrics of exactly what is exported.
     x_val, y_val = load_cached(cfg.data or train_cfg.get("val_data") or train_cfg["data"], "val",
@@ -131,6 +164,12 @@ def main(cfg: argparse.Namespace) -> dict:
             raise SystemExit(f"export check failed: ONNX Runtime disagrees with PyTorch (max diff {max_diff})")
 
     history = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
+    stages = lineage(ckpt.get("parent")) + [stage(train_cfg, history)]
+    full_history, offset = [], 0
+    for i, st in enumerate(stages):  # one continuous curve: a warm-started stage's epochs follow its parent's
+        st["stage"] = i
+        full_history += [{**h, "epoch": h["epoch"] + offset, "stage": i} for h in st.pop("history_rows")]
+        offset += st["epochsRun"]
     sidecar = {
         "format": CONTRACT_FORMAT,
         "name": cfg.name,
@@ -149,21 +188,23 @@ def main(cfg: argparse.Namespace) -> dict:
             "std": [round(std, 6)],
         },
         "tta": {"hflip": tta == "hflip", "inGraph": True},
+        **({"ensemble": [{"checkpoint": str(path), "arch": m["arch"], "epoch": m["epoch"] + 1,
+                          "valAccuracy": m.get("val", {}).get("accuracy")}
+                         for path, m in zip([str(run / cfg.checkpoint), *cfg.ensemble], members)]} if cfg.ensemble else {}),
         "metrics": {"val": {"split": "val", "source": "FER2013 PublicTest (../shared/datasets/fer2013/val)", **report}},
         "training": {
             "arch": ckpt["arch"],
             "checkpoint": f"{run.name}/{cfg.checkpoint} (epoch {ckpt['epoch'] + 1})",
-            "recipe": {k: v for k, v in train_cfg.items() if k not in ("resume", "max_steps", "limit", "cache_dir", "out")},
-            "command": "npm run train -- " + " ".join(
-                f"--{k.replace('_', '-')} {v}" for k, v in train_cfg.items()
-                if k in ("arch", "epochs", "lr", "batch_size", "input_size", "label_smoothing", "erasing", "seed", "tta")),
-            "epochsRun": len(history),
-            "trainSeconds": round(sum(h.get("seconds", 0) for h in history)),
+            "recipe": stages[-1]["recipe"],
+            "command": " && ".join(st["command"] for st in stages),
+            "stages": stages,
+            "epochsRun": len(full_history),
+            "trainSeconds": round(sum(h.get("seconds", 0) for h in full_history)),
             "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, PyTorch {torch.__version__}",
-            "history": history,
+            "history": full_history,
         },
-        "parameters": int(ckpt["parameters"]),
-        "macs": int(ckpt["macs"]) * (2 if tta == "hflip" else 1),
+        "parameters": sum(int(m["parameters"]) for m in members),
+        "macs": sum(int(m["macs"]) for m in members) * (2 if tta == "hflip" else 1),
         "exportCheck": agreement,
         "sha256": sha256(onnx_path),
         "provenance": "Trained by emolens training/ on FER2013 train (28,709 images), selected on FER2013 val (PublicTest).",

@@ -60,6 +60,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
     a("--limit", type=int, default=0, help="use only the first N train images (smoke tests)")
     a("--resume", action="store_true", help="continue from <out>/last.pt")
+    a("--init", default=None, help="start from the weights of this checkpoint (e.g. runs/a/best.pt) with a fresh "
+      "optimizer and schedule: fine-tuning or a warm restart; its recipe is kept as the new run's parent")
     a("--cache-dir", default="runs/cache", help="decoded data sets are memoised here as .npz")
     return p
 
@@ -136,6 +138,18 @@ def main(cfg: argparse.Namespace) -> dict:
 
     history: list[dict] = []
     start_epoch, best_acc, step = 0, -1.0, 0
+    parent = None
+    if cfg.init and not (cfg.resume and (out / "last.pt").exists()):
+        init = torch.load(cfg.init)
+        if init.get("arch") != cfg.arch:
+            raise KeyError(f"--init {cfg.init} holds a {init.get('arch')}, not a {cfg.arch}")
+        model.load_state_dict(init["model"])
+        mean, std = init["mean"], init["std"]  # the weights expect the parent's normalisation
+        parent_history = Path(cfg.init).parent / "history.json"
+        parent = {"checkpoint": str(cfg.init), "config": init["config"], "parent": init.get("parent"),
+                  "history": json.loads(parent_history.read_text()) if parent_history.exists() else []}
+        print(f"initialised from {cfg.init} (epoch {init.get('epoch', -1) + 1}, "
+              f"val acc {init.get('val', {}).get('accuracy', float('nan')):.4f})", flush=True)
     if cfg.resume and (out / "last.pt").exists():
         ckpt = torch.load(out / "last.pt")
         model.load_state_dict(ckpt["model"])
@@ -143,6 +157,7 @@ def main(cfg: argparse.Namespace) -> dict:
         if plateau and ckpt.get("plateau"):
             plateau.load_state_dict(ckpt["plateau"])
         start_epoch, best_acc, step, history = ckpt["epoch"] + 1, ckpt["best_acc"], ckpt["step"], ckpt["history"]
+        parent = ckpt.get("parent")
         torch.set_rng_state(ckpt["rng"])
         print(f"resumed from epoch {start_epoch}, best val acc {best_acc:.4f}", flush=True)
     (out / "config.json").write_text(json.dumps(vars(cfg), indent=2))
@@ -210,7 +225,8 @@ def main(cfg: argparse.Namespace) -> dict:
               f"val loss {val_loss:.3f} acc {report['accuracy']:.4f} F1 {report['macroF1']:.3f}  "
               f"recall {recalls}{'  *' if improved else ''}", flush=True)
 
-        meta = {"arch": cfg.arch, "config": vars(cfg), "mean": mean, "std": std, "parameters": params, "macs": macs}
+        meta = {"arch": cfg.arch, "config": vars(cfg), "mean": mean, "std": std, "parameters": params, "macs": macs,
+                "parent": parent}
         ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "step": step,
                 "best_acc": best_acc, "history": history, "rng": torch.get_rng_state(),
                 "plateau": plateau.state_dict() if plateau else None, **meta}

@@ -4,6 +4,7 @@
  * The order matches training/train.py (normalise, then centre crop — the two commute).
  */
 import type { EmotionModelSidecar } from './contract.js';
+import { resizeGrayBilinear } from '../image/resample.js';
 import type { GrayImage } from '../types.js';
 
 /** Histogram-equalise a gray image (0..255) in place-free fashion; returns a new Uint8Array image. */
@@ -31,31 +32,6 @@ export function equalizeHistogram(image: GrayImage): GrayImage {
   return { data: values, width: image.width, height: image.height };
 }
 
-/** Bilinear resize of a gray image (used only when a caller hands in a crop of another size). */
-export function resizeGray(image: GrayImage, width: number, height: number): GrayImage {
-  if (image.width === width && image.height === height) return image;
-  const out = new Float32Array(width * height);
-  const sx = image.width / width;
-  const sy = image.height / height;
-  for (let y = 0; y < height; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), image.height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, image.height - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), image.width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, image.width - 1);
-      const wx = fx - x0;
-      const d = image.data;
-      const top = d[y0 * image.width + x0] * (1 - wx) + d[y0 * image.width + x1] * wx;
-      const bottom = d[y1 * image.width + x0] * (1 - wx) + d[y1 * image.width + x1] * wx;
-      out[y * width + x] = top * (1 - wy) + bottom * wy;
-    }
-  }
-  return { data: out, width, height };
-}
-
 /**
  * Write one face crop into `out` at `offset` (NCHW, `channels` planes of centerCrop²). Gray crops feed every
  * channel of a 3-channel model identically.
@@ -63,7 +39,7 @@ export function resizeGray(image: GrayImage, width: number, height: number): Gra
 export function writeNetInput(face: GrayImage, sidecar: EmotionModelSidecar, out: Float32Array, offset: number): void {
   const p = sidecar.preprocess;
   const size = p.faceCrop.size;
-  let img = face.width === size && face.height === size ? face : resizeGray(face, size, size);
+  let img = face.width === size && face.height === size ? face : resizeGrayBilinear(face, size, size);
   if (p.equalize) img = equalizeHistogram(img);
   const crop = p.centerCrop;
   const top = Math.floor((size - crop) / 2);

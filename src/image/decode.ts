@@ -12,7 +12,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { EmolensError, ImageTooLargeError, InputNotFoundError, InvalidImageError } from '../errors.js';
-import { resizeGrayBilinear } from './datasets.js';
+import { resizeGrayBilinear } from './resample.js';
 import type { GrayImage, RgbaImage } from '../types.js';
 
 /** Default `maxPixels`: 50 megapixels (e.g. 8660x5773), 200 MB once decoded to RGBA. */

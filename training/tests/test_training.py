@@ -9,6 +9,7 @@ import unittest
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from training import export, train
@@ -102,7 +103,6 @@ class Registry(unittest.TestCase):
         self.assertEqual(count_parameters(create_model("seed002_cnn")), 2_345_607)
 
     def test_every_model_outputs_7_logits(self):
-        import torch
         for name, size in [("seed002_cnn", 48), ("mini_xception", 48), ("emolens_vgg", 44)]:
             with self.subTest(name=name):
                 self.assertEqual(tuple(create_model(name)(torch.zeros(2, 1, size, size)).shape), (2, 7))
@@ -132,6 +132,49 @@ class TrainAndExport(unittest.TestCase):
             self.assertEqual(written["sha256"], export.sha256(Path(tmp) / "models" / "tiny.onnx"))
             self.assertEqual(written["metrics"]["val"]["n"], 21)
             self.assertEqual(len(written["training"]["history"]), 1)
+
+    def test_warm_start_keeps_the_parent_weights_and_recipe(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "fer"
+            write_folder_set(data, per_class=3)
+            common = ["--data", str(data), "--arch", "emolens_vgg_small", "--epochs", "1", "--batch-size", "8",
+                      "--threads", "1", "--cache-dir", str(Path(tmp) / "cache")]
+            parse = train.build_parser(argparse.ArgumentParser()).parse_args
+            train.main(parse(common + ["--out", str(Path(tmp) / "a"), "--max-steps", "1"]))
+            parent = torch.load(Path(tmp) / "a" / "best.pt")
+            # lr 0: the child's weights must equal the parent's (BatchNorm statistics aside)
+            train.main(parse(common + ["--out", str(Path(tmp) / "b"), "--max-steps", "1", "--lr", "0",
+                                       "--init", str(Path(tmp) / "a" / "best.pt")]))
+            child = torch.load(Path(tmp) / "b" / "best.pt")
+            for k, v in parent["model"].items():
+                if not k.endswith(("running_mean", "running_var", "num_batches_tracked")):
+                    self.assertTrue(torch.equal(v, child["model"][k]), k)
+            self.assertEqual(child["parent"]["config"]["out"], str(Path(tmp) / "a"))
+            sidecar = export.main(export.build_parser(argparse.ArgumentParser()).parse_args([
+                "--run", str(Path(tmp) / "b"), "--out", str(Path(tmp) / "models"), "--name", "tiny", "--skip-verify"]))
+            stages = sidecar["training"]["stages"]
+            self.assertEqual([s["stage"] for s in stages], [0, 1])
+            self.assertIn("--init", stages[1]["command"])
+            self.assertEqual([h["epoch"] for h in sidecar["training"]["history"]], [1, 2])
+            # a snapshot ensemble of child and parent: one graph, both nets' parameters, still agrees with ORT
+            both = export.main(export.build_parser(argparse.ArgumentParser()).parse_args([
+                "--run", str(Path(tmp) / "b"), "--out", str(Path(tmp) / "models"), "--name", "pair",
+                "--ensemble", str(Path(tmp) / "a" / "best.pt")]))
+            self.assertEqual(both["parameters"], 2 * sidecar["parameters"])
+            self.assertEqual(len(both["ensemble"]), 2)
+            self.assertLess(both["exportCheck"]["maxAbsDiff"], 1e-4)
+
+    def test_init_from_another_architecture_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "fer"
+            write_folder_set(data, per_class=2)
+            common = ["--data", str(data), "--epochs", "1", "--batch-size", "8", "--threads", "1", "--max-steps", "1",
+                      "--cache-dir", str(Path(tmp) / "cache")]
+            parse = train.build_parser(argparse.ArgumentParser()).parse_args
+            train.main(parse(common + ["--arch", "mini_xception", "--out", str(Path(tmp) / "a")]))
+            with self.assertRaisesRegex(KeyError, "mini_xception"):
+                train.main(parse(common + ["--arch", "emolens_vgg_small", "--out", str(Path(tmp) / "b"),
+                                           "--init", str(Path(tmp) / "a" / "best.pt")]))
 
 
 if __name__ == "__main__":
