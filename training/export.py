@@ -94,25 +94,27 @@ def run_onnxruntime(onnx_path: Path, x: np.ndarray) -> np.ndarray:
 COMMAND_KEYS = ("arch", "data", "init", "epochs", "lr", "batch_size", "input_size", "label_smoothing", "erasing", "seed", "tta")
 
 
-def stage(train_cfg: dict, history: list[dict]) -> dict:
+def lineage(ckpt: dict, history: list[dict]) -> list[tuple[dict, list[dict]]]:
+    """(config, per-epoch history) of the run that wrote `ckpt` and of the runs it was warm-started from
+    (train.py --init), oldest first."""
+    runs, parent = [(ckpt["config"], history)], ckpt.get("parent")
+    while parent:
+        runs.insert(0, (parent["config"], parent.get("history", [])))
+        parent = parent.get("parent")
+    return runs
+
+
+def stage(index: int, train_cfg: dict, history: list[dict]) -> dict:
     """One training run as the sidecar records it: its knobs, the command that repeats it, its epochs."""
     return {
-        "stage": 0,
+        "stage": index,
         "recipe": {k: v for k, v in train_cfg.items() if k not in ("resume", "max_steps", "limit", "cache_dir")},
         "command": "npm run train -- " + " ".join(
             f"--{k.replace('_', '-')} {train_cfg[k]}" for k in COMMAND_KEYS if train_cfg.get(k) is not None)
             + f" --out {train_cfg.get('out')}",
         "epochsRun": len(history),
         "trainSeconds": round(sum(h.get("seconds", 0) for h in history)),
-        "history_rows": history,
     }
-
-
-def lineage(parent: dict | None) -> list[dict]:
-    """The runs a checkpoint was warm-started from (train.py --init), oldest first."""
-    if not parent:
-        return []
-    return lineage(parent.get("parent")) + [stage(parent["config"], parent.get("history", []))]
 
 
 def main(cfg: argparse.Namespace) -> dict:
@@ -164,12 +166,11 @@ def main(cfg: argparse.Namespace) -> dict:
             raise SystemExit(f"export check failed: ONNX Runtime disagrees with PyTorch (max diff {max_diff})")
 
     history = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
-    stages = lineage(ckpt.get("parent")) + [stage(train_cfg, history)]
-    full_history, offset = [], 0
-    for i, st in enumerate(stages):  # one continuous curve: a warm-started stage's epochs follow its parent's
-        st["stage"] = i
-        full_history += [{**h, "epoch": h["epoch"] + offset, "stage": i} for h in st.pop("history_rows")]
-        offset += st["epochsRun"]
+    stages, full_history = [], []
+    for i, (stage_cfg, stage_history) in enumerate(lineage(ckpt, history)):
+        stages.append(stage(i, stage_cfg, stage_history))
+        # one continuous curve: a warm-started stage's epochs follow its parent's
+        full_history += [{**h, "epoch": h["epoch"] + len(full_history), "stage": i} for h in stage_history]
     sidecar = {
         "format": CONTRACT_FORMAT,
         "name": cfg.name,

@@ -157,7 +157,7 @@ def main(cfg: argparse.Namespace) -> dict:
         if plateau and ckpt.get("plateau"):
             plateau.load_state_dict(ckpt["plateau"])
         start_epoch, best_acc, step, history = ckpt["epoch"] + 1, ckpt["best_acc"], ckpt["step"], ckpt["history"]
-        parent = ckpt.get("parent")
+        mean, std, parent = ckpt["mean"], ckpt["std"], ckpt.get("parent")  # as the run began, not recomputed
         torch.set_rng_state(ckpt["rng"])
         print(f"resumed from epoch {start_epoch}, best val acc {best_acc:.4f}", flush=True)
     (out / "config.json").write_text(json.dumps(vars(cfg), indent=2))

@@ -8,6 +8,7 @@
  */
 import { equalizeHistogram } from '../classify/preprocess.js';
 import type { GrayImage, Landmarks, Point, RgbaImage } from '../types.js';
+import { PIL_LUMA_WEIGHTS } from '../image/resample.js';
 
 /** Where the eyes go in the crop (sidecar preprocess.faceCrop). */
 export interface FaceCropGeometry {
@@ -71,7 +72,7 @@ export function cropToImageTransform(eyes: Pick<Landmarks, 'rightEye' | 'leftEye
  */
 export function alignFace(image: RgbaImage, landmarks: Pick<Landmarks, 'rightEye' | 'leftEye'>, crop: FaceCropGeometry, options: AlignOptions = {}): GrayImage {
   const m = cropToImageTransform(landmarks, crop);
-  const [wr, wg, wb] = options.lumaWeights ?? [0.299, 0.587, 0.114];
+  const [wr, wg, wb] = options.lumaWeights ?? PIL_LUMA_WEIGHTS;
   const scale = Math.hypot(m.a, m.c); // image px per crop px
   const n = Math.max(1, Math.min(options.maxSupersample ?? 4, Math.ceil(scale - 1e-9)));
   const size = crop.size;

@@ -7,6 +7,7 @@ import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.
 import { InvalidModelError } from '../errors.js';
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import type { GrayImage } from '../types.js';
+import { PIL_LUMA_WEIGHTS } from '../image/resample.js';
 import { CONTRACT_FORMAT, type EmotionModelSidecar } from './contract.js';
 import { softmax, toNetInput } from './preprocess.js';
 
@@ -67,7 +68,7 @@ export function validateEmotionSidecar(sidecar: unknown, source = 'emotion model
 
 /** Luma weights of a sidecar (ITU-R BT.601 when it leaves grayscale to the caller). */
 export function lumaWeights(sidecar: EmotionModelSidecar): [number, number, number] {
-  return sidecar.preprocess.grayscale?.weights ?? [0.299, 0.587, 0.114];
+  return sidecar.preprocess.grayscale?.weights ?? [...PIL_LUMA_WEIGHTS];
 }
 
 export class EmotionClassifier {

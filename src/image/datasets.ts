@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { DatasetError } from '../errors.js';
 import { EMOTIONS, isEmotion, type Emotion } from '../labels.js';
 import type { GrayImage } from '../types.js';
-import { pilLuma, resizeGrayBilinear } from './resample.js';
+import { resizeGrayBilinear, toGray8 } from './resample.js';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -300,16 +300,7 @@ export async function readGrayFace(file: string, size = 48): Promise<GrayImage> 
 /** Decode any image sharp reads to PIL-compatible 8-bit luma (alpha ignored, as PIL's convert('L') does). */
 export async function decodeGray(file: string): Promise<GrayImage> {
   const { data, info } = await sharp(file, { failOn: 'truncated' }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  const { width, height, channels } = info;
-  const out = new Uint8Array(width * height);
-  if (channels <= 2) {
-    for (let i = 0; i < out.length; i++) out[i] = data[i * channels];
-  } else {
-    for (let i = 0, p = 0; i < out.length; i++, p += channels) {
-      out[i] = pilLuma(data[p], data[p + 1], data[p + 2]);
-    }
-  }
-  return { data: out, width, height };
+  return toGray8(data, info.width, info.height, info.channels);
 }
 
 /** Group an async stream into arrays of `size` (the last may be shorter). */

@@ -12,7 +12,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { EmolensError, ImageTooLargeError, InputNotFoundError, InvalidImageError } from '../errors.js';
-import { resizeGrayBilinear } from './resample.js';
+import { resizeGrayBilinear, toGray8 } from './resample.js';
 import type { GrayImage, RgbaImage } from '../types.js';
 
 /** Default `maxPixels`: 50 megapixels (e.g. 8660x5773), 200 MB once decoded to RGBA. */
@@ -124,12 +124,6 @@ function firstLine(text: string): string {
  */
 export async function decodeFaceCrop(input: string | Buffer | Uint8Array | RgbaImage, size: number, lumaWeights: readonly [number, number, number], options: DecodeOptions = {}): Promise<GrayImage> {
   const image = await decodeImage(input, options);
-  const [wr, wg, wb] = lumaWeights.map((w) => Math.round(w * 65536));
-  const n = image.width * image.height;
-  const gray = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    gray[i] = Math.min(255, (image.data[i * 4] * wr + image.data[i * 4 + 1] * wg + image.data[i * 4 + 2] * wb + 0x8000) >>> 16);
-  }
-  const crop = { data: gray, width: image.width, height: image.height };
+  const crop = toGray8(image.data, image.width, image.height, 4, lumaWeights);
   return image.width === size && image.height === size ? crop : resizeGrayBilinear(crop, size, size);
 }

@@ -5,9 +5,26 @@
  */
 import type { GrayImage } from '../types.js';
 
-/** PIL's convert('L'): ITU-R 601-2 luma in 16-bit fixed point, rounded. */
-export function pilLuma(r: number, g: number, b: number): number {
-  return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >>> 16;
+/** ITU-R 601-2 luma weights, the ones PIL's convert('L') uses. */
+export const PIL_LUMA_WEIGHTS: readonly [number, number, number] = [0.299, 0.587, 0.114];
+
+/**
+ * 8-bit gray from interleaved 8-bit pixels (`channels` per pixel), with PIL's convert('L') arithmetic: the weights in
+ * 16-bit fixed point (for PIL's own, L = (19595 R + 38470 G + 7471 B + 32768) >> 16). One or two channels are gray
+ * already (the first is taken); from three up, alpha and anything past blue are ignored.
+ */
+export function toGray8(data: ArrayLike<number>, width: number, height: number, channels: number,
+  weights: readonly [number, number, number] = PIL_LUMA_WEIGHTS): GrayImage {
+  const out = new Uint8Array(width * height);
+  if (channels <= 2) {
+    for (let i = 0; i < out.length; i++) out[i] = data[i * channels];
+  } else {
+    const [wr, wg, wb] = weights.map((w) => Math.round(w * 65536));
+    for (let i = 0, p = 0; i < out.length; i++, p += channels) {
+      out[i] = Math.min(255, (data[p] * wr + data[p + 1] * wg + data[p + 2] * wb + 0x8000) >>> 16);
+    }
+  }
+  return { data: out, width, height };
 }
 
 /**
