@@ -81,3 +81,20 @@ def mix(x: torch.Tensor, y: torch.Tensor, mode: str, alpha: float):
     x[:, :, t:b, l:r] = x[perm, :, t:b, l:r]
     lam = 1 - (b - t) * (r - l) / (h * w)
     return x, y, y[perm], lam
+
+
+def random_photometric(x: torch.Tensor, contrast: float, brightness: float, blur_prob: float) -> torch.Tensor:
+    """Per-sample contrast and brightness jitter (in normalised units) and, for a fraction of the batch, a
+    3x3 Gaussian blur: photos are lit, exposed and focused differently from FER2013's crops."""
+    n = x.shape[0]
+    c = 1 + (torch.rand(n, 1, 1, 1) * 2 - 1) * contrast
+    b = (torch.rand(n, 1, 1, 1) * 2 - 1) * brightness
+    mean = x.mean((2, 3), keepdim=True)
+    x = (x - mean) * c + mean + b
+    if blur_prob > 0:
+        k = torch.tensor([1.0, 2.0, 1.0])
+        k = (k[:, None] * k[None, :] / 16).view(1, 1, 3, 3)
+        blurred = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k)
+        pick = (torch.rand(n, 1, 1, 1) < blur_prob).float()
+        x = pick * blurred + (1 - pick) * x
+    return x

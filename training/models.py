@@ -146,3 +146,9 @@ def emolens_vgg_wide(num_classes: int = 7) -> nn.Module:
 @register
 def emolens_vgg_small(num_classes: int = 7) -> nn.Module:
     return EmolensVGG((24, 48, 96, 192), num_classes)
+
+
+@register
+def emolens_vgg_tiny(num_classes: int = 7) -> nn.Module:
+    """The fast model's student: a quarter of emolens_vgg's MACs (23.5 M at 44 px, one pass)."""
+    return EmolensVGG((16, 32, 64, 128), num_classes)

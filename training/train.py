@@ -18,10 +18,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import center_crop, mix, random_affine, random_crop, random_erasing
+from .augment import center_crop, mix, random_affine, random_crop, random_erasing, random_photometric
 from .data import EMOTIONS, class_counts, load_cached
 from .metrics import classification_report
 from .models import count_macs, count_parameters, create_model
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) at temperature T, scaled by T^2 so its gradients match the label term's."""
+    t = temperature
+    return F.kl_div(F.log_softmax(student_logits / t, 1), F.softmax(teacher_logits / t, 1), reduction="batchmean") * t * t
 
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -50,6 +56,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--shift", type=float, default=0.1, help="max shift, fraction of the side")
     a("--shear", type=float, default=10.0, help="max shear, degrees")
     a("--erasing", type=float, default=0.5, help="probability of random erasing")
+    a("--contrast", type=float, default=0.0, help="max contrast jitter, fraction (0 = off)")
+    a("--brightness", type=float, default=0.0, help="max brightness shift, in units of the data's std (0 = off)")
+    a("--blur", type=float, default=0.0, help="probability of a 3x3 Gaussian blur")
     a("--mix", choices=["none", "mixup", "cutmix"], default="none")
     a("--mix-alpha", type=float, default=1.0)
     a("--mix-prob", type=float, default=0.5, help="fraction of batches that are mixed")
@@ -63,6 +72,10 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--init", default=None, help="start from the weights of this checkpoint (e.g. runs/a/best.pt) with a fresh "
       "optimizer and schedule: fine-tuning or a warm restart; its recipe is kept as the new run's parent")
     a("--cache-dir", default="runs/cache", help="decoded data sets are memoised here as .npz")
+    a("--teacher", default=None, help="distil from this shipped model (models/<name>.onnx): the student learns the "
+      "teacher's probabilities on the same augmented view (knowledge distillation, Hinton et al. 2015)")
+    a("--kd-alpha", type=float, default=0.9, help="weight of the distillation term; 1 - alpha goes to the labels")
+    a("--kd-temperature", type=float, default=2.0, help="softmax temperature of both sides of the distillation term")
     return p
 
 
@@ -162,6 +175,15 @@ def main(cfg: argparse.Namespace) -> dict:
         print(f"resumed from epoch {start_epoch}, best val acc {best_acc:.4f}", flush=True)
     (out / "config.json").write_text(json.dumps(vars(cfg), indent=2))
 
+    teacher = None
+    if cfg.teacher:
+        from .teacher import OnnxTeacher
+        teacher = OnnxTeacher(cfg.teacher)
+        size = teacher.sidecar["input"]["height"]
+        if size != cfg.input_size:
+            raise KeyError(f"--teacher {cfg.teacher} reads {size}px crops, not --input-size {cfg.input_size}")
+        print(f"distilling from {cfg.teacher} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})", flush=True)
+
     x_train_t = torch.from_numpy(x_train)
     y_train_t = torch.from_numpy(y_train)
     epochs_without_gain = 0
@@ -178,6 +200,8 @@ def main(cfg: argparse.Namespace) -> dict:
             xb, yb = normalize(x_train_t[idx], mean, std), y_train_t[idx]
             xb = random_affine(xb, cfg.rotate, cfg.zoom, cfg.shift, cfg.shear, bool(cfg.flip))
             xb = random_crop(xb, cfg.input_size)
+            if cfg.contrast or cfg.brightness or cfg.blur:
+                xb = random_photometric(xb, cfg.contrast, cfg.brightness, cfg.blur)
             if cfg.erasing > 0:
                 xb = random_erasing(xb, cfg.erasing)
             xb = xb.contiguous(memory_format=torch.channels_last)
@@ -192,6 +216,10 @@ def main(cfg: argparse.Namespace) -> dict:
             else:
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb, weights, label_smoothing=cfg.label_smoothing)
+            if teacher is not None:  # the teacher sees exactly the student's (possibly mixed) view
+                teacher_logits = teacher((xb * std + mean - teacher.mean) / teacher.std)
+                loss = (1 - cfg.kd_alpha) * loss + \
+                    cfg.kd_alpha * distillation_loss(logits, teacher_logits, cfg.kd_temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
