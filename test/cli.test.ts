@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { EMOTIONS } from '../src/labels.js';
@@ -35,18 +36,47 @@ before(() => {
   }
 });
 
+/** The commands `emolens --help` lists (its "Commands:" section, commander's own `help` left out). */
+function listedCommands(help: string): string[] {
+  const lines = help.split('\n');
+  const start = lines.indexOf('Commands:');
+  if (start < 0) return [];
+  const end = lines.findIndex((line, i) => i > start && line.trim() === '');
+  // A command's line starts with two spaces and its name; wrapped descriptions are indented further.
+  return lines.slice(start + 1, end < 0 ? undefined : end)
+    .flatMap((line) => /^ {2}(\S+)/.exec(line)?.[1] ?? [])
+    .filter((name) => name !== 'help');
+}
+
 describe('emolens CLI: help and usage', () => {
-  it('--help for the program and every command exits 0', () => {
+  it('every command in --help loads: `emolens <command> --help` exits 0 with its usage', () => {
     const top = run('--help');
-    assert.equal(top.code, 0);
+    assert.equal(top.code, 0, top.stderr);
     assert.match(top.stdout, /Usage: emolens/);
-    const commands = [...top.stdout.matchAll(/^ {2}(\w+) \[options\]/gm)].map((m) => m[1]);
-    assert.ok(commands.includes('analyze') && commands.includes('demo'), `commands: ${commands}`);
+    assert.equal(top.stderr, '', 'no warnings while loading the commands');
+    const commands = listedCommands(top.stdout);
+    // The full set, so that a command that drops out of the CLI fails here rather than going unnoticed.
+    assert.deepEqual([...commands].sort(), ['analyze', 'bench', 'demo', 'eval', 'serve'], `commands: ${commands}`);
     for (const command of commands) {
       const help = run(command, '--help');
-      assert.equal(help.code, 0, `${command} --help`);
-      assert.match(help.stdout, new RegExp(`Usage: emolens ${command}`));
+      assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);
+      assert.match(help.stdout, new RegExp(`^Usage: emolens ${command} `), command);
+      assert.match(help.stdout, /^Options:$/m, command);
     }
+  });
+
+  it('a command module that fails to load fails the CLI loudly instead of dropping the command', () => {
+    // A module hook that makes dist/cli/serve.js throw on load, as a broken import in it would.
+    const dir = tempDir('emolens-broken-cli-');
+    writeFileSync(join(dir, 'hooks.mjs'), `export async function load(url, context, next) {
+  if (url.endsWith('/dist/cli/serve.js')) throw new Error('simulated broken command module');
+  return next(url, context);
+}\n`);
+    writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+    const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, CLI, '--help'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.notEqual(r.status, 0, 'the CLI must not start without one of its commands');
+    assert.match(r.stderr, /simulated broken command module/);
+    assert.doesNotMatch(r.stdout, /Usage: emolens/);
   });
 
   it('usage errors exit 2 with one error line', () => {

@@ -3,7 +3,8 @@
  * failure messages), the static server's safety, and — in Debian's headless Chromium with a fake camera playing
  * a sample photo — the live view, group panel, snapshot download, uploads and the failure notices.
  *
- * Browser tests skip with a message when /usr/bin/chromium, ffmpeg or the built app (dist/web) is missing.
+ * Browser tests skip with a message when /usr/bin/chromium, ffmpeg or the built app (dist/web) is missing; with
+ * CI=true they fail instead (test/helpers/prerequisites.ts). They wait on page state, never on fixed sleeps.
  * Screenshots are kept in test-artifacts/ (web-live.png, web-group.png).
  */
 import assert from 'node:assert/strict';
@@ -23,6 +24,7 @@ import { emaAlpha, FaceTracker, iou } from '../src/web/tracker.js';
 import { hasChromium, launchChromium, serveModelArgs, startServe, type ServeProcess } from './fixtures/browser.js';
 import { CHROMIUM, hasFfmpeg, SAMPLE_PHOTOS, stillVideo } from './fixtures/fake-camera.js';
 import { ROOT, tempDir } from './helpers/fixtures.js';
+import { BROWSER, FFMPEG, requires } from './helpers/prerequisites.js';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 
@@ -274,15 +276,25 @@ describe('static server', () => {
 
 // ---- in the browser ---------------------------------------------------------------------------------------------
 
-const browserSkip = !hasChromium()
-  ? `${CHROMIUM} not found — install Debian's Chromium (apt-get install -y chromium) to run the browser tests`
-  : !hasFfmpeg()
-    ? 'ffmpeg not found — install it (apt-get install -y ffmpeg) to build the fake-camera video'
-    : !existsSync(join(ROOT, 'dist/web/index.html'))
-      ? 'dist/web is not built — run npm run build:web first'
-      : false;
+// Chromium and dist/web (and ffmpeg for the fake camera): skipped with one line when missing, a failed run when
+// missing under CI=true.
+const withFakeCamera = requires(...BROWSER, FFMPEG);
+const inChromium = requires(...BROWSER);
 
-describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, () => {
+/**
+ * Resolves once the live overlay has settled on the current frames: at least `minFaces` boxes, none of them still
+ * pending (found but not read yet), every one labelled, and at least `frames` frames analysed in all.
+ */
+function liveOverlaySettled(page: Page, minFaces: number, frames: number, timeout = 60_000): Promise<unknown> {
+  return page.waitForFunction(({ minFaces, frames }) => {
+    const boxes = [...document.querySelectorAll('.face')];
+    const analysed = Number(document.querySelector('#stat-fps')?.getAttribute('data-frames'));
+    return analysed >= frames && boxes.length >= minFaces
+      && boxes.every((el) => !el.classList.contains('pending') && el.querySelector('.face-label')?.textContent);
+  }, { minFaces, frames }, { timeout });
+}
+
+describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
   let serve: ServeProcess;
   let browser: Browser;
   let page: Page;
@@ -308,10 +320,12 @@ describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, ()
   test('live view: every face gets a box and a label; the group panel counts them', async () => {
     await page.click('#start-camera');
     // Wait until the tracks have settled (a few frames in) and every box carries its label.
-    await page.waitForFunction(() => document.querySelectorAll('.face .face-label').length >= 3, null, { timeout: 60_000 });
-    await page.waitForTimeout(1500);
-    const labels = await page.locator('.face .face-label').allTextContents();
-    const boxes = await page.locator('.face:not(.pending)').count();
+    await liveOverlaySettled(page, 3, 5);
+    // Labels and boxes from one look at the DOM: the overlay is redrawn every frame.
+    const { labels, boxes } = await page.evaluate(() => ({
+      labels: [...document.querySelectorAll('.face .face-label')].map((el) => el.textContent ?? ''),
+      boxes: document.querySelectorAll('.face:not(.pending)').length,
+    }));
     assert.ok(labels.length >= 3 && labels.length <= 5, `expected the 4 faces of sample6, got ${labels.length} labels`);
     assert.equal(boxes, labels.length);
     for (const label of labels) assert.ok((EMOTIONS as readonly string[]).includes(label), `label ${label}`);
@@ -362,9 +376,12 @@ describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, ()
   });
 
   test('group view: aggregate-only is on and no per-face label is shown', async () => {
+    const framesBefore = Number(await page.getAttribute('#stat-fps', 'data-frames'));
     await page.click('.segmented input[value="group"] + span');
     assert.equal(await page.isChecked('#aggregate-only'), true);
-    await page.waitForTimeout(500);
+    // Frames analysed after the switch are drawn aggregate-only too: anonymous boxes, not just the one redraw.
+    await page.waitForFunction((n) => Number(document.querySelector('#stat-fps')!.getAttribute('data-frames')) >= n + 2
+      && document.querySelectorAll('.face.anon').length >= 3, framesBefore, { timeout: 30_000 });
     assert.equal(await page.locator('.face-label').count(), 0);
     assert.ok(await page.locator('.face').count() >= 3, 'faces are still boxed (anonymously)');
     assert.ok(Number(await page.getAttribute('#group-count', 'data-count')) >= 3);
@@ -414,7 +431,7 @@ describe('web app in headless Chromium (fake camera)', { skip: browserSkip }, ()
   });
 });
 
-describe('web app failure notices in headless Chromium', { skip: browserSkip }, () => {
+describe('web app failure notices in headless Chromium', inChromium, () => {
   test('a broken model file: "The models failed to load"', async () => {
     const dir = tempDir('emolens-broken-models-');
     for (const ext of ['onnx', 'json']) writeFileSync(join(dir, `blazeface.${ext}`), readFileSync(join(ROOT, 'models', `blazeface.${ext}`)));

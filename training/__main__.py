@@ -4,6 +4,7 @@ import sys
 
 from . import export, train
 from .data import DataError
+from .errors import UsageError
 
 
 def main(argv=None) -> int:
@@ -14,7 +15,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         (train.main if args.command == "train" else export.main)(args)
-    except (DataError, KeyError, FileNotFoundError) as err:
+    # Only the errors a user can fix become one line; anything else (a KeyError included) is a bug: keep its traceback.
+    except (UsageError, DataError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

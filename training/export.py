@@ -25,6 +25,7 @@ from torch import nn
 
 from .augment import center_crop
 from .data import EMOTIONS, load_cached
+from .errors import UsageError
 from .metrics import classification_report
 from .models import create_model
 
@@ -127,7 +128,7 @@ def main(cfg: argparse.Namespace) -> dict:
     members = [ckpt] + [torch.load(path, map_location="cpu") for path in cfg.ensemble]
     for path, member in zip(cfg.ensemble, members[1:]):
         if member["config"]["input_size"] != size or abs(member["mean"] - mean) > 1e-6 or abs(member["std"] - std) > 1e-6:
-            raise KeyError(f"--ensemble {path}: its input size or normalisation differs from {run / cfg.checkpoint}")
+            raise UsageError(f"--ensemble {path}: its input size or normalisation differs from {run / cfg.checkpoint}")
     nets = []
     for member in members:
         net = create_model(member["arch"])

@@ -10,6 +10,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .errors import UsageError
+
 REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -20,7 +22,7 @@ def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
 
 def create_model(name: str, num_classes: int = 7, **kwargs) -> nn.Module:
     if name not in REGISTRY:
-        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(sorted(REGISTRY))}")
+        raise UsageError(f"unknown architecture {name!r}; known: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name](num_classes=num_classes, **kwargs)
 
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from .augment import center_crop, mix, random_affine, random_crop, random_erasing, random_photometric
 from .data import EMOTIONS, class_counts, load_cached
+from .errors import UsageError
 from .metrics import classification_report
 from .models import count_macs, count_parameters, create_model
 
@@ -155,7 +156,7 @@ def main(cfg: argparse.Namespace) -> dict:
     if cfg.init and not (cfg.resume and (out / "last.pt").exists()):
         init = torch.load(cfg.init)
         if init.get("arch") != cfg.arch:
-            raise KeyError(f"--init {cfg.init} holds a {init.get('arch')}, not a {cfg.arch}")
+            raise UsageError(f"--init {cfg.init} holds a {init.get('arch')}, not a {cfg.arch}")
         model.load_state_dict(init["model"])
         mean, std = init["mean"], init["std"]  # the weights expect the parent's normalisation
         parent_history = Path(cfg.init).parent / "history.json"
@@ -181,7 +182,7 @@ def main(cfg: argparse.Namespace) -> dict:
         teacher = OnnxTeacher(cfg.teacher)
         size = teacher.sidecar["input"]["height"]
         if size != cfg.input_size:
-            raise KeyError(f"--teacher {cfg.teacher} reads {size}px crops, not --input-size {cfg.input_size}")
+            raise UsageError(f"--teacher {cfg.teacher} reads {size}px crops, not --input-size {cfg.input_size}")
         print(f"distilling from {cfg.teacher} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})", flush=True)
 
     x_train_t = torch.from_numpy(x_train)

@@ -2,35 +2,29 @@
 /**
  * The `emolens` command line: global flags, command registration and the one place errors become
  * `error: <message>` on stderr with exit code 1 (2 for bad usage). Commands live one per file in src/cli/.
+ *
+ * Every command is a static import: a command module that fails to load fails the whole CLI loudly instead of
+ * vanishing from `--help`. So that `emolens --help` stays fast, a command module must load its heavy
+ * dependencies (ONNX Runtime, comparison libraries) inside its action, not at the top of the file.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from '../errors.js';
 import { register as registerAnalyze } from './analyze.js';
+import { register as registerBench } from './bench.js';
 import { errorLine, red, styleFor } from './common.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerEval } from './eval.js';
+import { register as registerServe } from './serve.js';
 
-/** Commands written by other modules; each exports `register(program)`. A module not there yet is skipped. */
-const OPTIONAL_COMMANDS = ['./eval.js', './bench.js', './serve.js'];
+/** Each command module exports `register(program)`; this order is the order of `emolens --help`. */
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerAnalyze, registerDemo, registerEval, registerBench, registerServe];
 
 function version(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
     return '0.0.0';
-  }
-}
-
-async function registerOptional(program: Command, verbose: boolean): Promise<void> {
-  for (const spec of OPTIONAL_COMMANDS) {
-    const url = new URL(spec, import.meta.url).href;
-    try {
-      const mod = (await import(url)) as { register?: (p: Command) => void };
-      mod.register?.(program);
-    } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(spec.slice(2, -3));
-      if (!missing || verbose) process.stderr.write(`warning: command module ${spec} could not be loaded: ${errorLine(err)}\n`);
-    }
   }
 }
 
@@ -52,9 +46,7 @@ Quick start:
   program.hook('preAction', (_root, action) => {
     if (program.opts().verbose && action !== program) action.setOptionValue('verbose', true);
   });
-  registerAnalyze(program);
-  registerDemo(program);
-  await registerOptional(program, verbose);
+  for (const register of COMMANDS) register(program);
 
   try {
     await program.parseAsync(argv);

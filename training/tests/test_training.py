@@ -1,20 +1,36 @@
-"""Tests of the model factory on tiny generated data: loaders, a 2-step training run, export -> ONNX Runtime.
+"""Tests of the model factory on tiny generated data: loaders, every registered architecture (builds, sizes, a 2-step
+training run), export -> ONNX Runtime, distillation from the shipped model, and which errors become user errors.
 
 Run: training/py.sh -m unittest discover -s training/tests -t .   (npm test runs it via test/training.test.ts)
 """
 import argparse
+import contextlib
+import io
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
+from training import __main__ as cli
 from training import export, train
+from training.augment import center_crop
 from training.data import EMOTIONS, DataError, load_split
-from training.models import count_parameters, create_model
+from training.errors import UsageError
+from training.models import REGISTRY, count_macs, count_parameters, create_model
+from training.tests.prerequisites import require_module
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_MODEL = REPO / "models" / "emolens-fer.onnx"
 
 KAGGLE_NAMES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
@@ -98,14 +114,101 @@ class FolderLoader(unittest.TestCase):
                 load_split(tmp, "val")
 
 
+def parse_train(args: list[str]) -> argparse.Namespace:
+    return train.build_parser(argparse.ArgumentParser()).parse_args(args)
+
+
+DEFAULT_INPUT_SIZE = train.build_parser(argparse.ArgumentParser()).get_default("input_size")
+# Architectures defined for one input size only (their docstring says so). Every other registered architecture must
+# work at train.py's default --input-size and at the whole 48 px FER2013 image.
+FIXED_INPUT_SIZE = {"seed002_cnn": 48}
+
+
+def input_sizes(name: str) -> list[int]:
+    return [FIXED_INPUT_SIZE[name]] if name in FIXED_INPUT_SIZE else [DEFAULT_INPUT_SIZE, 48]
+
+
+def train_size(name: str) -> int:
+    return FIXED_INPUT_SIZE.get(name, DEFAULT_INPUT_SIZE)
+
+
 class Registry(unittest.TestCase):
+    """Every architecture in training.models.REGISTRY, so a new one is tested the day it is registered."""
+
+    def test_the_documented_architectures_are_registered(self):
+        # Pinned so that an architecture dropping out of the registry fails here instead of shrinking the loops below.
+        self.assertLessEqual({"seed002_cnn", "mini_xception", "emolens_vgg", "emolens_vgg_wide", "emolens_vgg_small",
+                              "emolens_vgg_tiny"}, set(REGISTRY))
+
     def test_seed002_has_the_papers_parameter_count(self):
         self.assertEqual(count_parameters(create_model("seed002_cnn")), 2_345_607)
 
-    def test_every_model_outputs_7_logits(self):
-        for name, size in [("seed002_cnn", 48), ("mini_xception", 48), ("emolens_vgg", 44)]:
+    def test_every_architecture_outputs_7_finite_logits(self):
+        for name in sorted(REGISTRY):
+            for size in input_sizes(name):
+                with self.subTest(name=name, size=size):
+                    model = create_model(name)
+                    for training in (True, False):
+                        model.train(training)
+                        logits = model(torch.randn(2, 1, size, size))
+                        self.assertEqual(tuple(logits.shape), (2, 7))
+                        self.assertTrue(torch.isfinite(logits).all())
+
+    def test_every_architecture_has_a_sane_parameter_and_mac_count(self):
+        for name in sorted(REGISTRY):
             with self.subTest(name=name):
-                self.assertEqual(tuple(create_model(name)(torch.zeros(2, 1, size, size)).shape), (2, 7))
+                model = create_model(name).train()
+                params = count_parameters(model)
+                # Small enough to ship to a browser (float32 under 40 MB), big enough to be a real net.
+                self.assertGreater(params, 10_000)
+                self.assertLess(params, 10_000_000)
+                size = train_size(name)
+                macs = count_macs(model, size)
+                # Every conv/linear weight takes part in at least one multiply-accumulate per image; a real-time net
+                # needs well under a billion.
+                weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+                self.assertGreaterEqual(macs, weights)
+                self.assertLess(macs, 1_000_000_000)
+                self.assertTrue(model.training, "count_macs restores the training mode")
+                self.assertFalse(any(m._forward_hooks for m in model.modules()), "count_macs removes its hooks")
+                self.assertEqual(count_macs(model, size), macs, "counting twice gives the same number")
+
+    def test_unknown_architecture_is_a_usage_error(self):
+        with self.assertRaisesRegex(UsageError, r"unknown architecture 'nope'; known: .*emolens_vgg"):
+            create_model("nope")
+
+
+class TrainEveryArchitecture(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory()
+        cls.tmp = Path(cls._tmp.name)
+        write_folder_set(cls.tmp / "fer", per_class=3)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+
+    def test_every_architecture_trains_two_steps(self):
+        for name in sorted(REGISTRY):
+            with self.subTest(name=name):
+                out = self.tmp / name
+                log = io.StringIO()
+                with contextlib.redirect_stdout(log):
+                    result = train.main(parse_train([
+                        "--data", str(self.tmp / "fer"), "--out", str(out), "--arch", name,
+                        "--input-size", str(train_size(name)), "--epochs", "1", "--batch-size", "8", "--limit", "16",
+                        "--max-steps", "2", "--threads", "1", "--cache-dir", str(self.tmp / "cache")]))
+                self.assertIn(f"{name}: ", log.getvalue())
+                self.assertEqual(len(result["history"]), 1)
+                self.assertTrue(np.isfinite(result["history"][0]["train_loss"]))
+                best = torch.load(out / "best.pt")
+                self.assertEqual(best["arch"], name)
+                # train.main seeds torch before building the model: the same seed gives its initial weights back.
+                torch.manual_seed(0)
+                initial = create_model(name).state_dict()
+                changed = [k for k, v in best["model"].items() if v.is_floating_point() and not torch.equal(v, initial[k])]
+                self.assertTrue(changed, "two steps changed no weight")
 
 
 class TrainAndExport(unittest.TestCase):
@@ -172,9 +275,96 @@ class TrainAndExport(unittest.TestCase):
                       "--cache-dir", str(Path(tmp) / "cache")]
             parse = train.build_parser(argparse.ArgumentParser()).parse_args
             train.main(parse(common + ["--arch", "mini_xception", "--out", str(Path(tmp) / "a")]))
-            with self.assertRaisesRegex(KeyError, "mini_xception"):
+            with self.assertRaisesRegex(UsageError, "mini_xception"):
                 train.main(parse(common + ["--arch", "emolens_vgg_small", "--out", str(Path(tmp) / "b"),
                                            "--init", str(Path(tmp) / "a" / "best.pt")]))
+
+
+
+class Distillation(unittest.TestCase):
+    """train.py --teacher: the shipped model, read back by training/teacher.py, as the teacher."""
+
+    def setUp(self):
+        require_module(self, "onnx", "python3-onnx")
+        self.assertTrue(SHIPPED_MODEL.exists(), f"{SHIPPED_MODEL} ships with emolens")
+
+    def test_teacher_reproduces_the_shipped_models_probabilities(self):
+        from training.teacher import OnnxTeacher
+        teacher = OnnxTeacher(SHIPPED_MODEL)
+        sidecar = teacher.sidecar
+        self.assertIsNone(sidecar.get("ensemble"), "the teacher reads one net; an ensemble needs another reader")
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, (6, 48, 48), dtype=np.uint8)
+        images[0] = 128  # a flat crop, and smooth ones: nothing like the noise the net never saw either
+        yy, xx = np.mgrid[:48, :48]
+        images[1] = (255 * np.exp(-((yy - 20) ** 2 + (xx - 24) ** 2) / 200)).astype(np.uint8)
+        images[2] = (xx * 5).astype(np.uint8)
+        x = train.normalize(torch.from_numpy(images), teacher.mean, teacher.std)
+        x = center_crop(x, sidecar["input"]["height"]).contiguous()
+        probs = F.softmax(teacher(x), 1)
+        if sidecar["tta"]["hflip"] and sidecar["tta"]["inGraph"]:
+            probs = (probs + F.softmax(teacher(x.flip(3)), 1)) / 2
+        # The ONNX model itself, through onnxruntime-node: the runtime emolens ships.
+        expected = export.run_onnxruntime(SHIPPED_MODEL, x.numpy())
+        self.assertEqual(expected.shape, (6, 7))
+        self.assertLess(float(np.abs(probs.numpy() - expected).max()), 1e-4)
+        self.assertEqual(probs.argmax(1).tolist(), expected.argmax(1).tolist())
+
+    def test_two_steps_of_distillation(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_folder_set(Path(tmp) / "fer", per_class=2)
+            log = io.StringIO()
+            with contextlib.redirect_stdout(log):
+                result = train.main(parse_train([
+                    "--data", str(Path(tmp) / "fer"), "--out", str(Path(tmp) / "run"), "--arch", "emolens_vgg_tiny",
+                    "--teacher", str(SHIPPED_MODEL), "--epochs", "1", "--batch-size", "8", "--max-steps", "2",
+                    "--threads", "1", "--contrast", "0.2", "--brightness", "0.2", "--blur", "0.5", "--mix", "cutmix",
+                    "--cache-dir", str(Path(tmp) / "cache")]))
+            self.assertIn(f"distilling from {SHIPPED_MODEL}", log.getvalue())
+            self.assertEqual(len(result["history"]), 1)
+            self.assertTrue(np.isfinite(result["history"][0]["train_loss"]))
+            self.assertEqual(torch.load(Path(tmp) / "run" / "best.pt")["config"]["teacher"], str(SHIPPED_MODEL))
+
+    def test_a_teacher_of_another_input_size_is_a_usage_error(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_folder_set(Path(tmp) / "fer", per_class=1)
+            with contextlib.redirect_stdout(io.StringIO()), self.assertRaisesRegex(UsageError, "reads 44px crops, not --input-size 48"):
+                train.main(parse_train([
+                    "--data", str(Path(tmp) / "fer"), "--out", str(Path(tmp) / "run"), "--arch", "emolens_vgg_tiny",
+                    "--teacher", str(SHIPPED_MODEL), "--input-size", "48", "--epochs", "1", "--max-steps", "1",
+                    "--threads", "1", "--cache-dir", str(Path(tmp) / "cache")]))
+
+
+class CommandLineErrors(unittest.TestCase):
+    """python3 -m training: the user's errors are one line and exit 2; a bug keeps its traceback."""
+
+    def test_an_unknown_arch_is_one_error_line_and_exit_2(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_folder_set(Path(tmp) / "fer", per_class=1)
+            r = subprocess.run(
+                [sys.executable, "-m", "training", "train", "--arch", "nope", "--data", str(Path(tmp) / "fer"),
+                 "--out", str(Path(tmp) / "run"), "--cache-dir", str(Path(tmp) / "cache"), "--threads", "1"],
+                cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=120)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertRegex(lines[0], r"^error: unknown architecture 'nope'; known: ")
+
+    def test_user_errors_exit_2_with_their_message(self):
+        for err in (UsageError("bad flag"), DataError("no images under x"), FileNotFoundError("no such file: y")):
+            with self.subTest(error=type(err).__name__), mock.patch.object(train, "main", side_effect=err):
+                stderr = io.StringIO()
+                with contextlib.redirect_stderr(stderr):
+                    self.assertEqual(cli.main(["train"]), 2)
+                self.assertEqual(stderr.getvalue(), f"error: {err}\n")
+
+    def test_an_internal_key_error_is_not_a_user_error(self):
+        for command, target in (("train", train), ("export", export)):
+            argv = [command] if command == "train" else [command, "--run", "runs/x"]
+            with self.subTest(command=command), mock.patch.object(target, "main", side_effect=KeyError("history")):
+                with contextlib.redirect_stderr(io.StringIO()) as stderr, self.assertRaises(KeyError):
+                    cli.main(argv)
+                self.assertEqual(stderr.getvalue(), "")
 
 
 if __name__ == "__main__":
