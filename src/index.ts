@@ -13,7 +13,8 @@
  * const result = await analyzer.analyze(await fs.readFile('selfie.webp'));
  * await analyzer.dispose();
  *
- * Browser code imports the core (`createAnalyzerCore` from 'emolens/dist/analyzer.js') and passes onnxruntime-web.
+ * This entry is Node-only (onnxruntime-node, sharp). Browser code imports 'emolens/browser' (src/browser.ts): the same
+ * `createAnalyzerCore` with `browserEnv()` (onnxruntime-web, models by URL), and nothing Node-only.
  */
 export { analyze, createAnalyzer } from './node.js';
 export type { AnalysisWithImage, AnalyzeInputOptions, CreateAnalyzerOptions, ImageInput, NodeAnalyzer } from './node.js';
@@ -22,7 +23,11 @@ export type { AnalyzeOptions, Analyzer, AnalyzerModels, AnalyzerOptions, Detecto
 export { alignFace, cropToImageTransform, type FaceCropGeometry, type AlignOptions } from './align/index.js';
 export { EmotionClassifier, validateEmotionSidecar, type ClassifierOptions } from './classify/index.js';
 export { CONTRACT_FORMAT, type EmotionModelSidecar, type EvalMetrics } from './classify/contract.js';
-export { bundledModelNames, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel } from './classify/node.js';
+export {
+  bundledModelNames, DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadNodeRuntime, nodeEnv,
+  type ModelFiles, type NodeEnv, type NodeImageSource,
+} from './env/node.js';
+export type { EmolensEnv, ModelTask } from './env/types.js';
 export { decodeImage, DEFAULT_MAX_PIXELS, type DecodeOptions, type DecodedImage } from './image/decode.js';
 export { dominantEmotion, EMOTIONS, isEmotion, toEmotionProbabilities, type Emotion, type EmotionProbabilities } from './labels.js';
 export type { AnalysisResult, Box, DetectedFace, FaceResult, GrayImage, Landmarks, Point, RgbaImage } from './types.js';

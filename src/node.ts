@@ -1,20 +1,19 @@
 /**
- * The Node entry point: model files from `models/`, images decoded with sharp, onnxruntime-node underneath,
- * all behind `createAnalyzer()` / `analyze()`. The browser uses `createAnalyzerCore` (src/analyzer.ts) directly.
+ * The Node entry point: the pipeline core (src/analyzer.ts) on the Node env (src/env/node.ts: onnxruntime-node, model
+ * files from `models/`, images decoded with sharp), behind `createAnalyzer()` / `analyze()`. The browser's entry is
+ * src/browser.ts (`emolens/browser`).
  */
-import * as ort from 'onnxruntime-node';
 import { createAnalyzerCore, type AnalyzeOptions, type Analyzer, type AnalyzerOptions, type DetectorSidecar } from './analyzer.js';
 import type { EmotionModelSidecar } from './classify/contract.js';
 import { lumaWeights } from './classify/index.js';
-import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel } from './classify/node.js';
-import type { OrtModule } from './engine/index.js';
+import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadNodeRuntime, type NodeImageSource } from './env/node.js';
 import { UsageError } from './errors.js';
 import { decodeFaceCrop, decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage } from './image/decode.js';
 import type { EmotionProbabilities } from './labels.js';
 import type { AnalysisResult, DetectedFace, GrayImage, RgbaImage } from './types.js';
 
 /** What `analyze()` accepts: a file path, an encoded image (JPEG, PNG, WebP, GIF, …) or decoded RGBA pixels. */
-export type ImageInput = string | Buffer | Uint8Array | RgbaImage;
+export type ImageInput = NodeImageSource;
 
 export interface CreateAnalyzerOptions extends AnalyzerOptions {
   /** Emotion model: a bundled name (default "emolens-fer") or a path to an .onnx file with its .json beside it. */
@@ -84,7 +83,7 @@ export async function createAnalyzer(options: CreateAnalyzerOptions = {}): Promi
   const detector = loadDetectorModel<DetectorSidecar>(options.detectorModel ?? DEFAULT_DETECTOR_MODEL);
   const core: Analyzer = await createAnalyzerCore(
     {
-      ort: ort as unknown as OrtModule,
+      ort: await loadNodeRuntime(),
       detector: { bytes: detector.bytes, sidecar: detector.sidecar },
       emotion: { bytes: emotion.bytes, sidecar: emotion.sidecar },
       sessionOptions: options.threads ? { threads: options.threads } : {},

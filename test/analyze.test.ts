@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { createAnalyzerCore, type Analyzer, type DetectorSidecar } from '../src/analyzer.js';
-import { loadDetectorModel, loadEmotionModel } from '../src/classify/node.js';
-import type { OrtModule } from '../src/engine/index.js';
+import { loadDetectorModel, loadEmotionModel, loadNodeRuntime } from '../src/env/node.js';
 import { analyze, createAnalyzer, EMOTIONS, type NodeAnalyzer } from '../src/index.js';
 import { decodeImage } from '../src/image/decode.js';
 import { resizeGrayBilinear } from '../src/image/resample.js';
@@ -109,7 +107,7 @@ describe('the core analyzer in two steps: detect, then classify some faces (the 
   before(async () => {
     const emotion = loadEmotionModel(model.path);
     const detector = loadDetectorModel<DetectorSidecar>();
-    core = await createAnalyzerCore({ ort: ort as unknown as OrtModule, detector, emotion });
+    core = await createAnalyzerCore({ ort: await loadNodeRuntime(), detector, emotion });
   });
   after(async () => { await core.dispose(); });
 

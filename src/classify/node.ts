@@ -1,136 +1,16 @@
 /**
- * Node-only model loading: a model name or a path → the ONNX bytes + the parsed JSON sidecar. One loader for every
- * model role (emotion classifier, face detector). Bare names resolve to `<package root>/models/<name>.onnx`.
- * Validating what the sidecar *says* is the job of the role's browser-safe loader (EmotionClassifier.load,
- * FaceDetector.load); this file only guarantees the files exist, are ONNX, and the sidecar is JSON.
+ * Where model loading used to live. It is now the Node env (src/env/node.ts); these names stay importable from
+ * here for code written before src/env/ existed. New code imports src/env/node.ts.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { InvalidModelError, ModelNotFoundError, SidecarMissingError } from '../errors.js';
-import type { EmotionModelSidecar } from './contract.js';
-import { validateEmotionSidecar } from './index.js';
-
-/** Name of the emotion model used when none is given. */
-export const DEFAULT_EMOTION_MODEL = 'emolens-fer';
-/** Name of the bundled face detector. */
-export const DEFAULT_DETECTOR_MODEL = 'blazeface';
-
-/** `<package root>/models` — the same from src/ (tsx) and dist/. */
-export const MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
-
-export interface ModelFiles<S> {
-  /** The .onnx file's bytes. */
-  bytes: Uint8Array;
-  /** The parsed sidecar JSON next to it. */
-  sidecar: S;
-  /** Absolute path of the .onnx file. */
-  path: string;
-}
-
-/** Names of the models in `models/` that have both an .onnx and a .json file (only those for `task` if given). */
-export function bundledModelNames(dir = MODELS_DIR, task?: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.onnx') && existsSync(join(dir, `${basename(f, '.onnx')}.json`)))
-    .map((f) => basename(f, '.onnx'))
-    .filter((name) => !task || sidecarTask(join(dir, `${name}.json`)) === task)
-    .sort();
-}
-
-function sidecarTask(path: string): string | undefined {
-  try {
-    return (JSON.parse(readFileSync(path, 'utf8')) as { task?: string }).task;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when `nameOrPath` should be read as a file path rather than a bundled model name. */
-function looksLikePath(nameOrPath: string): boolean {
-  return nameOrPath.includes('/') || nameOrPath.includes('\\') || extname(nameOrPath) === '.onnx';
-}
-
-/** Resolve a model name or path to an existing .onnx path (no reading yet); `task` narrows the names listed. */
-export function resolveModelPath(nameOrPath: string, modelsDir = MODELS_DIR, task?: string): string {
-  if (looksLikePath(nameOrPath)) {
-    const path = resolve(nameOrPath);
-    if (!existsSync(path)) throw new ModelNotFoundError(nameOrPath, bundledModelNames(modelsDir, task));
-    if (statSync(path).isDirectory()) throw new InvalidModelError(nameOrPath, 'is a directory, expected an .onnx file');
-    return path;
-  }
-  const path = join(modelsDir, `${nameOrPath}.onnx`);
-  if (!existsSync(path)) throw new ModelNotFoundError(nameOrPath, bundledModelNames(modelsDir, task));
-  return path;
-}
-
-/**
- * Cheap structural check that bytes are an ONNX ModelProto, before ONNX Runtime sees them (ORT's own errors on
- * garbage are long and cryptic): walk the top-level protobuf fields to the end and require a graph (field 7).
- */
-export function looksLikeOnnx(bytes: Uint8Array): boolean {
-  let pos = 0;
-  let sawGraph = false;
-  const readVarint = (): number | null => {
-    let result = 0;
-    let shift = 0;
-    while (pos < bytes.length && shift < 64) {
-      const b = bytes[pos++];
-      result += (b & 0x7f) * 2 ** shift;
-      if (!(b & 0x80)) return result;
-      shift += 7;
-    }
-    return null;
-  };
-  while (pos < bytes.length) {
-    const tag = readVarint();
-    if (tag === null) return false;
-    const field = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (field < 1 || field > 100) return false;
-    if (wire === 0) { if (readVarint() === null) return false; }
-    else if (wire === 2) {
-      const len = readVarint();
-      if (len === null || pos + len > bytes.length) return false;
-      pos += len;
-      if (field === 7) sawGraph = true;
-    } else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else return false;
-  }
-  return pos === bytes.length && sawGraph;
-}
-
-/** Read `<name>.onnx` + `<name>.json`; checks the bytes are ONNX and the sidecar parses. */
-export function loadModelFiles<S = unknown>(nameOrPath: string, modelsDir = MODELS_DIR, task?: string): ModelFiles<S> {
-  const path = resolveModelPath(nameOrPath, modelsDir, task);
-  const sidecarPath = join(dirname(path), `${basename(path, extname(path))}.json`);
-  const bytes = new Uint8Array(readFileSync(path));
-  if (bytes.length === 0) throw new InvalidModelError(path, 'not an ONNX model (the file is empty)');
-  if (!looksLikeOnnx(bytes)) throw new InvalidModelError(path, 'not an ONNX model');
-  if (!existsSync(sidecarPath)) throw new SidecarMissingError(path, sidecarPath);
-  let sidecar: S;
-  try {
-    sidecar = JSON.parse(readFileSync(sidecarPath, 'utf8')) as S;
-  } catch (err) {
-    throw new InvalidModelError(sidecarPath, `sidecar is not valid JSON (${(err as Error).message.split('\n')[0]})`);
-  }
-  return { bytes, sidecar, path };
-}
-
-/**
- * The emotion model by bundled name (default `emolens-fer`) or .onnx path, with its sidecar validated.
- * @example
- * const { bytes, sidecar } = loadEmotionModel();              // models/emolens-fer.onnx
- * const custom = loadEmotionModel('./runs/best/model.onnx');  // + ./runs/best/model.json
- */
-export function loadEmotionModel(nameOrPath = DEFAULT_EMOTION_MODEL, modelsDir = MODELS_DIR): ModelFiles<EmotionModelSidecar> {
-  const files = loadModelFiles<EmotionModelSidecar>(nameOrPath, modelsDir, 'emotion');
-  validateEmotionSidecar(files.sidecar, files.path);
-  return files;
-}
-
-/** The face detector (default: bundled `blazeface`); its sidecar is validated by FaceDetector.load. */
-export function loadDetectorModel<S = unknown>(nameOrPath = DEFAULT_DETECTOR_MODEL, modelsDir = MODELS_DIR): ModelFiles<S> {
-  return loadModelFiles<S>(nameOrPath, modelsDir, 'face-detection');
-}
+export {
+  bundledModelNames,
+  DEFAULT_DETECTOR_MODEL,
+  DEFAULT_EMOTION_MODEL,
+  loadDetectorModel,
+  loadEmotionModel,
+  loadModelFiles,
+  looksLikeOnnx,
+  MODELS_DIR,
+  resolveModelPath,
+  type ModelFiles,
+} from '../env/node.js';

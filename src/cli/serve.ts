@@ -6,9 +6,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ModelNotFoundError, SidecarMissingError, UsageError } from '../errors.js';
-import {
-  DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, defaultModelsDir, startWebServer,
-} from '../serve/server.js';
+import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, MODEL_NAME_PATTERN } from '../env/models.js';
+import { MODELS_DIR } from '../env/node.js';
+import { startWebServer } from '../serve/server.js';
 
 interface ServeOptions {
   port: string;
@@ -39,7 +39,7 @@ export function register(program: Command): void {
 async function serve(opts: ServeOptions): Promise<void> {
   if (!/^\d+$/.test(opts.port)) throw new UsageError(`invalid --port: ${opts.port} (a number 0..65535)`);
   const port = Number(opts.port);
-  const modelsDir = resolve(opts.modelsDir ?? defaultModelsDir());
+  const modelsDir = resolve(opts.modelsDir ?? MODELS_DIR);
   for (const name of [opts.detector, opts.model]) checkModel(modelsDir, name);
 
   const running = await startWebServer({
@@ -67,7 +67,7 @@ async function serve(opts: ServeOptions): Promise<void> {
 }
 
 function checkModel(modelsDir: string, name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)) throw new UsageError(`invalid model name: ${JSON.stringify(name)}`);
+  if (!MODEL_NAME_PATTERN.test(name)) throw new UsageError(`invalid model name: ${JSON.stringify(name)}`);
   const onnx = join(modelsDir, `${name}.onnx`);
   const sidecar = join(modelsDir, `${name}.json`);
   if (!existsSync(onnx)) {

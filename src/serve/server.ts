@@ -11,8 +11,9 @@
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, MODEL_NAME_PATTERN, modelUrls } from '../env/models.js';
+import { MODELS_DIR, packageRoot } from '../env/node.js';
 import { EmolensError, UsageError } from '../errors.js';
 import { resolveStaticFile, type ResolvedFile } from './files.js';
 
@@ -41,8 +42,8 @@ export interface RunningWebServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_DETECTOR_MODEL = 'blazeface';
-export const DEFAULT_EMOTION_MODEL = 'emolens-fer';
+// Re-exported for callers that imported them from here; src/env/models.ts defines them.
+export { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, packageRoot };
 
 /** Limits that keep one misbehaving client from holding the server. */
 const LIMITS = {
@@ -77,21 +78,8 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   ].join('; '),
 };
 
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-/** The package root: the nearest folder above this file that has a package.json (works from src/ and dist/). */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new EmolensError('NO_PACKAGE_ROOT', 'cannot find the emolens package folder');
-    dir = parent;
-  }
-}
-
 export function defaultWebRoot(): string { return join(packageRoot(), 'dist', 'web'); }
-export function defaultModelsDir(): string { return join(packageRoot(), 'models'); }
+export function defaultModelsDir(): string { return MODELS_DIR; }
 
 export async function startWebServer(options: WebServerOptions = {}): Promise<RunningWebServer> {
   const host = options.host ?? '127.0.0.1';
@@ -102,7 +90,7 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<Ru
   const detectorModel = options.detectorModel ?? DEFAULT_DETECTOR_MODEL;
   const emotionModel = options.emotionModel ?? DEFAULT_EMOTION_MODEL;
   for (const name of [detectorModel, emotionModel]) {
-    if (!MODEL_NAME.test(name)) throw new UsageError(`invalid model name: ${JSON.stringify(name)}`);
+    if (!MODEL_NAME_PATTERN.test(name)) throw new UsageError(`invalid model name: ${JSON.stringify(name)}`);
   }
   if (!existsSync(join(webRoot, 'index.html'))) {
     throw new EmolensError('WEB_NOT_BUILT', `web app not built: ${join(webRoot, 'index.html')} is missing (run npm run build)`);
@@ -110,8 +98,8 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<Ru
   const indexHtml = readFileSync(join(webRoot, 'index.html'));
   const config = Buffer.from(JSON.stringify({
     models: {
-      detector: { onnx: `models/${detectorModel}.onnx`, sidecar: `models/${detectorModel}.json` },
-      emotion: { onnx: `models/${emotionModel}.onnx`, sidecar: `models/${emotionModel}.json` },
+      detector: modelUrls(detectorModel),
+      emotion: modelUrls(emotionModel),
     },
   }));
 

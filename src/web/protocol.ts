@@ -1,12 +1,10 @@
 /** Messages between the page (analyzer-client.ts) and the analysis Web Worker (worker.ts). */
 import type { AnalyzeOptions } from '../analyzer.js';
 import type { EmotionProbabilities } from '../labels.js';
+import type { ModelUrls } from '../env/models.js';
 import type { AnalysisResult, DetectedFace } from '../types.js';
 
-export interface ModelUrls {
-  onnx: string;
-  sidecar: string;
-}
+export type { ModelUrls } from '../env/models.js';
 
 /** What /config.json (written by the server) tells the page. */
 export interface ServerConfig {
@@ -16,7 +14,7 @@ export interface ServerConfig {
 export interface BackendInfo {
   /** Execution provider actually used: 'webgpu' or 'wasm'. */
   executionProvider: 'webgpu' | 'wasm';
-  /** wasm threads (1 unless the page is cross-origin isolated; see worker.ts). */
+  /** wasm threads (1 unless the page is cross-origin isolated; see src/env/browser.ts). */
   threads: number;
   simd: boolean;
   emotionModel: string;
@@ -31,7 +29,7 @@ export type WorkerRequest =
     /** absolute URL of the folder with ort-wasm-*.mjs/.wasm */
     wasmPaths: string;
     preferWebGpu: boolean;
-    /** wasm threads to ask for (the page's `?threads=` parameter); default: see worker.ts */
+    /** wasm threads to ask for (the page's `?threads=` parameter); default: see src/env/browser.ts */
     threads?: number;
   }
   /** Snapshots and uploads: every face, detected and classified. */

@@ -1,0 +1,24 @@
+/**
+ * Model names and where a page finds them: the defaults every entry point uses (the Node analyzer, `emolens serve`,
+ * its web page) live here and nowhere else. Browser-safe (no file system); the Node models folder is MODELS_DIR in
+ * src/env/node.ts.
+ */
+
+/** Name of the emotion model used when none is given. */
+export const DEFAULT_EMOTION_MODEL = 'emolens-fer';
+/** Name of the bundled face detector. */
+export const DEFAULT_DETECTOR_MODEL = 'blazeface';
+
+/** A bare model name (a file stem in a models folder): what `emolens serve` accepts, since names become URLs. */
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** The two files of a model the browser fetches. */
+export interface ModelUrls {
+  onnx: string;
+  sidecar: string;
+}
+
+/** `<base><name>.onnx` + `<base><name>.json`: how `emolens serve` lays out its models folder for the page. */
+export function modelUrls(name: string, base = 'models/'): ModelUrls {
+  return { onnx: `${base}${name}.onnx`, sidecar: `${base}${name}.json` };
+}
