@@ -4,7 +4,7 @@
  * large, unsupported media type, schema validation) are mapped to the same shape, and anything unexpected becomes
  * a 500 whose message says nothing about the server's internals (the stack goes to the server's log only).
  */
-import { EmolensError } from '../errors.js';
+import { EmolensError, InvalidImageError } from '../errors.js';
 
 /** Defaults of every limit; each is an `emolens api` flag (docs/api.md lists them). */
 export interface ApiLimits {
@@ -125,3 +125,21 @@ export const ERROR_SCHEMA = {
     },
   },
 } as const;
+
+/**
+ * Accept only the raster formats emolens documents (JPEG, PNG, WebP, GIF, AVIF/HEIF, TIFF), by their first bytes,
+ * before anything decodes them: libvips also reads SVG, PDF and other formats that can refer to other files or
+ * URLs, and a server must never follow a path or URL that a client chose.
+ * @throws InvalidImageError (422) for anything else.
+ */
+export function checkImageSignature(bytes: Uint8Array, what = 'upload'): void {
+  const b = bytes;
+  const ascii = (from: number, text: string) => text.split('').every((c, i) => b[from + i] === c.charCodeAt(0));
+  const ok = (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff)                     // JPEG
+    || (b[0] === 0x89 && ascii(1, 'PNG'))                                           // PNG
+    || ascii(0, 'GIF8')                                                             // GIF
+    || (ascii(0, 'RIFF') && ascii(8, 'WEBP'))                                       // WebP
+    || ascii(4, 'ftyp')                                                             // AVIF / HEIF
+    || ascii(0, 'II*\0') || ascii(0, 'MM\0*');                                      // TIFF
+  if (!ok) throw new InvalidImageError(what, 'not a JPEG, PNG, WebP, GIF, AVIF or TIFF image');
+}

@@ -14,7 +14,7 @@ import { EmolensError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import type { AnalysisResult } from '../types.js';
 import type { ModelInfo, WorkerInit, WorkerTask } from './analyze-worker.js';
-import { ApiError, OverloadedError } from './errors.js';
+import { ApiError, checkImageSignature, OverloadedError } from './errors.js';
 
 export interface PoolOptions {
   /** Worker threads (default: the number of cores). */
@@ -57,6 +57,14 @@ type FromWorker =
 /** tsx runs src/*.ts (tests, scripts); dist/ has the compiled .js: the worker entry has the same extension as this file. */
 const WORKER_URL = new URL(`./analyze-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
+function startWorker(init: WorkerInit): Worker {
+  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData: init });
+  // From src/ under tsx (tests, scripts): on Node 20 a worker thread does not inherit tsx's loader, so the thread
+  // registers it before importing its .ts entry.
+  const code = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(code, { eval: true, workerData: init });
+}
+
 export class WorkerPool {
   readonly size: number;
   /** The emotion model the workers loaded (for GET /v1/models). */
@@ -97,7 +105,7 @@ export class WorkerPool {
 
   private spawn(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const slot: Slot = { worker: new Worker(WORKER_URL, { workerData: this.init }), ready: false };
+      const slot: Slot = { worker: startWorker(this.init), ready: false };
       this.slots.push(slot);
       slot.worker.on('message', (message: FromWorker) => {
         if ('type' in message) {
@@ -168,11 +176,16 @@ export class WorkerPool {
    */
   analyze(bytes: Uint8Array, options: SubmitOptions = {}): Promise<AnalysisResult> {
     if (this.closing) return Promise.reject(new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1));
+    try {
+      checkImageSignature(bytes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const idle = this.slots.some((s) => s.ready && !s.task);
     if (options.bounded !== false && !idle) {
       const waitMs = this.expectedWaitMs();
       if (this.queue.length >= this.maxQueue || waitMs > this.maxQueueWaitMs) {
-        throw new OverloadedError(`server busy: ${this.queue.length} images are waiting for ${this.slots.length} inference workers; retry later`, waitMs / 1000);
+        return Promise.reject(new OverloadedError(`server busy: ${this.queue.length} images are waiting for ${this.slots.length} inference workers; retry later`, waitMs / 1000));
       }
     }
     // A private copy: the worker receives it by transfer, and Fastify's body buffer may share its memory.
