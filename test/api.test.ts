@@ -126,7 +126,7 @@ describe('emolens api: results', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'group.jpg'), photo);
     // The CLI from source (tsx), so this test needs no build.
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'analyze', 'group.jpg', '--json', '--no-progress', '--model', model], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const cli = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src', 'cli', 'main.ts'), 'analyze', 'group.jpg', '--json', '--no-progress', '--model', model], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
     assert.equal(cli.status, 0, cli.stderr);
     const line = cli.stdout.split('\n').find((l) => l.includes('"file":"group.jpg"'))!.trim();
     const entry = JSON.parse(line) as { faces: unknown[] };

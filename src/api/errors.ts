@@ -85,6 +85,14 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_VALIDATION: 'BAD_REQUEST',
 };
 
+/** Clearer words than Fastify's for the errors clients meet most. */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported Content-Type: send the image bytes as image/jpeg, image/png, image/webp, image/gif, image/avif or image/tiff, or multipart/form-data',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'request body is over the size limit (--max-body-mb)',
+  FST_REQ_FILE_TOO_LARGE: 'uploaded file is over the size limit (--max-body-mb)',
+  FST_FILES_LIMIT: 'too many files in one request (--max-job-files)',
+};
+
 export interface ErrorReply {
   statusCode: number;
   body: { error: { code: string; message: string } };
@@ -107,7 +115,8 @@ export function errorReply(err: unknown): ErrorReply {
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     const code = (typeof e.code === 'string' && FASTIFY_CODES[e.code]) || (status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST');
-    return { statusCode: status, body: { error: { code, message: first(String(e.message ?? 'bad request')) } }, internal: false };
+    const message = (typeof e.code === 'string' && FASTIFY_MESSAGES[e.code]) || first(String(e.message ?? 'bad request'));
+    return { statusCode: status, body: { error: { code, message } }, internal: false };
   }
   return { statusCode: 500, body: { error: { code: 'INTERNAL', message: 'internal server error (see the server log)' } }, internal: true };
 }

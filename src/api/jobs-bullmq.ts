@@ -13,10 +13,9 @@ import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq
 import { EmolensError } from '../errors.js';
 import { ApiError, OverloadedError } from './errors.js';
 import { JOB_KINDS, type JobInput, type JobProgress } from './job-kinds.js';
-import { newJobId, type JobQueue, type JobQueueOptions, type JobState, type JobView } from './jobs.js';
+import { DEFAULT_QUEUE_NAME, newJobId, type JobQueue, type JobQueueOptions, type JobState, type JobView } from './jobs.js';
 import type { WorkerPool } from './pool.js';
 
-export const DEFAULT_QUEUE_NAME = 'emolens-jobs';
 /** Uploads not taken within a day are dropped even if no worker ever ran: nothing is kept for ever. */
 const INPUT_SAFETY_TTL_MS = 24 * 60 * 60 * 1000;
 /** Attempts per job; a worker that dies does not use one up (that is a stall, see maxStalledCount). */
@@ -36,6 +35,14 @@ export function redisConnection(url: string): { url: string; maxRetriesPerReques
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new EmolensError('USAGE', `--redis must be a redis:// or rediss:// URL, got ${url}`);
   return { url, maxRetriesPerRequest: null, enableOfflineQueue: true };
+}
+
+/** BullMQ loads its Redis driver (ioredis) on first use; say plainly what is missing. */
+function explainRedisError(err: unknown): unknown {
+  if (err instanceof Error && /could not load the optional 'ioredis'/.test(err.message)) {
+    return new EmolensError('REDIS_CLIENT_MISSING', 'jobs on Redis need the ioredis package next to bullmq (npm install ioredis)');
+  }
+  return err;
 }
 
 /** Resolve `ready` or fail with one clear line when Redis cannot be reached in time. */
@@ -79,14 +86,16 @@ export class BullMqJobs implements JobQueue {
   static async connect(options: BullMqJobsOptions): Promise<BullMqJobs> {
     const connection = redisConnection(options.redisUrl);
     const name = options.queueName ?? DEFAULT_QUEUE_NAME;
-    const queue = new Queue(name, { connection });
-    const events = new QueueEvents(name, { connection });
-    queue.on('error', () => {}); // reconnects on its own; requests meanwhile fail with one line
+    let queue: Queue | undefined;
+    let events: QueueEvents | undefined;
     try {
+      queue = new Queue(name, { connection });
+      events = new QueueEvents(name, { connection });
+      queue.on('error', () => {}); // reconnects on its own; requests meanwhile fail with one line
       await within(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), 5000, options.redisUrl);
     } catch (err) {
-      await Promise.allSettled([queue.close(), events.close()]);
-      throw err;
+      await Promise.allSettled([queue?.close(), events?.close()]);
+      throw explainRedisError(err);
     }
     return new BullMqJobs(queue, events, options, name);
   }
@@ -120,7 +129,7 @@ export class BullMqJobs implements JobQueue {
     }
     const state = STATES[await job.getState()] ?? 'queued';
     const total = (job.data as JobData).names.length;
-    const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as unknown as JobProgress) : { done: 0, total };
+    const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as JobProgress) : { done: 0, total };
     const view: JobView = { id, kind: job.name, state, progress, createdAt: new Date(job.timestamp).toISOString() };
     if (state === 'completed') view.result = job.returnvalue;
     if (state === 'failed') view.error = { code: 'JOB_FAILED', message: job.failedReason ?? 'the job failed' };
@@ -167,7 +176,32 @@ export async function runJobWorker(options: JobWorkerOptions): Promise<RunningJo
   const log = options.log ?? (() => {});
   const { pool } = options;
 
-  const worker: Worker = new Worker(name, async (job: Job) => {
+  let worker: Worker;
+  try {
+    worker = createWorker();
+    worker.on('error', (err) => log(`worker: ${err.message}`));
+    await within(worker.waitUntilReady(), 5000, options.redisUrl);
+  } catch (err) {
+    throw explainRedisError(err);
+  }
+  return {
+    async close() {
+      await worker.close();
+    },
+  };
+
+  function createWorker(): Worker {
+    return new Worker(name, runJob, {
+      connection,
+      concurrency: pool.size,
+      lockDuration: lockMs,
+      stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
+      // A job survives two workers dying under it, then fails instead of killing every worker in turn.
+      maxStalledCount: 2,
+    });
+  }
+
+  async function runJob(job: Job): Promise<unknown> {
     const kind = JOB_KINDS.get(job.name);
     if (!kind) throw new UnrecoverableError(`this worker does not know job kind "${job.name}" (update emolens on the workers)`);
     const { names } = job.data as JobData;
@@ -182,7 +216,7 @@ export async function runJobWorker(options: JobWorkerOptions): Promise<RunningJo
       const result = await kind.run({
         inputs,
         analyze: (bytes) => pool.analyze(bytes, { bounded: false }),
-        progress: (progress) => job.updateProgress(progress as unknown as object),
+        progress: (progress) => job.updateProgress({ ...progress }),
       });
       await client.del(...keys);
       log(`job ${job.id} completed`);
@@ -192,19 +226,5 @@ export async function runJobWorker(options: JobWorkerOptions): Promise<RunningJo
       log(`job ${job.id} failed: ${(err as Error).message}`);
       throw err instanceof ApiError || err instanceof EmolensError ? new Error(err.message) : err;
     }
-  }, {
-    connection,
-    concurrency: pool.size,
-    lockDuration: lockMs,
-    stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
-    // A job survives two workers dying under it, then fails instead of killing every worker in turn.
-    maxStalledCount: 2,
-  });
-  worker.on('error', (err) => log(`worker: ${err.message}`));
-  await within(worker.waitUntilReady(), 5000, options.redisUrl);
-  return {
-    async close() {
-      await worker.close();
-    },
-  };
+  }
 }

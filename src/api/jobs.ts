@@ -46,6 +46,9 @@ export interface JobQueueOptions {
   resultTtlMs: number;
 }
 
+/** The BullMQ queue `emolens api --redis` and `emolens worker` share unless --queue says otherwise. */
+export const DEFAULT_QUEUE_NAME = 'emolens-jobs';
+
 /** Job ids are random UUIDs: knowing one job's id tells nothing about another's. */
 export const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const newJobId = (): string => randomUUID();

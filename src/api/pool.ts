@@ -185,7 +185,7 @@ export class WorkerPool {
     if (options.bounded !== false && !idle) {
       const waitMs = this.expectedWaitMs();
       if (this.queue.length >= this.maxQueue || waitMs > this.maxQueueWaitMs) {
-        return Promise.reject(new OverloadedError(`server busy: ${this.queue.length} images are waiting for ${this.slots.length} inference workers; retry later`, waitMs / 1000));
+        return Promise.reject(new OverloadedError(`server busy: all ${this.slots.length} inference workers are busy and ${this.queue.length} images are waiting; retry later`, waitMs / 1000));
       }
     }
     // A private copy: the worker receives it by transfer, and Fastify's body buffer may share its memory.

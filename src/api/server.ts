@@ -23,8 +23,7 @@ import type { CreateAnalyzerOptions } from '../node.js';
 import { isLoopback, tokenChecker } from './auth.js';
 import { ApiError, DEFAULT_LIMITS, ERROR_SCHEMA, errorReply, type ApiLimits } from './errors.js';
 import { accepts, kindForField, type JobInput } from './job-kinds.js';
-import { DEFAULT_QUEUE_NAME } from './jobs-bullmq.js';
-import { InProcessJobs, JOB_ID, type JobQueue, type JobView } from './jobs.js';
+import { DEFAULT_QUEUE_NAME, InProcessJobs, JOB_ID, type JobQueue, type JobView } from './jobs.js';
 import { WorkerPool } from './pool.js';
 import { IMAGE_RESULT_SCHEMA, imageEntry } from './result-json.js';
 
