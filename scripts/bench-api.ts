@@ -98,11 +98,12 @@ async function bench(): Promise<void> {
   answered.sort((a, b) => a - b);
   const total = [...statuses.values()].reduce((a, b) => a + b, 0);
   const shed = (statuses.get(503) ?? 0) + (statuses.get(429) ?? 0);
-  const otherFailures = total - (statuses.get(200) ?? 0) - shed + result.errors + result.timeouts;
+  // autocannon counts a timeout both in `errors` and in `timeouts`.
+  const otherFailures = total - (statuses.get(200) ?? 0) - shed + result.errors;
   const perSecond = answered.length / duration;
   const p99 = percentile(answered, 99);
   const lines = [
-    `responses: ${total} (${[...statuses.entries()].sort().map(([s, n]) => `${s}: ${n}`).join(', ')}); connection errors ${result.errors}, timeouts ${result.timeouts}`,
+    `responses: ${total} (${[...statuses.entries()].sort().map(([s, n]) => `${s}: ${n}`).join(', ')}); connection errors ${result.errors} (of which ${result.timeouts} timeouts, no answer within 10 s)`,
     `answered (200): ${answered.length} = ${perSecond.toFixed(1)} analyses/s; shed (503/429): ${shed}`,
     `latency of answered requests: p50 ${percentile(answered, 50).toFixed(0)} ms, p90 ${percentile(answered, 90).toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${(answered.at(-1) ?? NaN).toFixed(0)} ms`,
     `server peak RSS: ${peakMb.toFixed(0)} MB`,
