@@ -1,0 +1,116 @@
+/**
+ * Load test of `emolens api` (npm run bench:api): N concurrent clients post a 640x480 group photo to /v1/analyze for
+ * D seconds (autocannon), then prints throughput, the latency of answered requests, failures other than 503/429,
+ * the server's peak RSS and whether it answers normally afterwards — against the targets of docs/api.md.
+ * The server runs in its own process (this script started with --serve) so its RSS is its own.
+ *
+ *   npm run bench:api -- [--duration 20] [--connections 100] [--workers N] [--max-queue-wait-ms 500]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { startApiServer } from '../src/api/server.js';
+import { groupPhoto640 } from '../test/helpers/api-fixtures.js';
+
+const { values: args } = parseArgs({
+  options: {
+    serve: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '20' },
+    connections: { type: 'string', default: '100' },
+    workers: { type: 'string' },
+    'max-queue-wait-ms': { type: 'string' },
+  },
+});
+const TOKEN = 'bench-token-0123456789abcdef';
+
+if (args.serve) {
+  // The server side: print the URL, run until killed.
+  const running = await startApiServer({
+    port: 0,
+    tokens: [TOKEN],
+    workers: args.workers ? Number(args.workers) : undefined,
+    limits: args['max-queue-wait-ms'] ? { maxQueueWaitMs: Number(args['max-queue-wait-ms']) } : {},
+  });
+  process.stdout.write(`emolens api: ${running.url}\n`);
+  process.on('SIGTERM', () => void running.close().then(() => process.exit(0)));
+} else {
+  await bench();
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024;
+}
+
+async function bench(): Promise<void> {
+  const duration = Number(args.duration);
+  const connections = Number(args.connections);
+  const photo = await groupPhoto640();
+  const self = fileURLToPath(import.meta.url);
+  const serverArgs = ['--import', 'tsx', self, '--serve', ...(args.workers ? ['--workers', args.workers] : []), ...(args['max-queue-wait-ms'] ? ['--max-queue-wait-ms', args['max-queue-wait-ms']] : [])];
+  const server = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const base = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /emolens api: (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'image/jpeg' };
+  const analyze = () => fetch(new URL('v1/analyze', base), { method: 'POST', body: photo, headers });
+  const warm = await analyze();
+  const faces = ((await warm.json()) as { faces: unknown[] }).faces.length;
+  process.stdout.write(`server ${base} (pid ${server.pid}), ${availableParallelism()} cores; photo 640x480, ${photo.length} bytes, ${faces} faces\n`);
+  process.stdout.write(`load: ${connections} connections for ${duration} s ...\n`);
+
+  const answered: number[] = [];
+  const statuses = new Map<number, number>();
+  let peakSampled = 0;
+  const sampler = setInterval(() => { peakSampled = Math.max(peakSampled, rssMb(server.pid!, 'VmRSS')); }, 250);
+  const instance = autocannon({ url: new URL('v1/analyze', base).href, method: 'POST', body: photo, headers, connections, duration, timeout: 10 });
+  instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTimeMs: number) => {
+    statuses.set(statusCode, (statuses.get(statusCode) ?? 0) + 1);
+    if (statusCode === 200) answered.push(responseTimeMs);
+  });
+  const result = await instance;
+  clearInterval(sampler);
+  const peakMb = Math.max(peakSampled, rssMb(server.pid!, 'VmHWM'));
+
+  const t0 = performance.now();
+  const health = await fetch(new URL('v1/health', base));
+  const healthMs = performance.now() - t0;
+  const t1 = performance.now();
+  const after = await analyze();
+  await after.arrayBuffer();
+  const afterMs = performance.now() - t1;
+  server.kill('SIGTERM');
+
+  answered.sort((a, b) => a - b);
+  const total = [...statuses.values()].reduce((a, b) => a + b, 0);
+  const shed = (statuses.get(503) ?? 0) + (statuses.get(429) ?? 0);
+  // autocannon counts a timeout both in `errors` and in `timeouts`.
+  const otherFailures = total - (statuses.get(200) ?? 0) - shed + result.errors;
+  const perSecond = answered.length / duration;
+  const p99 = percentile(answered, 99);
+  const lines = [
+    `responses: ${total} (${[...statuses.entries()].sort().map(([s, n]) => `${s}: ${n}`).join(', ')}); connection errors ${result.errors} (of which ${result.timeouts} timeouts, no answer within 10 s)`,
+    `answered (200): ${answered.length} = ${perSecond.toFixed(1)} analyses/s; shed (503/429): ${shed}`,
+    `latency of answered requests: p50 ${percentile(answered, 50).toFixed(0)} ms, p90 ${percentile(answered, 90).toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${(answered.at(-1) ?? NaN).toFixed(0)} ms`,
+    `server peak RSS: ${peakMb.toFixed(0)} MB`,
+    `afterwards: /v1/health ${health.status} in ${healthMs.toFixed(0)} ms, /v1/analyze ${after.status} in ${afterMs.toFixed(0)} ms`,
+    '',
+    `targets: failures other than 503/429 = 0: ${otherFailures === 0 ? 'yes' : `NO (${otherFailures})`}; >= 30 analyses/s: ${perSecond >= 30 ? 'yes' : 'NO'}; `
+      + `p99 <= 1 s: ${p99 <= 1000 ? 'yes' : 'NO'}; peak RSS <= 1.5 GB: ${peakMb <= 1536 ? 'yes' : 'NO'}; answers afterwards: ${health.status === 200 && after.status === 200 ? 'yes' : 'NO'}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

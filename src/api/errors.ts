@@ -1,0 +1,154 @@
+/**
+ * The HTTP API's limits and its one error shape. Every failure a client can see is `{ error: { code, message } }`
+ * with a status from `statusFor()`: typed EmolensErrors keep their stable `code`, Fastify's own errors (body too
+ * large, unsupported media type, schema validation) are mapped to the same shape, and anything unexpected becomes
+ * a 500 whose message says nothing about the server's internals (the stack goes to the server's log only).
+ */
+import { EmolensError, InvalidImageError } from '../errors.js';
+
+/** Defaults of every limit; each is an `emolens api` flag (docs/api.md lists them). */
+export interface ApiLimits {
+  /** Largest request body (raw image) or uploaded file, in bytes. */
+  maxBodyBytes: number;
+  /** Most files in one job. */
+  maxJobFiles: number;
+  /** Largest image, in pixels, checked from the header before decoding. */
+  maxPixels: number;
+  /** Faces kept per image, best first (the rest are dropped, as `emolens analyze --max-faces` does). */
+  maxFaces: number;
+  /** An analysis still unanswered after this long is given up with 503 TIMEOUT. */
+  requestTimeoutMs: number;
+  /** Analyses waiting for a worker thread beyond which requests get 503 + Retry-After. */
+  maxQueue: number;
+  /** Expected wait in the queue (queued work x mean time per image / workers) beyond which requests get 503. */
+  maxQueueWaitMs: number;
+  /** Jobs waiting to start beyond which POST /v1/jobs gets 503 + Retry-After. */
+  maxPendingJobs: number;
+  /** How long a finished job's state and result can be read, then they are deleted. */
+  resultTtlMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ApiLimits> = {
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxJobFiles: 32,
+  // Lower than the CLI's 50 MP: a server decodes several images at once and 25 MP is already 100 MB of RGBA.
+  maxPixels: 25_000_000,
+  maxFaces: 100,
+  requestTimeoutMs: 30_000,
+  maxQueue: 64,
+  // 100 clients on 2 cores at ~40 images/s would otherwise wait 2.5 s each; shedding keeps answered ones under 1 s.
+  maxQueueWaitMs: 500,
+  maxPendingJobs: 100,
+  resultTtlMs: 60 * 60 * 1000,
+};
+
+/** An error with its HTTP status. `retryAfterS` becomes a Retry-After header (503). */
+export class ApiError extends EmolensError {
+  readonly statusCode: number;
+  readonly retryAfterS?: number;
+  constructor(statusCode: number, code: string, message: string, retryAfterS?: number) {
+    super(code, message);
+    this.statusCode = statusCode;
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+/** The server is at capacity: come back in `retryAfterS` seconds. */
+export class OverloadedError extends ApiError {
+  constructor(message: string, retryAfterS: number) {
+    super(503, 'OVERLOADED', message, Math.max(1, Math.ceil(retryAfterS)));
+  }
+}
+
+/** HTTP status for the codes of src/errors.ts (an EmolensError keeps its code in the body). */
+const STATUS_BY_CODE: Record<string, number> = {
+  INVALID_IMAGE: 422,
+  INPUT_NOT_FOUND: 400,
+  IMAGE_TOO_LARGE: 413,
+  USAGE: 400,
+  MODEL_NOT_FOUND: 500,
+  INVALID_MODEL: 500,
+  SIDECAR_MISSING: 500,
+};
+
+/** Fastify's and @fastify/multipart's error codes → ours (their status codes are kept). */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'TOO_MANY_FILES',
+  FST_PARTS_LIMIT: 'TOO_MANY_FILES',
+  FST_FIELDS_LIMIT: 'TOO_MANY_FIELDS',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_VALIDATION: 'BAD_REQUEST',
+};
+
+/** Clearer words than Fastify's for the errors clients meet most. */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported Content-Type: send the image bytes as image/jpeg, image/png, image/webp, image/gif, image/avif or image/tiff, or multipart/form-data',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'request body is over the size limit (--max-body-mb)',
+  FST_REQ_FILE_TOO_LARGE: 'uploaded file is over the size limit (--max-body-mb)',
+  FST_FILES_LIMIT: 'too many files in one request (--max-job-files)',
+};
+
+export interface ErrorReply {
+  statusCode: number;
+  body: { error: { code: string; message: string } };
+  retryAfterS?: number;
+  /** True for errors the client did not cause (logged with their stack). */
+  internal: boolean;
+}
+
+/** Anything thrown while handling a request → status + JSON body. Never includes a stack trace. */
+export function errorReply(err: unknown): ErrorReply {
+  const first = (m: string) => m.split('\n')[0].slice(0, 500);
+  if (err instanceof ApiError) {
+    return { statusCode: err.statusCode, body: { error: { code: err.code, message: first(err.message) } }, retryAfterS: err.retryAfterS, internal: err.statusCode >= 500 && !err.retryAfterS };
+  }
+  if (err instanceof EmolensError) {
+    const statusCode = STATUS_BY_CODE[err.code] ?? 500;
+    return { statusCode, body: { error: { code: err.code, message: first(err.message) } }, internal: statusCode >= 500 };
+  }
+  const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
+  const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    const code = (typeof e.code === 'string' && FASTIFY_CODES[e.code]) || (status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST');
+    const message = (typeof e.code === 'string' && FASTIFY_MESSAGES[e.code]) || first(String(e.message ?? 'bad request'));
+    return { statusCode: status, body: { error: { code, message } }, internal: false };
+  }
+  return { statusCode: 500, body: { error: { code: 'INTERNAL', message: 'internal server error (see the server log)' } }, internal: true };
+}
+
+/** The JSON schema of the error body, shared by every route's responses (for the OpenAPI document). */
+export const ERROR_SCHEMA = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+/**
+ * Accept only the raster formats emolens documents (JPEG, PNG, WebP, GIF, AVIF/HEIF, TIFF), by their first bytes,
+ * before anything decodes them: libvips also reads SVG, PDF and other formats that can refer to other files or
+ * URLs, and a server must never follow a path or URL that a client chose.
+ * @throws InvalidImageError (422) for anything else.
+ */
+export function checkImageSignature(bytes: Uint8Array, what = 'upload'): void {
+  const b = bytes;
+  const ascii = (from: number, text: string) => text.split('').every((c, i) => b[from + i] === c.charCodeAt(0));
+  const ok = (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff)                     // JPEG
+    || (b[0] === 0x89 && ascii(1, 'PNG'))                                           // PNG
+    || ascii(0, 'GIF8')                                                             // GIF
+    || (ascii(0, 'RIFF') && ascii(8, 'WEBP'))                                       // WebP
+    || ascii(4, 'ftyp')                                                             // AVIF / HEIF
+    || ascii(0, 'II*\0') || ascii(0, 'MM\0*');                                      // TIFF
+  if (!ok) throw new InvalidImageError(what, 'not a JPEG, PNG, WebP, GIF, AVIF or TIFF image');
+}

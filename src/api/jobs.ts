@@ -1,0 +1,145 @@
+/**
+ * Jobs: uploads analysed in the background, behind one interface with two backends.
+ * - InProcessJobs (the default): a bounded FIFO in this process, run on the server's own worker-thread pool;
+ *   inputs live in memory only and are dropped when the job ends; a finished job is deleted after the TTL.
+ * - BullMqJobs (`--redis`, jobs-bullmq.ts): the same jobs on BullMQ, taken by `emolens worker` processes.
+ * What a job does is its kind's business (job-kinds.ts), so both backends run every kind the same way.
+ */
+import { randomUUID } from 'node:crypto';
+import { EmolensError } from '../errors.js';
+import type { AnalysisResult } from '../types.js';
+import { ApiError, OverloadedError } from './errors.js';
+import { JOB_KINDS, type JobInput, type JobProgress } from './job-kinds.js';
+
+export type JobState = 'queued' | 'running' | 'completed' | 'failed';
+
+/** What GET /v1/jobs/:id answers. */
+export interface JobView {
+  id: string;
+  kind: string;
+  state: JobState;
+  progress: JobProgress;
+  /** The kind's result (images: the `emolens analyze --json` document), once completed. */
+  result?: unknown;
+  error?: { code: string; message: string };
+  createdAt: string;
+  finishedAt?: string;
+  /** When the finished job and its result are deleted. */
+  expiresAt?: string;
+}
+
+export interface JobQueue {
+  readonly backend: 'in-process' | 'redis';
+  /** Queue a job; resolves to its id. @throws OverloadedError when too many jobs are waiting. */
+  add(kind: string, inputs: JobInput[]): Promise<string>;
+  /** The job's state, or undefined when there is no such job (never was, or expired). */
+  get(id: string): Promise<JobView | undefined>;
+  /** `listener` gets the job's view on every change (progress, start, end); returns the unsubscribe. */
+  subscribe(id: string, listener: (view: JobView) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface JobQueueOptions {
+  /** Jobs waiting to start beyond which add() is refused (503). */
+  maxPending: number;
+  /** How long a finished job can be read. */
+  resultTtlMs: number;
+}
+
+/** The BullMQ queue `emolens api --redis` and `emolens worker` share unless --queue says otherwise. */
+export const DEFAULT_QUEUE_NAME = 'emolens-jobs';
+
+/** Job ids are random UUIDs: knowing one job's id tells nothing about another's. */
+export const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const newJobId = (): string => randomUUID();
+
+interface Entry { view: JobView; inputs: JobInput[]; expiry?: NodeJS.Timeout }
+
+export class InProcessJobs implements JobQueue {
+  readonly backend = 'in-process' as const;
+  private readonly jobs = new Map<string, Entry>();
+  private readonly pending: string[] = [];
+  private readonly listeners = new Map<string, Set<(view: JobView) => void>>();
+  private running = 0;
+  private closed = false;
+
+  /**
+   * @param analyze analyses one image off the event loop (the server's pool, unbounded: jobs are bounded here)
+   * @param concurrency jobs run at once; 1 keeps /v1/analyze responsive while a long job runs
+   */
+  constructor(private readonly analyze: (bytes: Uint8Array) => Promise<AnalysisResult>, private readonly options: JobQueueOptions, private readonly concurrency = 1) {}
+
+  async add(kind: string, inputs: JobInput[]): Promise<string> {
+    if (this.closed) throw new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1);
+    if (!JOB_KINDS.has(kind)) throw new EmolensError('USAGE', `unknown job kind: ${kind}`);
+    if (this.pending.length >= this.options.maxPending) throw new OverloadedError(`${this.pending.length} jobs are waiting; retry later`, 5);
+    const id = newJobId();
+    this.jobs.set(id, { view: { id, kind, state: 'queued', progress: { done: 0, total: inputs.length }, createdAt: new Date().toISOString() }, inputs });
+    this.pending.push(id);
+    this.pump();
+    return id;
+  }
+
+  async get(id: string): Promise<JobView | undefined> {
+    const entry = this.jobs.get(id);
+    return entry ? { ...entry.view } : undefined;
+  }
+
+  subscribe(id: string, listener: (view: JobView) => void): () => void {
+    let set = this.listeners.get(id);
+    if (!set) this.listeners.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(id);
+    };
+  }
+
+  private notify(entry: Entry): void {
+    for (const listener of this.listeners.get(entry.view.id) ?? []) listener({ ...entry.view });
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running < this.concurrency && this.pending.length > 0) {
+      const entry = this.jobs.get(this.pending.shift()!);
+      if (entry) void this.run(entry);
+    }
+  }
+
+  private async run(entry: Entry): Promise<void> {
+    this.running++;
+    const { view } = entry;
+    view.state = 'running';
+    this.notify(entry);
+    try {
+      view.result = await JOB_KINDS.get(view.kind)!.run({
+        inputs: entry.inputs,
+        analyze: this.analyze,
+        progress: async (progress) => { view.progress = progress; this.notify(entry); },
+      });
+      view.state = 'completed';
+    } catch (err) {
+      view.state = 'failed';
+      view.error = err instanceof EmolensError ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'the job failed (see the server log)' };
+      if (!(err instanceof EmolensError)) process.stderr.write(`emolens api: job ${view.id} failed: ${(err as Error)?.stack ?? err}\n`);
+    } finally {
+      this.running--;
+    }
+    // Uploaded bytes are released the moment the job ends; only the result is kept, and only for the TTL.
+    entry.inputs = [];
+    const now = Date.now();
+    view.finishedAt = new Date(now).toISOString();
+    view.expiresAt = new Date(now + this.options.resultTtlMs).toISOString();
+    entry.expiry = setTimeout(() => this.jobs.delete(view.id), this.options.resultTtlMs).unref();
+    this.notify(entry);
+    this.pump();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const entry of this.jobs.values()) clearTimeout(entry.expiry);
+    this.jobs.clear();
+    this.pending.length = 0;
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * A fixed pool of inference worker threads (analyze-worker.ts) with one bounded FIFO queue in front of it.
+ * Why threads: onnxruntime-node's run() blocks the calling thread, so on the server's event loop every request
+ * (and /v1/health) would wait behind every inference. Why bounded: past the point where a request would wait longer
+ * than `maxQueueWaitMs`, answering 503 + Retry-After at once is better for everybody than a queue whose latency
+ * grows without limit. ONNX Runtime's intra-op threads are split between the workers (cores / workers, at least 1)
+ * so the pool never runs more compute threads than there are cores.
+ *
+ * Owns: spawning, respawning a crashed worker, admission, timeouts. Not HTTP (server.ts), not jobs (jobs.ts).
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { EmolensError } from '../errors.js';
+import type { CreateAnalyzerOptions } from '../node.js';
+import type { AnalysisResult } from '../types.js';
+import type { ModelInfo, WorkerInit, WorkerTask } from './analyze-worker.js';
+import { ApiError, checkImageSignature, OverloadedError } from './errors.js';
+
+export interface PoolOptions {
+  /** Worker threads (default: the number of cores). */
+  workers?: number;
+  /** Analyzer options for every worker; `threads` defaults to cores / workers (at least 1). */
+  analyzer?: CreateAnalyzerOptions;
+  /** Tasks waiting beyond which bounded submissions are refused (default 64). */
+  maxQueue?: number;
+  /** Expected queue wait beyond which bounded submissions are refused (default 500 ms). */
+  maxQueueWaitMs?: number;
+}
+
+export interface SubmitOptions {
+  /** false: never refused for a full queue (jobs, which are bounded by their own queue). Default true. */
+  bounded?: boolean;
+  /** Give up (503 TIMEOUT) if no answer within this many ms, queue time included. */
+  timeoutMs?: number;
+}
+
+export interface PoolStats { workers: number; busy: number; queued: number; meanMs: number }
+
+interface Task {
+  id: number;
+  bytes: Uint8Array;
+  resolve(result: AnalysisResult): void;
+  reject(err: Error): void;
+  state: 'queued' | 'running' | 'done';
+  startedAt: number;
+  timer?: NodeJS.Timeout;
+}
+
+interface Slot { worker: Worker; ready: boolean; task?: Task }
+
+type FromWorker =
+  | { type: 'ready'; model: ModelInfo }
+  | { type: 'failed'; error: { code: string; message: string } }
+  | { id: number; result: AnalysisResult }
+  | { id: number; error: { code: string; message: string } };
+
+/** tsx runs src/*.ts (tests, scripts); dist/ has the compiled .js: the worker entry has the same extension as this file. */
+const WORKER_URL = new URL(`./analyze-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+function startWorker(init: WorkerInit): Worker {
+  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData: init });
+  // From src/ under tsx (tests, scripts): on Node 20 a worker thread does not inherit tsx's loader, so the thread
+  // registers it before importing its .ts entry.
+  const code = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(code, { eval: true, workerData: init });
+}
+
+export class WorkerPool {
+  readonly size: number;
+  /** The emotion model the workers loaded (for GET /v1/models). */
+  model!: ModelInfo;
+  private readonly slots: Slot[] = [];
+  private readonly queue: Task[] = [];
+  private readonly init: WorkerInit;
+  private readonly maxQueue: number;
+  private readonly maxQueueWaitMs: number;
+  private nextId = 1;
+  private meanMs = 0;
+  private closing = false;
+
+  private constructor(options: PoolOptions) {
+    const cores = availableParallelism();
+    this.size = options.workers ?? cores;
+    if (!(Number.isInteger(this.size) && this.size >= 1)) throw new EmolensError('USAGE', `workers must be a positive integer, got ${this.size}`);
+    const threads = options.analyzer?.threads ?? Math.max(1, Math.floor(cores / this.size));
+    this.init = { analyzer: { ...options.analyzer, threads } };
+    this.maxQueue = options.maxQueue ?? 64;
+    this.maxQueueWaitMs = options.maxQueueWaitMs ?? 500;
+  }
+
+  /** Start every worker and wait until each has loaded the models (a model error rejects here, not per request). */
+  static async start(options: PoolOptions = {}): Promise<WorkerPool> {
+    // sharp is loaded by the main thread before any worker does: libvips must not be first initialised (and later
+    // unloaded) by a worker thread that exits.
+    await import('sharp');
+    const pool = new WorkerPool(options);
+    try {
+      await Promise.all(Array.from({ length: pool.size }, () => pool.spawn()));
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  private spawn(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const slot: Slot = { worker: startWorker(this.init), ready: false };
+      this.slots.push(slot);
+      slot.worker.on('message', (message: FromWorker) => {
+        if ('type' in message) {
+          if (message.type === 'ready') {
+            this.model = message.model;
+            slot.ready = true;
+            resolve();
+            this.dispatch();
+          } else {
+            reject(new EmolensError(message.error.code, message.error.message));
+          }
+          return;
+        }
+        const task = slot.task;
+        slot.task = undefined;
+        if (task && task.id === message.id) this.finish(task, message);
+        this.dispatch();
+      });
+      slot.worker.on('error', (err) => { if (!slot.ready) reject(err); });
+      slot.worker.on('exit', (code) => {
+        this.slots.splice(this.slots.indexOf(slot), 1);
+        if (!slot.ready) reject(new EmolensError('WORKER_FAILED', `inference worker exited with code ${code} while loading the models`));
+        if (slot.task) this.settle(slot.task, undefined, new ApiError(500, 'WORKER_CRASHED', 'the inference worker analysing this image crashed'));
+        // A worker that crashed after loading is replaced, so one bad input cannot shrink the pool for good.
+        if (slot.ready && !this.closing) this.spawn().catch((err) => process.stderr.write(`emolens api: cannot restart an inference worker: ${(err as Error).message}\n`));
+      });
+    });
+  }
+
+  private finish(task: Task, message: { result: AnalysisResult } | { error: { code: string; message: string } }): void {
+    const ms = Date.now() - task.startedAt;
+    // Mean service time (exponentially weighted, so it follows the machine's current speed) for the wait estimate.
+    this.meanMs = this.meanMs === 0 ? ms : this.meanMs * 0.8 + ms * 0.2;
+    if ('result' in message) this.settle(task, message.result);
+    else this.settle(task, undefined, new EmolensError(message.error.code, message.error.message));
+  }
+
+  private settle(task: Task, result?: AnalysisResult, error?: Error): void {
+    if (task.state === 'done') return; // timed out already: the late answer is dropped
+    task.state = 'done';
+    clearTimeout(task.timer);
+    if (error) task.reject(error);
+    else task.resolve(result!);
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.task) continue;
+      const task = this.queue.shift();
+      if (!task) return;
+      task.state = 'running';
+      task.startedAt = Date.now();
+      slot.task = task;
+      const message: WorkerTask = { id: task.id, bytes: task.bytes };
+      slot.worker.postMessage(message, [task.bytes.buffer as ArrayBuffer]);
+    }
+  }
+
+  /** Expected wait of a task queued now: the work ahead of it shared by the workers. */
+  private expectedWaitMs(): number {
+    return ((this.queue.length + 1) * (this.meanMs || 100)) / Math.max(1, this.slots.length);
+  }
+
+  /**
+   * Analyse one encoded image on a worker thread.
+   * @throws OverloadedError (503 + Retry-After) when bounded and the queue is full; ApiError 503 TIMEOUT after
+   * `timeoutMs`; the analyzer's typed errors (InvalidImageError, ImageTooLargeError, …) as EmolensErrors.
+   */
+  analyze(bytes: Uint8Array, options: SubmitOptions = {}): Promise<AnalysisResult> {
+    if (this.closing) return Promise.reject(new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1));
+    try {
+      checkImageSignature(bytes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const idle = this.slots.some((s) => s.ready && !s.task);
+    if (options.bounded !== false && !idle) {
+      const waitMs = this.expectedWaitMs();
+      if (this.queue.length >= this.maxQueue || waitMs > this.maxQueueWaitMs) {
+        return Promise.reject(new OverloadedError(`server busy: all ${this.slots.length} inference workers are busy and ${this.queue.length} images are waiting; retry later`, waitMs / 1000));
+      }
+    }
+    // A private copy: the worker receives it by transfer, and Fastify's body buffer may share its memory.
+    const copy = new Uint8Array(bytes);
+    return new Promise<AnalysisResult>((resolve, reject) => {
+      const task: Task = { id: this.nextId++, bytes: copy, resolve, reject, state: 'queued', startedAt: 0 };
+      if (options.timeoutMs) {
+        task.timer = setTimeout(() => {
+          const queued = this.queue.indexOf(task);
+          if (queued >= 0) this.queue.splice(queued, 1);
+          this.settle(task, undefined, new ApiError(503, 'TIMEOUT', `no answer within ${options.timeoutMs} ms; retry later`, Math.max(1, Math.ceil(this.expectedWaitMs() / 1000))));
+        }, options.timeoutMs);
+      }
+      this.queue.push(task);
+      this.dispatch();
+    });
+  }
+
+  stats(): PoolStats {
+    return { workers: this.slots.filter((s) => s.ready).length, busy: this.slots.filter((s) => s.task).length, queued: this.queue.length, meanMs: Math.round(this.meanMs) };
+  }
+
+  /** Refuse new work, fail queued tasks, stop the workers. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const task of this.queue.splice(0)) this.settle(task, undefined, new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1));
+    await Promise.all([...this.slots].map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,389 @@
+/**
+ * The HTTP API behind `emolens api`: Fastify routes with their JSON schemas, auth, limits and the one error shape.
+ * Handlers are small: inference goes to the worker-thread pool (pool.ts), jobs to the job queue (jobs.ts), results
+ * are the CLI's JSON (result-json.ts). Clients send image bytes only: no route takes a URL or a server path.
+ *
+ *   GET  /v1/health            liveness and load (no token needed)
+ *   GET  /v1/models            the loaded emotion model and detector
+ *   POST /v1/analyze           one image (raw body with an image content type, or multipart field "image")
+ *   POST /v1/jobs              several images (multipart, field "image" repeated) → 202 { id }
+ *   GET  /v1/jobs/:id          state, progress, result
+ *   GET  /v1/jobs/:id/events   the same as server-sent events, until the job ends
+ *   GET  /openapi.json, /docs  the OpenAPI document and its docs page (no token needed)
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { DEFAULT_DETECTOR_MODEL } from '../classify/node.js';
+import { UsageError } from '../errors.js';
+import type { CreateAnalyzerOptions } from '../node.js';
+import { isLoopback, tokenChecker } from './auth.js';
+import { ApiError, DEFAULT_LIMITS, ERROR_SCHEMA, errorReply, type ApiLimits } from './errors.js';
+import { accepts, kindForField, type JobInput } from './job-kinds.js';
+import { DEFAULT_QUEUE_NAME, InProcessJobs, JOB_ID, type JobQueue, type JobView } from './jobs.js';
+import { WorkerPool } from './pool.js';
+import { IMAGE_RESULT_SCHEMA, imageEntry } from './result-json.js';
+
+export interface ApiServerOptions {
+  /** Default 8081; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. Any other interface requires `tokens`. */
+  host?: string;
+  /** Accepted bearer tokens; none: no auth (loopback only). */
+  tokens?: string[];
+  limits?: Partial<ApiLimits>;
+  /** Inference worker threads (default: the number of cores). */
+  workers?: number;
+  /** Model and detector options for every worker (model, detectorModel, minFaceScore, detector tiles, …). */
+  analyzer?: CreateAnalyzerOptions;
+  /** redis://… : jobs go to BullMQ for `emolens worker` processes; none: jobs run in this process. */
+  redisUrl?: string;
+  queueName?: string;
+  /** One line per request and per server-side error (default: server-side errors only, on stderr). */
+  log?: (line: string) => void;
+  verbose?: boolean;
+}
+
+export interface RunningApiServer {
+  url: string;
+  port: number;
+  host: string;
+  app: FastifyInstance;
+  pool: WorkerPool;
+  jobs: JobQueue;
+  close(): Promise<void>;
+}
+
+/** Raw bodies taken by POST /v1/analyze; the bytes are checked again by their signature (errors.ts). */
+export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'];
+
+const PUBLIC_ROUTES = new Set(['/v1/health', '/openapi.json']);
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const errorResponses = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
+
+const JOB_VIEW_SCHEMA = {
+  $id: 'Job',
+  type: 'object',
+  required: ['id', 'kind', 'state', 'progress', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string', description: '"images" (a "video" kind comes with video analysis)' },
+    state: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] },
+    progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
+    result: { description: 'images: the document `emolens analyze --json` prints for the same files' },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    createdAt: { type: 'string' },
+    finishedAt: { type: 'string' },
+    expiresAt: { type: 'string', description: 'when the finished job and its result are deleted' },
+  },
+} as const;
+
+const jobParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID.source } } } as const;
+
+/** Build the app (routes, hooks, schemas) without listening: tests use `app.inject`, startApiServer listens. */
+export async function startApiServer(options: ApiServerOptions = {}): Promise<RunningApiServer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 8081;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`invalid port: ${port} (0..65535)`);
+  const tokens = options.tokens ?? [];
+  if (!isLoopback(host) && tokens.length === 0) {
+    throw new UsageError(`refusing to listen on ${host} without a token: set EMOLENS_API_TOKEN or --token-file (or keep --host 127.0.0.1)`);
+  }
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const logError = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+
+  const pool = await WorkerPool.start({
+    workers: options.workers,
+    analyzer: { ...options.analyzer, maxPixels: limits.maxPixels, maxFaces: options.analyzer?.maxFaces ?? limits.maxFaces },
+    maxQueue: limits.maxQueue,
+    maxQueueWaitMs: limits.maxQueueWaitMs,
+  });
+  let jobs: JobQueue;
+  try {
+    const jobOptions = { maxPending: limits.maxPendingJobs, resultTtlMs: limits.resultTtlMs };
+    if (options.redisUrl) {
+      const { BullMqJobs } = await import('./jobs-bullmq.js');
+      jobs = await BullMqJobs.connect({ ...jobOptions, redisUrl: options.redisUrl, queueName: options.queueName ?? DEFAULT_QUEUE_NAME });
+    } else {
+      jobs = new InProcessJobs((bytes) => pool.analyze(bytes, { bounded: false }), jobOptions);
+    }
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: limits.maxBodyBytes,
+    // Slow senders cannot hold a connection for ever; analysis time is bounded separately (requestTimeoutMs).
+    requestTimeout: 60_000,
+    keepAliveTimeout: 10_000,
+    routerOptions: { maxParamLength: 200 },
+  });
+  try {
+    await buildRoutes(app, { pool, jobs, limits, tokens, detectorModel: options.analyzer?.detectorModel ?? DEFAULT_DETECTOR_MODEL, logError, verbose: options.verbose ?? false });
+    await app.listen({ port, host });
+  } catch (err) {
+    await Promise.allSettled([app.close(), jobs.close(), pool.close()]);
+    throw err;
+  }
+  const address = app.server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost}:${address.port}/`,
+    port: address.port,
+    host,
+    app,
+    pool,
+    jobs,
+    async close() {
+      await app.close();
+      await jobs.close();
+      await pool.close();
+    },
+  };
+}
+
+interface RouteContext {
+  pool: WorkerPool;
+  jobs: JobQueue;
+  limits: ApiLimits;
+  tokens: string[];
+  detectorModel: string;
+  logError: (line: string) => void;
+  verbose: boolean;
+}
+
+async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
+  const { pool, jobs, limits } = ctx;
+  app.addSchema(ERROR_SCHEMA);
+  app.addSchema(IMAGE_RESULT_SCHEMA);
+  app.addSchema(JOB_VIEW_SCHEMA);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'emolens API', version: version(), description: 'Faces and 7 emotion probabilities for images; see docs/api.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: ctx.tokens.length ? [{ bearer: [] }] : [],
+    },
+    transformObject: (documentObject) => ('openapiObject' in documentObject ? withRequestBodies(documentObject.openapiObject) : documentObject.swaggerObject),
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(multipart, {
+    limits: { fileSize: limits.maxBodyBytes, files: limits.maxJobFiles, fields: 16, parts: limits.maxJobFiles + 16, headerPairs: 200 },
+  });
+
+  // Only image bodies and multipart are parsed: JSON, forms and text are 415 before any handler runs.
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(IMAGE_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => done(null, body));
+
+  const authorized = ctx.tokens.length ? tokenChecker(ctx.tokens) : undefined;
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (!authorized) return;
+    const route = request.routeOptions.url ?? '';
+    if (PUBLIC_ROUTES.has(route) || route.startsWith('/docs')) return;
+    if (!authorized(request.headers.authorization)) throw new ApiError(401, 'UNAUTHORIZED', 'missing or wrong bearer token (send Authorization: Bearer <token>)');
+  });
+  if (ctx.verbose) {
+    app.addHook('onResponse', async (request, reply) => {
+      ctx.logError(`${request.method} ${request.url} ${reply.statusCode} ${reply.elapsedTime.toFixed(0)}ms`);
+    });
+  }
+
+  app.setErrorHandler((err, request, reply) => {
+    const r = errorReply(err);
+    if (r.internal) ctx.logError(`emolens api: ${request.method} ${request.url}: ${(err as Error)?.stack ?? err}`);
+    if (r.retryAfterS) reply.header('Retry-After', String(r.retryAfterS));
+    if (r.statusCode === 401) reply.header('WWW-Authenticate', 'Bearer');
+    void reply.code(r.statusCode).send(r.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.slice(0, 200)} (see /openapi.json)` } });
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/v1/health', {
+    schema: {
+      summary: 'Liveness and load',
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            status: { type: 'string' }, version: { type: 'string' }, jobs: { type: 'string' },
+            workers: { type: 'integer' }, busy: { type: 'integer' }, queued: { type: 'integer' }, meanMs: { type: 'integer' },
+          },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async () => ({ status: 'ok', version: version(), jobs: jobs.backend, ...pool.stats() }));
+
+  app.get('/v1/models', {
+    schema: {
+      summary: 'The loaded models',
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            emotion: { type: 'object', properties: { name: { type: 'string' }, labels: { type: 'array', items: { type: 'string' } }, inputSize: { type: 'integer' }, valAccuracy: { type: 'number' }, valMacroF1: { type: 'number' } } },
+            detector: { type: 'object', properties: { name: { type: 'string' } } },
+          },
+        },
+        ...errorResponses,
+      },
+    },
+  }, async () => ({ emotion: pool.model, detector: { name: ctx.detectorModel } }));
+
+  app.post('/v1/analyze', {
+    schema: {
+      summary: 'Faces and emotions of one image',
+      description: `Body: the image bytes with Content-Type ${IMAGE_CONTENT_TYPES.join(', ')}; or multipart/form-data with the file in field "image". `
+        + 'Answers exactly the entry `emolens analyze --json` prints for the image ("file" is the multipart file name, if any).',
+      response: { 200: { $ref: 'ImageResult#' }, ...errorResponses },
+    },
+  }, async (request, reply) => {
+    let bytes: Buffer | undefined;
+    let file: string | undefined;
+    if (request.isMultipart()) {
+      const part = await request.file({ limits: { files: 1 } });
+      if (!part) throw new ApiError(400, 'MISSING_IMAGE', 'no file in the form: send the image in field "image"');
+      if (part.fieldname !== 'image') throw new ApiError(400, 'MISSING_IMAGE', `unexpected field "${part.fieldname.slice(0, 40)}": send the image in field "image"`);
+      if (!part.mimetype.startsWith('image/') && part.mimetype !== 'application/octet-stream') {
+        throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `field "image" has type ${part.mimetype.slice(0, 60)}; send an image`);
+      }
+      bytes = await part.toBuffer();
+      file = part.filename || undefined;
+    } else {
+      bytes = request.body as Buffer | undefined;
+    }
+    if (!bytes || bytes.length === 0) throw new ApiError(400, 'EMPTY_BODY', `send the image as the request body (Content-Type ${IMAGE_CONTENT_TYPES[0]}, …) or in multipart field "image"`);
+    const result = await pool.analyze(bytes, { timeoutMs: limits.requestTimeoutMs });
+    // The CLI's bytes, not a re-serialisation through the response schema: JSON.stringify of the same entry.
+    return reply.type('application/json; charset=utf-8').send(Buffer.from(JSON.stringify(imageEntry(file, result))));
+  });
+
+  app.post('/v1/jobs', {
+    schema: {
+      summary: 'Queue a job: several images',
+      description: 'multipart/form-data with files in field "image" (repeat it). A "video" field is answered 415 until emolens has video analysis.',
+      response: {
+        202: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, url: { type: 'string' }, events: { type: 'string' } } },
+        ...errorResponses,
+      },
+    },
+  }, async (request, reply) => {
+    if (!request.isMultipart()) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'POST /v1/jobs takes multipart/form-data with files in field "image"');
+    let kindName: string | undefined;
+    const inputs: JobInput[] = [];
+    for await (const part of request.parts()) {
+      if (part.type !== 'file') continue;
+      const found = kindForField(part.fieldname);
+      if (!found) {
+        if (part.fieldname === 'video') throw new ApiError(415, 'VIDEO_NOT_SUPPORTED', 'video jobs are not available yet: this emolens has no video analysis; send images in field "image"');
+        throw new ApiError(400, 'UNKNOWN_FIELD', `unexpected file field "${part.fieldname.slice(0, 40)}": send images in field "image"`);
+      }
+      const [name, kind] = found;
+      if (kindName && kindName !== name) throw new ApiError(400, 'MIXED_JOB', 'one job takes one kind of file');
+      kindName = name;
+      if (!accepts(kind, part.mimetype)) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `file "${part.filename.slice(0, 80)}" has type ${part.mimetype.slice(0, 60)}, not an image`);
+      if (inputs.length >= Math.min(kind.maxFiles, limits.maxJobFiles)) throw new ApiError(413, 'TOO_MANY_FILES', `at most ${Math.min(kind.maxFiles, limits.maxJobFiles)} files per job`);
+      const bytes = await part.toBuffer();
+      inputs.push({ name: part.filename || `${part.fieldname}-${inputs.length + 1}`, bytes });
+    }
+    if (!kindName) throw new ApiError(400, 'MISSING_IMAGE', 'no files in the form: send images in field "image"');
+    const id = await jobs.add(kindName, inputs);
+    return reply.code(202).header('Location', `/v1/jobs/${id}`).send({ id, state: 'queued', url: `/v1/jobs/${id}`, events: `/v1/jobs/${id}/events` });
+  });
+
+  const findJob = async (id: string): Promise<JobView> => {
+    const view = await jobs.get(id);
+    if (!view) throw new ApiError(404, 'JOB_NOT_FOUND', `no job ${id} (never queued, or its result expired)`);
+    return view;
+  };
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', {
+    schema: { summary: 'A job: state, progress, result', params: jobParams, response: { 200: { $ref: 'Job#' }, ...errorResponses } },
+  }, async (request) => findJob(request.params.id));
+
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', {
+    schema: {
+      summary: 'A job as server-sent events',
+      description: 'text/event-stream: "progress" events with the job (state, progress) while it runs, then one "completed" or "failed" event with the whole job (result included), then the stream ends.',
+      params: jobParams,
+      response: { 200: { type: 'string', description: 'text/event-stream' }, ...errorResponses },
+    },
+  }, async (request, reply) => streamJob(request.params.id, reply, jobs, findJob));
+}
+
+async function streamJob(id: string, reply: FastifyReply, jobs: JobQueue, findJob: (id: string) => Promise<JobView>): Promise<void> {
+  const buffered: JobView[] = [];
+  let write: ((view: JobView) => void) | undefined;
+  // Subscribe before reading the state, so no change between the two is lost.
+  const unsubscribe = jobs.subscribe(id, (view) => (write ? write(view) : buffered.push(view)));
+  let first: JobView;
+  try {
+    first = await findJob(id);
+  } catch (err) {
+    unsubscribe();
+    throw err;
+  }
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  let ended = false;
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearInterval(heartbeat);
+    unsubscribe();
+    res.end();
+  };
+  res.on('close', end);
+  write = (view) => {
+    if (ended) return;
+    const terminal = view.state === 'completed' || view.state === 'failed';
+    res.write(`event: ${terminal ? view.state : 'progress'}\ndata: ${JSON.stringify(view)}\n\n`);
+    if (terminal) end();
+  };
+  write(first);
+  for (const view of buffered) write(view);
+}
+
+type Operations = Record<string, Record<string, Record<string, unknown>> | undefined>;
+
+/** Request bodies that are bytes or forms, which Fastify's body schemas (JSON only) cannot describe. */
+function withRequestBodies<T extends { paths?: object }>(doc: T): T {
+  const paths = doc.paths as Operations | undefined;
+  const binary = { schema: { type: 'string', format: 'binary' } };
+  const analyze = paths?.['/v1/analyze']?.post;
+  if (analyze) {
+    analyze.requestBody = {
+      required: true,
+      content: {
+        ...Object.fromEntries(IMAGE_CONTENT_TYPES.map((t) => [t, binary])),
+        'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'string', format: 'binary' } } } },
+      },
+    };
+  }
+  const jobsPost = paths?.['/v1/jobs']?.post;
+  if (jobsPost) {
+    jobsPost.requestBody = {
+      required: true,
+      content: { 'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'array', items: { type: 'string', format: 'binary' } } } } } },
+    };
+  }
+  return doc;
+}

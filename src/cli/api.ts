@@ -1,0 +1,127 @@
+/**
+ * `emolens api`: the HTTP API (src/api/server.ts). Owns flag parsing, the token sources and start-up lines only.
+ */
+import type { Command } from 'commander';
+import { loadTokens } from '../api/auth.js';
+import { DEFAULT_LIMITS, type ApiLimits } from '../api/errors.js';
+import { analyzerOptionsFrom } from './analyze.js';
+import { parseNumber } from './common.js';
+
+interface ApiFlags {
+  port: string;
+  host: string;
+  tokenFile?: string;
+  redis?: string;
+  queue?: string;
+  workers?: string;
+  model: string;
+  detector?: string;
+  minScore?: string;
+  maxFaces?: string;
+  maxPixels?: string;
+  tiles?: string;
+  threads?: string;
+  maxBodyMb?: string;
+  maxJobFiles?: string;
+  maxQueue?: string;
+  maxQueueWaitMs?: string;
+  timeoutMs?: string;
+  resultTtlS?: string;
+  verbose?: boolean;
+}
+
+/** Hide a password in a redis:// URL before printing it. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('api')
+    .description('HTTP API: POST images, get faces and emotions as JSON; background jobs (in-process, or on Redis with `emolens worker`)')
+    .option('--port <port>', 'port to listen on (0 = any free port)', '8081')
+    .option('--host <host>', 'interface to bind; beyond loopback a token is required', '127.0.0.1')
+    .option('--token-file <file>', 'bearer tokens, one per line (also: EMOLENS_API_TOKEN)')
+    .option('--redis <url>', 'queue jobs on BullMQ in this Redis (redis://host:6379) for `emolens worker` processes')
+    .option('--queue <name>', 'BullMQ queue name', 'emolens-jobs')
+    .option('--workers <n>', 'inference worker threads (default: one per core)')
+    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option('--detector <name|path>', 'face detector model (default blazeface)')
+    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
+    .option('--max-faces <n>', `at most this many faces per image, best first (default ${DEFAULT_LIMITS.maxFaces})`)
+    .option('--max-pixels <n>', `refuse images larger than this, checked before decoding (default ${DEFAULT_LIMITS.maxPixels})`)
+    .option('--tiles <auto|off|px>', 'extra detector passes on tiles for small faces in large photos (default auto)')
+    .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers, at least 1)')
+    .option('--max-body-mb <n>', `largest image or uploaded file in MB (default ${DEFAULT_LIMITS.maxBodyBytes / 2 ** 20})`)
+    .option('--max-job-files <n>', `most files in one job (default ${DEFAULT_LIMITS.maxJobFiles})`)
+    .option('--max-queue <n>', `images waiting for a worker before 503 (default ${DEFAULT_LIMITS.maxQueue})`)
+    .option('--max-queue-wait-ms <ms>', `expected queue wait before 503 (default ${DEFAULT_LIMITS.maxQueueWaitMs})`)
+    .option('--timeout-ms <ms>', `give up on an analysis after this long, 503 (default ${DEFAULT_LIMITS.requestTimeoutMs})`)
+    .option('--result-ttl-s <s>', `keep finished jobs this long (default ${DEFAULT_LIMITS.resultTtlMs / 1000})`)
+    .addHelpText('after', `
+Examples:
+  $ emolens api
+  $ curl -s --data-binary @photo.jpg -H 'Content-Type: image/jpeg' http://127.0.0.1:8081/v1/analyze
+  $ EMOLENS_API_TOKEN=$(openssl rand -hex 24) emolens api --host 0.0.0.0 --redis redis://127.0.0.1:6379
+
+Routes, limits and examples: docs/api.md; OpenAPI at /openapi.json, docs page at /docs.`)
+    .action(async (flags: ApiFlags) => {
+      await runApi(flags);
+    });
+}
+
+async function runApi(flags: ApiFlags): Promise<void> {
+  if (!/^\d+$/.test(flags.port)) throw new (await import('../errors.js')).UsageError(`invalid --port: ${flags.port} (a number 0..65535)`);
+  const analyzer = analyzerOptionsFrom(flags);
+  if (flags.detector) analyzer.detectorModel = flags.detector;
+  const limits: Partial<ApiLimits> = {};
+  const int = (name: string, value: string | undefined, min = 1) => (value === undefined ? undefined : parseNumber(name, value, { min, integer: true }));
+  if (flags.maxBodyMb !== undefined) limits.maxBodyBytes = Math.round(parseNumber('--max-body-mb', flags.maxBodyMb, { min: 0.001 }) * 2 ** 20);
+  if (flags.maxPixels !== undefined) limits.maxPixels = analyzer.maxPixels;
+  limits.maxJobFiles = int('--max-job-files', flags.maxJobFiles);
+  limits.maxQueue = int('--max-queue', flags.maxQueue, 0);
+  limits.maxQueueWaitMs = int('--max-queue-wait-ms', flags.maxQueueWaitMs, 0);
+  limits.requestTimeoutMs = int('--timeout-ms', flags.timeoutMs);
+  const ttlS = int('--result-ttl-s', flags.resultTtlS);
+  if (ttlS !== undefined) limits.resultTtlMs = ttlS * 1000;
+  for (const key of Object.keys(limits) as (keyof ApiLimits)[]) if (limits[key] === undefined) delete limits[key];
+  const tokens = loadTokens(process.env, flags.tokenFile);
+
+  // Loaded on use, so `--help` works without onnxruntime-node, Fastify or BullMQ.
+  const { startApiServer } = await import('../api/server.js');
+  const running = await startApiServer({
+    port: Number(flags.port),
+    host: flags.host,
+    tokens,
+    limits,
+    workers: int('--workers', flags.workers),
+    analyzer,
+    redisUrl: flags.redis,
+    queueName: flags.queue,
+    verbose: flags.verbose,
+  });
+  process.stdout.write(`emolens api: ${running.url}\n`);
+  const stats = running.pool.stats();
+  process.stderr.write(`${stats.workers} inference workers; jobs ${flags.redis ? `on ${redactUrl(flags.redis)} (queue ${flags.queue})` : 'in this process'}; ${tokens.length ? `${tokens.length} token${tokens.length === 1 ? '' : 's'}` : 'no token (loopback only)'}; docs at ${running.url}docs. Ctrl+C to stop.\n`);
+  await untilSignal();
+  await running.close();
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function untilSignal(): Promise<void> {
+  return new Promise((done) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      done();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

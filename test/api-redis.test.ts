@@ -1,0 +1,113 @@
+/**
+ * Jobs on BullMQ with a real redis-server (started here on a free port): `emolens worker` processes take the jobs
+ * queued by the API; a worker killed with SIGKILL mid-job has its job handed to another worker and the result is
+ * delivered once; uploads are deleted when the job ends; finished jobs expire after the TTL.
+ * Without redis-server this file skips, except under CI=true where it fails (CI installs it, see .ci/run).
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { startApiServer, type RunningApiServer } from '../src/api/server.js';
+import { readEvents, redisServerPath, startRedis, type RedisHandle } from './helpers/api-fixtures.js';
+import { ROOT, SAMPLE_PHOTOS, testEmotionModel } from './helpers/fixtures.js';
+
+const REDIS_SERVER = redisServerPath();
+const skip = !REDIS_SERVER && !process.env.CI ? 'redis-server is not installed (apt-get install redis-server)' : false;
+const model = testEmotionModel().path;
+const TTL_MS = 4000;
+const LOCK_MS = 1500;
+
+let redis: RedisHandle;
+let server: RunningApiServer;
+const children: ChildProcess[] = [];
+const url = (path: string) => new URL(path, server.url).href;
+
+/** `emolens worker` as its own process; resolves once it is taking jobs. */
+async function startWorker(name: string): Promise<{ child: ChildProcess; log: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'helpers', 'api-cli.ts'), 'worker', '--redis', redis.url, '--workers', '1', '--lock-ms', String(LOCK_MS), '--model', model, '--verbose'], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' },
+  });
+  children.push(child);
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('emolens worker: ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}): ${log}`)));
+  });
+  return { child, log: () => log };
+}
+
+const redisCli = (...args: string[]) => spawnSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).stdout.trim();
+
+describe('emolens api + emolens worker on Redis', { skip }, () => {
+  before(async () => {
+    redis = await startRedis(REDIS_SERVER);
+    server = await startApiServer({ port: 0, workers: 1, analyzer: { model }, redisUrl: redis.url, limits: { resultTtlMs: TTL_MS } });
+  });
+
+  after(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it('a worker killed with SIGKILL mid-job: another worker takes the job over and its result is delivered once', async () => {
+    const health = await (await fetch(url('/v1/health'))).json() as { jobs: string };
+    assert.equal(health.jobs, 'redis');
+    const first = await startWorker('A');
+
+    const fd = new FormData();
+    for (const path of SAMPLE_PHOTOS) fd.append('image', new Blob([readFileSync(path)], { type: 'image/jpeg' }), path.split('/').at(-1));
+    const created = await fetch(url('/v1/jobs'), { method: 'POST', body: fd });
+    assert.equal(created.status, 202);
+    const { id } = await created.json() as { id: string };
+    assert.ok(redisCli('--scan', '--pattern', `emolens:*:input:${id}:*`).split('\n').length === SAMPLE_PHOTOS.length, 'uploads stored in Redis');
+
+    let second: Promise<{ child: ChildProcess; log: () => string }> | undefined;
+    const stream = await fetch(url(`/v1/jobs/${id}/events`));
+    const events = await readEvents(stream, (e) => {
+      const view = e.data as { state: string; progress: { done: number } };
+      if (!second && view.state === 'running' && view.progress.done >= 1) {
+        first.child.kill('SIGKILL');
+        second = startWorker('B');
+      }
+    });
+    assert.ok(second, 'worker A was killed mid-job');
+    const b = await second;
+    assert.equal(first.child.signalCode, 'SIGKILL');
+
+    const completed = events.filter((e) => e.event === 'completed');
+    assert.equal(completed.length, 1, `one completed event: ${events.map((e) => e.event)}`);
+    const view = completed[0].data as { state: string; result: { images: Array<{ file: string; faces: unknown[] }> } };
+    assert.equal(view.state, 'completed');
+    assert.deepEqual(view.result.images.map((i) => i.file), SAMPLE_PHOTOS.map((p) => p.split('/').at(-1)));
+    assert.ok(view.result.images.every((i) => i.faces.length > 0), 'every photo has faces');
+    assert.match(b.log(), new RegExp(`job ${id} completed`));
+    assert.doesNotMatch(first.log(), new RegExp(`job ${id} completed`));
+
+    const again = await (await fetch(url(`/v1/jobs/${id}`))).json() as { state: string; result: unknown };
+    assert.equal(again.state, 'completed');
+    assert.deepEqual(again.result, view.result);
+    assert.equal(redisCli('--scan', '--pattern', 'emolens:*'), '', 'uploads deleted when the job ended');
+  });
+
+  it('finished jobs expire after the result TTL, in Redis too', async () => {
+    const fd = new FormData();
+    fd.append('image', new Blob([readFileSync(SAMPLE_PHOTOS[0])], { type: 'image/jpeg' }), 'one.jpg');
+    const { id } = await (await fetch(url('/v1/jobs'), { method: 'POST', body: fd })).json() as { id: string };
+    const events = await readEvents(await fetch(url(`/v1/jobs/${id}/events`)));
+    const last = events.at(-1)!.data as { state: string; expiresAt: string };
+    assert.equal(last.state, 'completed');
+    assert.equal((await fetch(url(`/v1/jobs/${id}`))).status, 200);
+    assert.equal(redisCli('exists', `bull:emolens-jobs:${id}`), '1');
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(last.expiresAt) - Date.now()) + 200));
+    assert.equal((await fetch(url(`/v1/jobs/${id}`))).status, 404);
+    assert.equal(redisCli('exists', `bull:emolens-jobs:${id}`), '0');
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * `emolens api` over real HTTP: auth, the JSON error shape of every bad request (never a stack trace), the result
+ * byte-equal to `emolens analyze --json`, load shedding (503 + Retry-After) with the server answering afterwards,
+ * and the in-process job lifecycle with server-sent progress and result expiry.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startApiServer, type RunningApiServer } from '../src/api/server.js';
+import { UsageError } from '../src/errors.js';
+import { groupPhoto640, readEvents } from './helpers/api-fixtures.js';
+import { hugePngHeader, truncatedJpeg } from './helpers/bad-images.js';
+import { ROOT, tempDir, testEmotionModel } from './helpers/fixtures.js';
+
+const TOKEN = 'test-token-0123456789abcdef';
+const auth = { authorization: `Bearer ${TOKEN}` };
+const model = testEmotionModel().path;
+const TTL_MS = 1500;
+
+let server: RunningApiServer;
+let photo: Buffer;
+const url = (path: string) => new URL(path, server.url).href;
+
+function postImage(body: Uint8Array | string, type = 'image/jpeg', headers: Record<string, string> = auth): Promise<Response> {
+  return fetch(url('/v1/analyze'), { method: 'POST', body, headers: { ...headers, 'content-type': type } });
+}
+
+function form(files: Array<[field: string, name: string, type: string, bytes: Uint8Array]>): FormData {
+  const fd = new FormData();
+  for (const [field, name, type, bytes] of files) fd.append(field, new Blob([bytes], { type }), name);
+  return fd;
+}
+
+/** The one error shape: exactly { error: { code, message } }, a one-line message, no stack. */
+async function assertJsonError(response: Response, status: number, code: string): Promise<string> {
+  const text = await response.text();
+  assert.equal(response.status, status, text);
+  assert.match(response.headers.get('content-type') ?? '', /application\/json/);
+  const body = JSON.parse(text) as { error: { code: string; message: string } };
+  assert.deepEqual(Object.keys(body), ['error']);
+  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message']);
+  assert.equal(body.error.code, code, text);
+  assert.doesNotMatch(text, /\n|\s+at \S+ \(|node_modules|\.ts:\d+/, `no stack trace: ${text}`);
+  return body.error.message;
+}
+
+before(async () => {
+  photo = await groupPhoto640();
+  server = await startApiServer({
+    port: 0,
+    tokens: [TOKEN],
+    workers: 1,
+    analyzer: { model },
+    // Tiny queue so a burst of requests meets the bound; small body limit so 413 needs no big upload.
+    limits: { maxQueue: 1, maxBodyBytes: 1024 * 1024, resultTtlMs: TTL_MS },
+  });
+});
+
+after(async () => {
+  await server?.close();
+});
+
+describe('emolens api: auth', () => {
+  it('answers 401 JSON without a token or with a wrong one; health and the OpenAPI document are public', async () => {
+    await assertJsonError(await postImage(photo, 'image/jpeg', {}), 401, 'UNAUTHORIZED');
+    const wrong = await postImage(photo, 'image/jpeg', { authorization: `Bearer ${TOKEN}x` });
+    assert.equal(wrong.headers.get('www-authenticate'), 'Bearer');
+    await assertJsonError(wrong, 401, 'UNAUTHORIZED');
+    await assertJsonError(await fetch(url('/v1/models')), 401, 'UNAUTHORIZED');
+    await assertJsonError(await fetch(url('/v1/jobs/00000000-0000-4000-8000-000000000000')), 401, 'UNAUTHORIZED');
+    assert.equal((await fetch(url('/v1/health'))).status, 200);
+    const doc = await (await fetch(url('/openapi.json'))).json() as { paths: Record<string, unknown> };
+    for (const path of ['/v1/health', '/v1/models', '/v1/analyze', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/events']) assert.ok(doc.paths[path], path);
+    assert.equal((await fetch(url('/docs'))).status < 400, true);
+  });
+
+  it('refuses to listen beyond loopback without a token', async () => {
+    await assert.rejects(startApiServer({ host: '0.0.0.0', port: 0 }), (err: unknown) => err instanceof UsageError && /without a token/.test(err.message));
+  });
+
+  it('lists the loaded models', async () => {
+    const body = await (await fetch(url('/v1/models'), { headers: auth })).json() as { emotion: { labels: string[] }; detector: { name: string } };
+    assert.equal(body.emotion.labels.length, 7);
+    assert.equal(body.detector.name, 'blazeface');
+  });
+});
+
+describe('emolens api: bad requests are JSON errors', () => {
+  it('413 for a body over the limit and for an image over the pixel limit', async () => {
+    await assertJsonError(await postImage(Buffer.alloc(1024 * 1024 + 10, 0xff), 'image/jpeg'), 413, 'PAYLOAD_TOO_LARGE');
+    await assertJsonError(await postImage(hugePngHeader(), 'image/png'), 413, 'IMAGE_TOO_LARGE');
+    const big = form([['image', 'big.jpg', 'image/jpeg', Buffer.alloc(1024 * 1024 + 10, 0xff)]]);
+    await assertJsonError(await fetch(url('/v1/analyze'), { method: 'POST', body: big, headers: auth }), 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('415 for bodies that are not images, and for video jobs', async () => {
+    await assertJsonError(await postImage('{"url":"http://example.com/a.jpg"}', 'application/json'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await assertJsonError(await postImage('<svg/>', 'image/svg+xml'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await assertJsonError(await postImage('x', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    const video = form([['video', 'clip.mp4', 'video/mp4', Buffer.from('not really a video')]]);
+    const message = await assertJsonError(await fetch(url('/v1/jobs'), { method: 'POST', body: video, headers: auth }), 415, 'VIDEO_NOT_SUPPORTED');
+    assert.match(message, /video/);
+    await assertJsonError(await fetch(url('/v1/jobs'), { method: 'POST', body: photo, headers: { ...auth, 'content-type': 'image/jpeg' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('400 for an empty body, a form without "image" and a malformed job id', async () => {
+    await assertJsonError(await postImage(Buffer.alloc(0), 'image/jpeg'), 400, 'EMPTY_BODY');
+    const other = form([['photo', 'a.jpg', 'image/jpeg', photo]]);
+    await assertJsonError(await fetch(url('/v1/analyze'), { method: 'POST', body: other, headers: auth }), 400, 'MISSING_IMAGE');
+    await assertJsonError(await fetch(url('/v1/jobs/../../etc/passwd'), { headers: auth }), 404, 'NOT_FOUND');
+    await assertJsonError(await fetch(url('/v1/jobs/not-a-job-id'), { headers: auth }), 400, 'BAD_REQUEST');
+    await assertJsonError(await fetch(url('/v1/jobs/00000000-0000-4000-8000-000000000000'), { headers: auth }), 404, 'JOB_NOT_FOUND');
+  });
+
+  it('422 for bytes that are not a decodable image (SVG and other formats included)', async () => {
+    await assertJsonError(await postImage('this is not an image', 'image/png'), 422, 'INVALID_IMAGE');
+    await assertJsonError(await postImage(await truncatedJpeg(), 'image/jpeg'), 422, 'INVALID_IMAGE');
+    await assertJsonError(await postImage('<svg xmlns="http://www.w3.org/2000/svg"><image href="file:///etc/passwd"/></svg>', 'image/jpeg'), 422, 'INVALID_IMAGE');
+  });
+});
+
+describe('emolens api: results', () => {
+  it('POST /v1/analyze answers the bytes `emolens analyze --json` prints for the same image', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'group.jpg'), photo);
+    // The CLI from source (tsx), so this test needs no build.
+    const cli = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src', 'cli', 'main.ts'), 'analyze', 'group.jpg', '--json', '--no-progress', '--model', model], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(cli.status, 0, cli.stderr);
+    const line = cli.stdout.split('\n').find((l) => l.includes('"file":"group.jpg"'))!.trim();
+    const entry = JSON.parse(line) as { faces: unknown[] };
+    assert.ok(entry.faces.length >= 2, `several faces in the test photo, got ${entry.faces.length}`);
+
+    const multipart = await fetch(url('/v1/analyze'), { method: 'POST', body: form([['image', 'group.jpg', 'image/jpeg', photo]]), headers: auth });
+    assert.equal(multipart.status, 200);
+    assert.equal(await multipart.text(), line);
+
+    const raw = await postImage(photo);
+    assert.equal(raw.status, 200);
+    const { file: _file, ...withoutFile } = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(await raw.text(), JSON.stringify(withoutFile));
+  });
+});
+
+describe('emolens api: load shedding', () => {
+  it('answers 503 with Retry-After beyond the queue bound, and normally afterwards', async () => {
+    const responses = await Promise.all(Array.from({ length: 12 }, () => postImage(photo)));
+    const statuses = responses.map((r) => r.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), `only 200 and 503: ${statuses}`);
+    assert.ok(statuses.includes(200), `some answered: ${statuses}`);
+    const shed = responses.filter((r) => r.status === 503);
+    assert.ok(shed.length >= 1, `some shed: ${statuses}`);
+    for (const r of shed) {
+      assert.match(r.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      await assertJsonError(r, 503, 'OVERLOADED');
+    }
+    for (const r of responses.filter((x) => x.status === 200)) await r.arrayBuffer();
+
+    const health = await fetch(url('/v1/health'));
+    assert.equal(health.status, 200);
+    assert.equal(((await health.json()) as { status: string }).status, 'ok');
+    assert.equal((await postImage(photo)).status, 200);
+  });
+});
+
+describe('emolens api: in-process jobs', () => {
+  it('runs a job of several images with server-sent progress, then expires its result', async () => {
+    const files = form([
+      ['image', 'one.jpg', 'image/jpeg', photo],
+      ['image', 'broken.jpg', 'image/jpeg', Buffer.from('not an image')],
+      ['image', 'two.jpg', 'image/jpeg', photo],
+    ]);
+    const created = await fetch(url('/v1/jobs'), { method: 'POST', body: files, headers: auth });
+    assert.equal(created.status, 202);
+    const { id } = await created.json() as { id: string };
+    assert.equal(created.headers.get('location'), `/v1/jobs/${id}`);
+
+    const stream = await fetch(url(`/v1/jobs/${id}/events`), { headers: auth });
+    assert.equal(stream.status, 200);
+    assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
+    const events = await readEvents(stream);
+    const names = events.map((e) => e.event);
+    assert.equal(names.filter((n) => n === 'completed').length, 1, `one completed event: ${names}`);
+    assert.equal(names.at(-1), 'completed');
+    const done = events.filter((e) => e.event === 'progress').map((e) => (e.data as { progress: { done: number } }).progress.done);
+    assert.deepEqual(done, [...done].sort((a, b) => a - b), 'progress never goes back');
+
+    const view = await (await fetch(url(`/v1/jobs/${id}`), { headers: auth })).json() as { state: string; progress: { done: number; total: number }; result: { images: Array<Record<string, unknown>> }; expiresAt: string };
+    assert.equal(view.state, 'completed');
+    assert.deepEqual(view.progress, { done: 3, total: 3 });
+    assert.deepEqual(view.result, (events.at(-1)!.data as { result: unknown }).result);
+    const [one, broken, two] = view.result.images;
+    assert.equal(one.file, 'one.jpg');
+    assert.ok((one.faces as unknown[]).length >= 2);
+    assert.deepEqual(two.faces, one.faces);
+    assert.equal(broken.file, 'broken.jpg');
+    assert.equal(broken.code, 'INVALID_IMAGE');
+
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(view.expiresAt) - Date.now()) + 100));
+    await assertJsonError(await fetch(url(`/v1/jobs/${id}`), { headers: auth }), 404, 'JOB_NOT_FOUND');
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * Fixtures for the HTTP API tests and the load script: a 640x480 group photo made from a bundled sample photo,
+ * free ports, a real redis-server on one of them, and a reader for server-sent events.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import sharp from 'sharp';
+import { SAMPLE_PHOTOS } from './fixtures.js';
+
+/** A 640x480 JPEG with several faces (sample2.jpg, centre-cropped and resized). */
+export async function groupPhoto640(): Promise<Buffer> {
+  return sharp(SAMPLE_PHOTOS[1]).resize(640, 480, { fit: 'cover' }).jpeg({ quality: 90 }).toBuffer();
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Path of redis-server, or undefined when it is not installed. */
+export function redisServerPath(): string | undefined {
+  const r = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+export interface RedisHandle { url: string; port: number; process: ChildProcess; stop(): Promise<void> }
+
+/** A throw-away redis-server on a free port (no persistence), ready when this resolves. */
+export async function startRedis(binary = redisServerPath() ?? 'redis-server'): Promise<RedisHandle> {
+  const port = await freePort();
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 20_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/Ready to accept connections/i.test(out)) { clearTimeout(timer); resolve(); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited (${code}): ${out}`)); });
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    process: child,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+export interface SseEvent { event: string; data: unknown }
+
+/** Read a text/event-stream response to its end, calling `onEvent` for each event as it arrives. */
+export async function readEvents(response: Response, onEvent: (e: SseEvent) => void = () => {}): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event && data) {
+        const e = { event, data: JSON.parse(data) as unknown };
+        events.push(e);
+        onEvent(e);
+      }
+    }
+  }
+  return events;
+}
