@@ -11,14 +11,16 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from '../errors.js';
 import { register as registerAnalyze } from './analyze.js';
+import { register as registerApi } from './api.js';
 import { register as registerBench } from './bench.js';
 import { errorLine, red, styleFor } from './common.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerEval } from './eval.js';
 import { register as registerServe } from './serve.js';
+import { register as registerWorker } from './worker.js';
 
 /** Each command module exports `register(program)`; this order is the order of `emolens --help`. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerAnalyze, registerDemo, registerEval, registerBench, registerServe];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerAnalyze, registerDemo, registerEval, registerBench, registerServe, registerApi, registerWorker];
 
 function version(): string {
   try {
