@@ -9,10 +9,10 @@
 import type { EmotionProbabilities } from '../labels.js';
 import type { Box } from '../types.js';
 import type { AnalyzerClient, FrameDetection } from './analyzer-client.js';
-import { ClassifyBudget, pickFacesToClassify } from './budget.js';
+import { ClassifyBudget, pickFacesToClassify } from '../track/budget.js';
 import { mediaErrorNotice, notice, type Notice } from './messages.js';
 import { FaceOverlay } from './overlay.js';
-import { FaceTracker, type Track } from './tracker.js';
+import { FaceTracker, type Track } from '../track/tracker.js';
 
 export type LiveSource = 'camera' | 'screen';
 
