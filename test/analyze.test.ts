@@ -8,7 +8,7 @@ import { loadDetectorModel, loadEmotionModel } from '../src/classify/node.js';
 import type { OrtModule } from '../src/engine/index.js';
 import { analyze, createAnalyzer, EMOTIONS, type NodeAnalyzer } from '../src/index.js';
 import { decodeImage } from '../src/image/decode.js';
-import { resizeGrayBilinear } from '../src/image/resample.js';
+import { resizeGrayBilinear } from '../src/image/gray-resize.js';
 import { SAMPLE_PHOTOS, testEmotionModel } from './helpers/fixtures.js';
 
 const model = testEmotionModel();
