@@ -12,7 +12,7 @@
  */
 import type { AnalyzeOptions, Analyzer } from '../analyzer.js';
 import { UsageError } from '../errors.js';
-import type { Emotion, EmotionProbabilities } from '../labels.js';
+import type { EmotionProbabilities } from '../labels.js';
 import type { Box, DetectedFace, RgbaImage } from '../types.js';
 import { ClassifyBudget, pickFacesToClassify, type ClassifyBudgetOptions } from './budget.js';
 import { FaceTracker, type SmoothingOptions, type Track } from './tracker.js';
@@ -97,22 +97,12 @@ export interface Frame {
   image: RgbaImage;
 }
 
-/** One tracked face in a frame's result: a copy, so results can be kept while later frames move the tracks on. */
-export interface TrackedFace {
-  /** Stable while the face stays matched across frames. */
-  id: number;
-  /** Smoothed box (image px). */
-  box: Box;
-  score: number;
-  /** Smoothed probabilities. */
-  emotions: EmotionProbabilities;
-  /** Dominant emotion of the smoothed probabilities, with hysteresis. */
-  dominant: Emotion;
-  /** The last raw reading, and when it was taken (ms, the frames' clock). */
-  raw: EmotionProbabilities;
-  classifiedMs: number;
-  firstSeenMs: number;
-}
+/**
+ * One tracked face in a frame's result: stable `id`, smoothed `box` and `emotions`, `dominant` = the smoothed
+ * label, the last `raw` reading and when it was taken. A copy, so results can be kept while later frames move
+ * the tracks on.
+ */
+export type TrackedFace = Track;
 
 export interface FrameResult {
   tMs: number;
@@ -179,14 +169,5 @@ export async function* analyzeFrames(frames: AsyncIterable<Frame> | Iterable<Fra
 }
 
 function copyTrack(t: Track): TrackedFace {
-  return {
-    id: t.id,
-    box: { ...t.box },
-    score: t.score,
-    emotions: { ...t.emotions },
-    dominant: t.dominant,
-    raw: { ...t.raw },
-    classifiedMs: t.classifiedMs,
-    firstSeenMs: t.firstSeenMs,
-  };
+  return { ...t, box: { ...t.box }, emotions: { ...t.emotions }, raw: { ...t.raw } };
 }
