@@ -5,11 +5,11 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
+import { clamp } from '../geometry.js';
 import { IMAGE_EXTENSION_LIST, isImageFileName } from '../image/formats.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
 import { EMOTION_COLORS } from '../report/palette.js';
 import type { AnalysisResult, FaceResult } from '../types.js';
-
 
 // ---- option parsing -----------------------------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ const pct = (p: number) => `${Math.round(p * 100)}%`;
 
 /** A bar of `width` cells for p in 0..1, with eighth-block resolution. */
 export function bar(p: number, width: number): string {
-  const eighths = Math.round(Math.max(0, Math.min(1, p)) * width * 8);
+  const eighths = Math.round(clamp(p, 0, 1) * width * 8);
   const full = Math.floor(eighths / 8);
   const part = eighths % 8;
   return ('█'.repeat(full) + (part ? ' ▏▎▍▌▋▊▉'[part] : '')).padEnd(width, ' ');

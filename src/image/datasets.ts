@@ -26,7 +26,6 @@ export const KAGGLE_EMOTIONS: readonly Emotion[] = ['angry', 'disgust', 'fear', 
 /** Kaggle's `Usage` column for each split (val = PublicTest, as training/data.py). */
 export const KAGGLE_USAGE: Record<Split, string> = { train: 'Training', val: 'PublicTest', test: 'PrivateTest' };
 
-
 /** One labelled image, decoded to a gray face crop. `source` is the file path or `<csv>:<line>`. */
 export interface LabelledFace {
   ok: true;
