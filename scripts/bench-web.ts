@@ -8,7 +8,7 @@
  *       [--threads N]                     (wasm threads, as the page's ?threads=N; default: the page's own choice)
  *       [--skip-first-load] [--only 25@640x480,1@1280x720]
  *
- * The live view detects every frame but classifies only a budget of faces per frame (src/web/budget.ts), so with
+ * The live view detects every frame but classifies only a budget of faces per frame (src/track/budget.ts), so with
  * 25 faces "readings/s" (faces classified per second) says how often each face's emotions are refreshed.
  *
  * Each scenario runs `runs` times in a fresh browser; the median is printed with the range (a shared machine is noisy).

@@ -9,9 +9,12 @@ import { alignFace } from './align/index.js';
 import { EmotionClassifier, lumaWeights, type EmotionModelSidecar } from './classify/index.js';
 import { FaceDetector, type DetectOptions, type DetectorSidecar } from './detect/index.js';
 import type { OrtModule, SessionOptions } from './engine/index.js';
-import { InvalidImageError, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
+import { assertRgbaImage } from './image/rgba.js';
 import { dominantEmotion, type EmotionProbabilities } from './labels.js';
 import type { AnalysisResult, DetectedFace, FaceResult, GrayImage, RgbaImage } from './types.js';
+
+export { assertRgbaImage } from './image/rgba.js';
 
 /** The detector's sidecar (parsed models/blazeface.json) and per-call options, as src/detect/ defines them. */
 export type { DetectorSidecar } from './detect/index.js';
@@ -57,18 +60,6 @@ export interface Analyzer {
   alignFace(image: RgbaImage, face: DetectedFace): GrayImage;
   /** Release both ONNX sessions. */
   dispose(): Promise<void>;
-}
-
-/** Check an image handed in from outside (any caller may pass anything). */
-export function assertRgbaImage(image: RgbaImage, what = 'image'): void {
-  if (!image || typeof image !== 'object' || !image.data) throw new InvalidImageError(what, 'not an RGBA image ({ data, width, height })');
-  const { width, height, data } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new InvalidImageError(what, `invalid size ${width}x${height}`);
-  }
-  if (data.length !== width * height * 4) {
-    throw new InvalidImageError(what, `has ${data.length} bytes, expected ${width * height * 4} for ${width}x${height} RGBA`);
-  }
 }
 
 /**

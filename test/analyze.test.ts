@@ -6,7 +6,7 @@ import { createAnalyzerCore, type Analyzer, type DetectorSidecar } from '../src/
 import { loadDetectorModel, loadEmotionModel, loadNodeRuntime } from '../src/env/node.js';
 import { analyze, createAnalyzer, EMOTIONS, type NodeAnalyzer } from '../src/index.js';
 import { decodeImage } from '../src/image/decode.js';
-import { resizeGrayBilinear } from '../src/image/resample.js';
+import { resizeGrayBilinear } from '../src/image/gray-resize.js';
 import { SAMPLE_PHOTOS, testEmotionModel } from './helpers/fixtures.js';
 
 const model = testEmotionModel();

@@ -8,7 +8,7 @@ import { DatasetError } from '../src/errors.js';
 import {
   batches, decodeGray, evenSample, openDataset, splitCsvLine, type Dataset, type DatasetItem,
 } from '../src/image/datasets.js';
-import { resizeGrayBilinear } from '../src/image/resample.js';
+import { resizeGrayBilinear } from '../src/image/gray-resize.js';
 
 const SHARED_VAL = join(import.meta.dirname, '..', '..', 'shared', 'datasets', 'fer2013', 'val');
 

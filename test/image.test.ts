@@ -6,7 +6,8 @@ import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { ImageTooLargeError, InputNotFoundError, InvalidImageError } from '../src/errors.js';
 import { decodeFaceCrop, decodeImage } from '../src/image/decode.js';
-import { readGrayFace } from '../src/image/datasets.js';
+import { decodeGray, readGrayFace } from '../src/image/datasets.js';
+import { PIL_LUMA_WEIGHTS } from '../src/image/gray-resize.js';
 import { writeBadImages } from './helpers/bad-images.js';
 import { SAMPLE_PHOTOS, tempDir } from './helpers/fixtures.js';
 
@@ -85,6 +86,40 @@ describe('decodeImage', () => {
       }
     } finally {
       rmSync(file, { force: true });
+    }
+  });
+});
+
+describe('EXIF orientation: every decoder reads a rotated face upright, the same way', () => {
+  it('a face crop stored rotated with EXIF orientation 6 decodes to the upright original\'s pixels', async () => {
+    // A real face (sample 6's first face), not square so a swapped width/height shows. PNG keeps the pixels
+    // exact, so "the same pixels" is an equality, not a tolerance.
+    const face = await sharp(SAMPLE_PHOTOS[5]).extract({ left: 640, top: 350, width: 272, height: 300 }).resize(68, 75).png().toBuffer();
+    // Stored turned 90° anticlockwise; orientation 6 tells viewers to turn it 90° clockwise back upright.
+    const rotated = await sharp(face).rotate(-90).png().withMetadata({ orientation: 6 }).toBuffer();
+    const stored = await sharp(rotated).metadata();
+    assert.deepEqual([stored.orientation, stored.width, stored.height], [6, 75, 68]);
+    const dir = tempDir('emolens-exif-');
+    try {
+      const [uprightFile, rotatedFile] = [join(dir, 'upright.png'), join(dir, 'rotated.png')];
+      writeFileSync(uprightFile, face);
+      writeFileSync(rotatedFile, rotated);
+
+      const rgba = await decodeImage(rotatedFile);
+      assert.deepEqual([rgba.width, rgba.height], [68, 75]);
+      assert.ok(Buffer.from(rgba.data).equals(Buffer.from((await decodeImage(uprightFile)).data)), 'decodeImage: upright pixels');
+
+      const gray = await decodeGray(rotatedFile);
+      assert.deepEqual([gray.width, gray.height], [68, 75]);
+      assert.deepEqual(gray.data, (await decodeGray(uprightFile)).data, 'decodeGray (eval data sets): upright pixels');
+
+      const crops = await Promise.all([
+        decodeFaceCrop(rotatedFile, 48, PIL_LUMA_WEIGHTS), decodeFaceCrop(uprightFile, 48, PIL_LUMA_WEIGHTS),
+        readGrayFace(rotatedFile, 48), readGrayFace(uprightFile, 48),
+      ]);
+      for (const crop of crops.slice(1)) assert.deepEqual(crop.data, crops[0].data, 'classifyFace and eval crops agree, rotated or not');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The web app (`emolens serve`): the pure pieces of the page (tracking/smoothing, group mood, timeline export,
+ * The web app (`emolens serve`): the page's own pure pieces (tracking, mood and timeline: test/track.test.ts; here
  * failure messages), the static server's safety, and — in Debian's headless Chromium with a fake camera playing
  * a sample photo — the live view, group panel, snapshot download, uploads and the failure notices.
  *
@@ -14,165 +14,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
-import { EMOTIONS, type EmotionProbabilities } from '../src/labels.js';
+import { EMOTIONS } from '../src/labels.js';
 import { startWebServer, type RunningWebServer } from '../src/serve/server.js';
 import { missingCapability, mediaErrorNotice } from '../src/web/messages.js';
-import { engagementOf, groupMood, valenceOf } from '../src/web/mood.js';
-import { Timeline } from '../src/web/timeline.js';
-import { ClassifyBudget, pickFacesToClassify } from '../src/web/budget.js';
-import { emaAlpha, FaceTracker, iou } from '../src/web/tracker.js';
 import { hasChromium, launchChromium, serveModelArgs, startServe, type ServeProcess } from './fixtures/browser.js';
 import { CHROMIUM, hasFfmpeg, SAMPLE_PHOTOS, stillVideo } from './fixtures/fake-camera.js';
 import { ROOT, tempDir } from './helpers/fixtures.js';
 import { BROWSER, FFMPEG, requires } from './helpers/prerequisites.js';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts');
-
-function probs(top: (typeof EMOTIONS)[number], p = 0.7): EmotionProbabilities {
-  const rest = (1 - p) / (EMOTIONS.length - 1);
-  return Object.fromEntries(EMOTIONS.map((e) => [e, e === top ? p : rest])) as EmotionProbabilities;
-}
-const box = (x: number, y: number, size = 100) => ({ x, y, width: size, height: size });
-
-describe('tracker: smoothing over time', () => {
-  test('a face that moves a little keeps its id; a far one gets a new id', () => {
-    const tracker = new FaceTracker();
-    const [a] = tracker.update([{ box: box(100, 100), score: 0.9, emotions: probs('happy') }], 0);
-    const [a2] = tracker.update([{ box: box(108, 104), score: 0.9, emotions: probs('happy') }], 40);
-    assert.equal(a2.id, a.id);
-    const tracks = tracker.update([
-      { box: box(110, 104), score: 0.9, emotions: probs('happy') },
-      { box: box(500, 100), score: 0.9, emotions: probs('sad') },
-    ], 80);
-    assert.deepEqual(tracks.map((t) => t.id), [a.id, a.id + 1]);
-  });
-
-  test('probabilities follow an EMA with the configured time constant', () => {
-    const tracker = new FaceTracker({ probabilityTauMs: 600 });
-    tracker.update([{ box: box(0, 0), score: 1, emotions: probs('neutral', 1) }], 0);
-    const [t] = tracker.update([{ box: box(0, 0), score: 1, emotions: probs('happy', 1) }], 600);
-    // One step of 600 ms with tau 600 ms moves 1 - e^-1 = 63.2% of the way.
-    assert.ok(Math.abs(t.emotions.happy - (1 - Math.exp(-1))) < 1e-9);
-    assert.ok(Math.abs(emaAlpha(600, 600) - 0.632120558828558) < 1e-12);
-  });
-
-  test('the label does not flicker between two close emotions (hysteresis)', () => {
-    const tracker = new FaceTracker({ probabilityTauMs: 0, hysteresis: 0.05 });
-    const close = (lead: 'happy' | 'neutral'): EmotionProbabilities => ({
-      ...probs('angry', 0), happy: lead === 'happy' ? 0.46 : 0.44, neutral: lead === 'neutral' ? 0.46 : 0.44, angry: 0.1,
-    });
-    tracker.update([{ box: box(0, 0), score: 1, emotions: close('happy') }], 0);
-    let labels = '';
-    for (let i = 1; i <= 10; i++) {
-      const [t] = tracker.update([{ box: box(0, 0), score: 1, emotions: close(i % 2 ? 'neutral' : 'happy') }], i * 33);
-      labels += t.dominant[0];
-    }
-    assert.equal(labels, 'hhhhhhhhhh');
-    const [t] = tracker.update([{ box: box(0, 0), score: 1, emotions: probs('neutral', 0.8) }], 400);
-    assert.equal(t.dominant, 'neutral');
-  });
-
-  test('a face missed for a frame stays visible, then expires', () => {
-    const tracker = new FaceTracker({ showMs: 300, keepMs: 1000 });
-    tracker.update([{ box: box(0, 0), score: 1, emotions: probs('happy') }], 0);
-    assert.equal(tracker.update([], 100).length, 1);
-    assert.equal(tracker.update([], 400).length, 0);
-    const [back] = tracker.update([{ box: box(2, 2), score: 1, emotions: probs('happy') }], 600);
-    assert.equal(back.id, 1, 'a face back within keepMs keeps its id');
-    tracker.update([], 1700);
-    const [fresh] = tracker.update([{ box: box(2, 2), score: 1, emotions: probs('happy') }], 1800);
-    assert.equal(fresh.id, 2);
-  });
-
-  test('a detection without a reading moves the box and keeps the probabilities; the next reading folds in by its age', () => {
-    const tracker = new FaceTracker({ probabilityTauMs: 600, boxTauMs: 0 });
-    tracker.update([{ box: box(0, 0), score: 1, emotions: probs('neutral', 1) }], 0);
-    const [moved] = tracker.update([{ box: box(10, 0), score: 0.8 }], 300);
-    assert.equal(moved.box.x, 10);
-    assert.equal(moved.emotions.neutral, 1);
-    assert.equal(moved.classifiedMs, 0);
-    assert.equal(moved.lastSeenMs, 300);
-    // Read again at 600 ms: α from the 600 ms since the last reading, not the 300 ms since the last frame.
-    const [read] = tracker.update([{ box: box(10, 0), score: 1, emotions: probs('happy', 1) }], 600);
-    assert.ok(Math.abs(read.emotions.happy - (1 - Math.exp(-1))) < 1e-9);
-    assert.equal(read.classifiedMs, 600);
-  });
-
-  test('a new face without a reading starts no track; match() pairs like update() and changes nothing', () => {
-    const tracker = new FaceTracker();
-    assert.deepEqual(tracker.update([{ box: box(0, 0), score: 1 }], 0), []);
-    const [a] = tracker.update([{ box: box(0, 0), score: 1, emotions: probs('happy') }], 40);
-    const owners = tracker.match([box(500, 0), box(4, 2)]);
-    assert.deepEqual(owners.map((t) => t?.id), [undefined, a.id]);
-    assert.equal(tracker.visible(40)[0].box.x, 0, 'match() does not move the track');
-  });
-
-  test('classify budget: adapts to the measured ms per face; new faces first, then the oldest readings', () => {
-    const budget = new ClassifyBudget({ frameBudgetMs: 150, minFaces: 1, smoothing: 0.5 });
-    assert.equal(budget.facesPerFrame(), 1, 'one face until the first measurement');
-    budget.record(1, 30);
-    assert.equal(budget.facesPerFrame(), 5);
-    budget.record(5, 250); // 50 ms/face → running average 40
-    assert.equal(budget.facesPerFrame(), 3);
-    budget.record(3, 3000);
-    assert.equal(budget.facesPerFrame(), 1, 'never below minFaces');
-    const faces = [{ classifiedMs: 500 }, { classifiedMs: undefined }, { classifiedMs: 100 }, { classifiedMs: 300 }, { classifiedMs: undefined }];
-    assert.deepEqual(pickFacesToClassify(faces, 1), [1]);
-    assert.deepEqual(pickFacesToClassify(faces, 3), [1, 2, 4]);
-    assert.deepEqual(pickFacesToClassify(faces, 4), [1, 2, 3, 4]);
-    assert.deepEqual(pickFacesToClassify(faces, 99), [0, 1, 2, 3, 4]);
-    assert.deepEqual(pickFacesToClassify([], 3), []);
-  });
-
-  test('iou', () => {
-    assert.equal(iou(box(0, 0), box(0, 0)), 1);
-    assert.equal(iou(box(0, 0), box(200, 0)), 0);
-    assert.ok(Math.abs(iou(box(0, 0), box(50, 0)) - 1 / 3) < 1e-12);
-  });
-});
-
-describe('group mood and timeline export', () => {
-  test('shares, means, valence and engagement follow docs/web.md', () => {
-    const faces = [
-      { emotions: probs('happy', 0.8), dominant: 'happy' as const },
-      { emotions: probs('sad', 0.6), dominant: 'sad' as const },
-    ];
-    const mood = groupMood(faces);
-    assert.equal(mood.faces, 2);
-    assert.equal(mood.counts.happy, 1);
-    assert.equal(mood.shares.sad, 0.5);
-    const mean = mood.mean!;
-    assert.ok(Math.abs(EMOTIONS.reduce((s, e) => s + mean[e], 0) - 1) < 1e-9);
-    const expectedValence = mean.happy - mean.angry - mean.disgust - mean.fear - mean.sad;
-    assert.ok(Math.abs(mood.valence! - expectedValence) < 1e-12);
-    assert.equal(valenceOf(probs('happy', 1)), 1);
-    assert.equal(engagementOf(probs('neutral', 1)), 0);
-    assert.deepEqual(groupMood([]).mean, null);
-  });
-
-  test('CSV has a group row per sample and face rows only when recorded', () => {
-    const timeline = new Timeline();
-    const faces = [{ id: 3, emotions: probs('happy'), dominant: 'happy' as const }];
-    timeline.add({ tMs: 1000, group: groupMood(faces), faces });
-    timeline.add({ tMs: 2000, group: groupMood(faces), faces: [] }); // aggregate-only sample
-    timeline.add({ tMs: 3000, group: groupMood([]), faces: [] });
-    const lines = timeline.toCsv().trim().split('\n');
-    assert.equal(lines[0], `time_s,series,faces,${EMOTIONS.join(',')},dominant,valence,engagement`);
-    assert.deepEqual(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(',')), ['1.0,group,1', '1.0,face-3,1', '2.0,group,1', '3.0,group,0']);
-    assert.match(lines[4], /^3\.0,group,0,{7},,,$/, 'no faces: empty values, not zeros');
-    const json = JSON.parse(timeline.toJson({ model: 'm' }));
-    assert.equal(json.format, 'emolens-timeline/1');
-    assert.equal(json.samples.length, 3);
-    assert.deepEqual(timeline.faceIds(), [3]);
-  });
-
-  test('timeline memory is bounded', () => {
-    const timeline = new Timeline(5);
-    for (let i = 0; i < 12; i++) timeline.add({ tMs: i * 1000, group: groupMood([]), faces: [] });
-    assert.equal(timeline.samples.length, 5);
-    assert.equal(timeline.samples[0].tMs, 7000);
-  });
-});
 
 describe('failure messages', () => {
   test('camera errors map to a clear notice', () => {

@@ -8,7 +8,7 @@
  */
 import { equalizeHistogram } from '../classify/preprocess.js';
 import type { GrayImage, Landmarks, Point, RgbaImage } from '../types.js';
-import { PIL_LUMA_WEIGHTS } from '../image/resample.js';
+import { PIL_LUMA_WEIGHTS } from '../image/gray-resize.js';
 
 /** Where the eyes go in the crop (sidecar preprocess.faceCrop). */
 export interface FaceCropGeometry {

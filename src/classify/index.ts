@@ -7,7 +7,7 @@ import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.
 import { InvalidModelError } from '../errors.js';
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import type { GrayImage } from '../types.js';
-import { PIL_LUMA_WEIGHTS } from '../image/resample.js';
+import { PIL_LUMA_WEIGHTS } from '../image/gray-resize.js';
 import { CONTRACT_FORMAT, type EmotionModelSidecar } from './contract.js';
 import { softmax, toNetInput } from './preprocess.js';
 

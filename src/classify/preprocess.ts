@@ -4,7 +4,7 @@
  * The order matches training/train.py (normalise, then centre crop — the two commute).
  */
 import type { EmotionModelSidecar } from './contract.js';
-import { resizeGrayBilinear } from '../image/resample.js';
+import { resizeGrayBilinear } from '../image/gray-resize.js';
 import type { GrayImage } from '../types.js';
 
 /** Histogram-equalise a gray image (0..255) in place-free fashion; returns a new Uint8Array image. */

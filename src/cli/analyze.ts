@@ -8,9 +8,9 @@ import { basename, extname, join } from 'node:path';
 import { MultiBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { EmolensError, UsageError } from '../errors.js';
-import { EMOTIONS } from '../labels.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import { annotateImage } from '../report/annotate.js';
+import { CSV_HEADER, csvRows, faceJson } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
 import { bold, dim, errorLine, expandInputs, faceTable, moodSummary, parseNumber, parseTiles, red, styleFor, type InputItem } from './common.js';
 
@@ -68,33 +68,8 @@ export function analyzerOptionsFrom(flags: Omit<AnalyzeFlags, 'progress' | 'json
   return options;
 }
 
-/** One line per face: file, face index (1-based), box, score, dominant, 7 probabilities. */
-export const CSV_HEADER = ['file', 'face', 'x', 'y', 'width', 'height', 'score', 'dominant', ...EMOTIONS].join(',');
-
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-export function csvRows(file: string, result: AnalysisResult): string[] {
-  return result.faces.map((f, i) => [
-    csvField(file), i + 1,
-    f.box.x.toFixed(1), f.box.y.toFixed(1), f.box.width.toFixed(1), f.box.height.toFixed(1),
-    f.score.toFixed(4), f.dominant, ...EMOTIONS.map((e) => f.emotions[e].toFixed(4)),
-  ].join(','));
-}
-
-/** JSON for one face: numbers rounded so the output stays readable (boxes to 0.1 px, probabilities to 1e-4). */
-export function faceJson(result: AnalysisResult): unknown[] {
-  const r1 = (v: number) => Math.round(v * 10) / 10;
-  const r4 = (v: number) => Math.round(v * 1e4) / 1e4;
-  return result.faces.map((f) => ({
-    box: { x: r1(f.box.x), y: r1(f.box.y), width: r1(f.box.width), height: r1(f.box.height) },
-    score: r4(f.score),
-    landmarks: Object.fromEntries(Object.entries(f.landmarks).map(([k, p]) => [k, { x: r1(p.x), y: r1(p.y) }])),
-    emotions: Object.fromEntries(EMOTIONS.map((e) => [e, r4(f.emotions[e])])),
-    dominant: f.dominant,
-  }));
-}
+// The face serializer is the one in report/serialize.ts; re-exported for demo.ts, which imports it from here.
+export { CSV_HEADER, csvRows, faceJson } from '../report/serialize.js';
 
 /** Unique output path in `dir` for `file` (photos with the same name from different folders get -2, -3, …). */
 export function annotatedPath(dir: string, file: string, used: Set<string>): string {

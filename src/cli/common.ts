@@ -5,12 +5,11 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
+import { clamp } from '../geometry.js';
+import { IMAGE_EXTENSION_LIST, isImageFileName } from '../image/formats.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
-import { EMOTION_COLORS } from '../report/annotate.js';
+import { EMOTION_COLORS } from '../report/palette.js';
 import type { AnalysisResult, FaceResult } from '../types.js';
-
-/** Extensions picked up when a folder or glob is expanded (sharp decodes them all). */
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);
 
 // ---- option parsing -----------------------------------------------------------------------------------------
 
@@ -35,7 +34,6 @@ export function parseTiles(value: string): 'auto' | 'off' | number {
 export type InputItem = { file: string } | { file: string; error: string };
 
 const isGlob = (s: string) => /[*?[\]{}]/.test(s);
-const isImageFile = (name: string) => IMAGE_EXTENSIONS.has(name.slice(name.lastIndexOf('.')).toLowerCase());
 
 /** Every file under `dir`, sorted, skipping dot-folders and node_modules. */
 function walk(dir: string, out: string[] = []): string[] {
@@ -99,8 +97,8 @@ export function expandInputs(args: string[]): InputItem[] {
   for (const arg of args) {
     if (existsSync(arg)) {
       if (statSync(arg).isDirectory()) {
-        const images = walk(arg).filter(isImageFile);
-        if (images.length === 0) items.push({ file: arg, error: 'no images in this folder (looked for .jpg .jpeg .png .webp .gif .avif .tif .tiff)' });
+        const images = walk(arg).filter(isImageFileName);
+        if (images.length === 0) items.push({ file: arg, error: `no images in this folder (looked for ${IMAGE_EXTENSION_LIST})` });
         images.forEach(add);
       } else add(arg);
     } else if (isGlob(arg)) {
@@ -109,7 +107,7 @@ export function expandInputs(args: string[]): InputItem[] {
       const firstGlob = segments.findIndex(isGlob);
       const base = segments.slice(0, firstGlob).join('/') || (normalized.startsWith('/') ? '/' : '.');
       const pattern = globToRegExp(segments.slice(firstGlob).join('/'));
-      const matches = existsSync(base) ? walk(base).filter((f) => pattern.test(relative(base, f).split(sep).join('/')) && isImageFile(f)) : [];
+      const matches = existsSync(base) ? walk(base).filter((f) => pattern.test(relative(base, f).split(sep).join('/')) && isImageFileName(f)) : [];
       if (matches.length === 0) items.push({ file: arg, error: 'no image files match this pattern' });
       matches.forEach(add);
     } else {
@@ -141,7 +139,7 @@ const pct = (p: number) => `${Math.round(p * 100)}%`;
 
 /** A bar of `width` cells for p in 0..1, with eighth-block resolution. */
 export function bar(p: number, width: number): string {
-  const eighths = Math.round(Math.max(0, Math.min(1, p)) * width * 8);
+  const eighths = Math.round(clamp(p, 0, 1) * width * 8);
   const full = Math.floor(eighths / 8);
   const part = eighths % 8;
   return ('█'.repeat(full) + (part ? ' ▏▎▍▌▋▊▉'[part] : '')).padEnd(width, ' ');

@@ -5,12 +5,14 @@
  * (tiles.ts) and a close-up check of faces only a tile saw. Browser-safe: no Node imports.
  */
 import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
-import { InvalidImageError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { boxFromCorners } from '../geometry.js';
+import { assertRgbaImage } from '../image/rgba.js';
 import type { Box, DetectedFace, Landmarks, Point, RgbaImage } from '../types.js';
 import { generateAnchors } from './anchors.js';
 import { parseDetectorSidecar, type DetectorSidecar } from './contract.js';
 import { nonMaxSuppression } from './nms.js';
-import { letterboxInto, scaleImage, type Placement, type Region } from './resample.js';
+import { letterboxInto, scaleImage, type Placement, type Region } from './letterbox.js';
 import { floorFor, isPartOf, planPasses, tileSizeFor, type Pass, type TilePlan } from './tiles.js';
 
 export interface DetectOptions {
@@ -71,7 +73,7 @@ export class FaceDetector {
 
   /** Faces in `image`, best first: boxes and landmarks in image pixels, clipped to the image. */
   async detect(image: RgbaImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
-    checkImage(image);
+    assertRgbaImage(image);
     const opts = resolveOptions(this.defaults, options);
     const passes = planPasses(image.width, image.height, this.inputSize, this.tilePlan(image, opts));
     const minLogit = logit(Math.min(Math.max(opts.minScore, 1e-6), 1 - 1e-6));
@@ -187,7 +189,7 @@ export class FaceDetector {
       if (!(w > 0 && h > 0)) continue;
       const topLeft = toImage(cx - w / 2, cy - h / 2);
       const bottomRight = toImage(cx + w / 2, cy + h / 2);
-      const box = clipBox(topLeft, bottomRight, image);
+      const box = boxFromCorners(topLeft, bottomRight, image.width, image.height);
       if (box.width <= 0 || box.height <= 0) continue;
       const points: Partial<Record<string, Point>> = {};
       this.sidecar.keypoints.forEach((name, k) => { points[name] = toImage(ax + boxes[r + 4 + 2 * k], ay + boxes[r + 5 + 2 * k]); });
@@ -208,23 +210,6 @@ function keptByPass(box: Box, pass: Pass): boolean {
   const slack = 0.1 * side;                      // a whole face's predicted box may poke out a little
   return box.x >= r.x - slack && box.y >= r.y - slack
     && box.x + box.width <= r.x + r.width + slack && box.y + box.height <= r.y + r.height + slack;
-}
-
-function clipBox(a: Point, b: Point, image: RgbaImage): Box {
-  const x0 = Math.max(0, Math.min(image.width, a.x));
-  const y0 = Math.max(0, Math.min(image.height, a.y));
-  const x1 = Math.max(0, Math.min(image.width, b.x));
-  const y1 = Math.max(0, Math.min(image.height, b.y));
-  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-}
-
-function checkImage(image: RgbaImage): void {
-  if (!image || !(image.width > 0) || !(image.height > 0) || !Number.isInteger(image.width) || !Number.isInteger(image.height)) {
-    throw new InvalidImageError('image', 'width and height must be positive integers');
-  }
-  if (!image.data || image.data.length !== image.width * image.height * 4) {
-    throw new InvalidImageError('image', `expected ${image.width * image.height * 4} bytes of RGBA, got ${image.data?.length ?? 0}`);
-  }
 }
 
 /** `base` overridden by the detect options set in `given` (other keys ignored), checked; UsageError if out of range. */

@@ -3,24 +3,8 @@
  * for merging passes at different zooms: a box lying mostly inside a better one is the same face (faces do not
  * nest), even when their IoU is low because a coarse pass guessed the size badly.
  */
+import { containment, iou } from '../geometry.js';
 import type { Box } from '../types.js';
-
-function intersection(a: Box, b: Box): number {
-  const ix = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const iy = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  return ix > 0 && iy > 0 ? ix * iy : 0;
-}
-
-export function iou(a: Box, b: Box): number {
-  const inter = intersection(a, b);
-  return inter > 0 ? inter / (a.width * a.height + b.width * b.height - inter) : 0;
-}
-
-/** Share of the smaller box covered by the larger. */
-export function containment(a: Box, b: Box): number {
-  const inter = intersection(a, b);
-  return inter > 0 ? inter / Math.min(a.width * a.height, b.width * b.height) : 0;
-}
 
 /** Fraction of the smaller box that, once inside a better box, marks it a duplicate. */
 export const NESTED_THRESHOLD = 0.7;

@@ -15,7 +15,7 @@
  * a tile budget bounds the cost: over it, the finest tiles grow.
  */
 import type { Box, DetectedFace } from '../types.js';
-import type { Region } from './resample.js';
+import type { Region } from './letterbox.js';
 
 /** Smallest face box, in detector input pixels, BlazeFace finds reliably (~95%, measured in docs/detector.md). */
 export const MIN_FACE_INPUT_PX = 12;

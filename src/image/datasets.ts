@@ -11,11 +11,12 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import sharp from 'sharp';
 import { DatasetError } from '../errors.js';
 import { EMOTIONS, isEmotion, type Emotion } from '../labels.js';
 import type { GrayImage } from '../types.js';
-import { resizeGrayBilinear, toGray8 } from './resample.js';
+import { openImage } from './decode.js';
+import { IMAGE_EXTENSIONS } from './formats.js';
+import { resizeGrayBilinear, toGray8 } from './gray-resize.js';
 
 export const SPLITS = ['train', 'val', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -24,9 +25,6 @@ export type Split = (typeof SPLITS)[number];
 export const KAGGLE_EMOTIONS: readonly Emotion[] = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
 /** Kaggle's `Usage` column for each split (val = PublicTest, as training/data.py). */
 export const KAGGLE_USAGE: Record<Split, string> = { train: 'Training', val: 'PublicTest', test: 'PrivateTest' };
-
-/** The file extensions a label folder is scanned for (training/data.py uses the same list). */
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.bmp', '.webp']);
 
 /** One labelled image, decoded to a gray face crop. `source` is the file path or `<csv>:<line>`. */
 export interface LabelledFace {
@@ -297,9 +295,13 @@ export async function readGrayFace(file: string, size = 48): Promise<GrayImage> 
   return gray.width === size && gray.height === size ? gray : resizeGrayBilinear(gray, size, size);
 }
 
-/** Decode any image sharp reads to PIL-compatible 8-bit luma (alpha ignored, as PIL's convert('L') does). */
+/**
+ * Decode any image sharp reads to PIL-compatible 8-bit luma (alpha ignored, as PIL's convert('L') does), upright:
+ * EXIF orientation applied as every emolens decoder does (openImage). FER2013's JPEGs carry no orientation tag, so
+ * its pixels are the ones training read.
+ */
 export async function decodeGray(file: string): Promise<GrayImage> {
-  const { data, info } = await sharp(file, { failOn: 'truncated' }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await openImage(file).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return toGray8(data, info.width, info.height, info.channels);
 }
 

@@ -10,10 +10,11 @@
  * - Truncated or corrupt pixel data is an error (sharp `failOn: 'truncated'`), not a silently grey image.
  */
 import { readFile, stat } from 'node:fs/promises';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { EmolensError, ImageTooLargeError, InputNotFoundError, InvalidImageError } from '../errors.js';
-import { resizeGrayBilinear, toGray8 } from './resample.js';
 import type { GrayImage, RgbaImage } from '../types.js';
+import { resizeGrayBilinear, toGray8 } from './gray-resize.js';
+import { assertRgbaImage } from './rgba.js';
 
 /** Default `maxPixels`: 50 megapixels (e.g. 8660x5773), 200 MB once decoded to RGBA. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -49,6 +50,17 @@ export async function decodeImage(input: string | Buffer | Uint8Array | RgbaImag
   return checkRaw(input, options.name ?? 'image', maxPixels);
 }
 
+/**
+ * The one way emolens opens an encoded image with sharp: every decoder (RGBA for the analyzer, gray for face crops
+ * and data sets) starts here, so all of them apply the EXIF orientation the same way (the pixels come out upright,
+ * as photo viewers show them), take a GIF's first frame and refuse truncated data instead of padding it with grey.
+ * `maxPixels` sets sharp's own pixel limit (a second guard behind the header check in `decodeImage`).
+ */
+export function openImage(input: string | Uint8Array, options: { maxPixels?: number } = {}): Sharp {
+  const limit = options.maxPixels === undefined ? {} : { limitInputPixels: Math.floor(options.maxPixels) };
+  return sharp(input, { failOn: 'truncated', autoOrient: true, pages: 1, ...limit });
+}
+
 async function readImageFile(path: string): Promise<Uint8Array> {
   let info;
   try {
@@ -68,8 +80,6 @@ async function readImageFile(path: string): Promise<Uint8Array> {
 
 async function decodeEncoded(bytes: Uint8Array, what: string, maxPixels: number): Promise<DecodedImage> {
   if (bytes.length === 0) throw new InvalidImageError(what, 'empty file');
-  const open = () => sharp(bytes, { failOn: 'truncated', limitInputPixels: Math.floor(maxPixels), autoOrient: true, pages: 1 });
-
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
@@ -81,7 +91,7 @@ async function decodeEncoded(bytes: Uint8Array, what: string, maxPixels: number)
   if (width * height > maxPixels) throw new ImageTooLargeError(what, width, height, maxPixels);
 
   try {
-    const { data, info } = await open().ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await openImage(bytes, { maxPixels }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 4) throw new InvalidImageError(what, `decoded to ${info.channels} channels, expected 4`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, format: meta.format ?? 'unknown' };
   } catch (err) {
@@ -91,15 +101,9 @@ async function decodeEncoded(bytes: Uint8Array, what: string, maxPixels: number)
 }
 
 function checkRaw(image: RgbaImage, what: string, maxPixels: number): DecodedImage {
-  if (!image || typeof image !== 'object' || !image.data) throw new InvalidImageError(what, 'not an image path, buffer or { data, width, height } RGBA image');
-  const { width, height } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new InvalidImageError(what, `invalid size ${width}x${height}`);
-  if (width * height > maxPixels) throw new ImageTooLargeError(what, width, height, maxPixels);
-  if (image.data.length !== width * height * 4) {
-    throw new InvalidImageError(what, `has ${image.data.length} bytes, expected ${width * height * 4} for ${width}x${height} RGBA`);
-  }
+  assertRgbaImage(image, { what, expected: 'an image path, buffer or { data, width, height } RGBA image', maxPixels });
   const data = image.data instanceof Uint8Array ? image.data : new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-  return { data, width, height, format: 'raw' };
+  return { data, width: image.width, height: image.height, format: 'raw' };
 }
 
 /** sharp/libvips error text → one clear line. */

@@ -4,19 +4,10 @@
  * composited by sharp over the decoded pixels (no canvas dependency). Node-only; inference lives elsewhere.
  */
 import sharp from 'sharp';
-import { EMOTIONS, type Emotion } from '../labels.js';
+import { clamp, scaleBox } from '../geometry.js';
+import { EMOTIONS } from '../labels.js';
 import type { AnalysisResult, FaceResult, RgbaImage } from '../types.js';
-
-/** One colour per emotion, shared by boxes, bars and the legend (also used by the terminal table). */
-export const EMOTION_COLORS: Record<Emotion, string> = {
-  angry: '#e53935',
-  disgust: '#7cb342',
-  fear: '#8e24aa',
-  happy: '#fdd835',
-  neutral: '#90a4ae',
-  sad: '#1e88e5',
-  surprise: '#fb8c00',
-};
+import { EMOTION_COLORS } from './palette.js';
 
 export interface AnnotateOptions {
   /** Longest side of the output in px; larger photos are scaled down (default 2048). */
@@ -28,7 +19,6 @@ export interface AnnotateOptions {
 }
 
 const round = (v: number) => Math.round(v * 10) / 10;
-const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
 /** The overlay for an image of `width`x`height` output px; face geometry is scaled by `scale`. */
 export function annotationSvg(result: AnalysisResult, width: number, height: number, scale = 1, legend = result.faces.length > 0): string {
@@ -41,10 +31,7 @@ export function annotationSvg(result: AnalysisResult, width: number, height: num
 }
 
 function faceSvg(face: FaceResult, index: number, scale: number, width: number, height: number, base: number): string {
-  const x = face.box.x * scale;
-  const y = face.box.y * scale;
-  const w = face.box.width * scale;
-  const h = face.box.height * scale;
+  const { x, y, width: w, height: h } = scaleBox(face.box, scale);
   const color = EMOTION_COLORS[face.dominant];
   const stroke = clamp(w / 45, Math.max(2, base / 900), 10);
   const out: string[] = [];

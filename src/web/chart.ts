@@ -3,8 +3,8 @@ import {
   Chart, Filler, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
 } from 'chart.js';
 import { EMOTIONS } from '../labels.js';
-import { EMOTION_COLORS } from './overlay.js';
-import type { Timeline } from './timeline.js';
+import { EMOTION_COLORS } from '../report/palette.js';
+import type { Timeline } from '../aggregate/timeline.js';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Filler, Legend, Tooltip);
 

@@ -3,16 +3,17 @@
  * Back-pressure by design: the next frame is grabbed only when the previous result is back, so a slow machine
  * drops frames instead of queueing them (latency stays one frame).
  *
- * Per frame: detect every face; classify only a budget of them (new faces, then the oldest readings; budget.ts);
- * the tracker keeps the smoothed probabilities of the others. Snapshots and uploads classify every face (main.ts).
+ * Per frame: detect every face in the worker, then the core's per-frame step (src/track/frames.ts, the same one
+ * video analysis runs): classify only a budget of faces (new faces, then the oldest readings), the tracker keeps
+ * the smoothed probabilities of the others. This file owns the camera, the DOM and the stats; no tracking logic.
+ * Snapshots and uploads classify every face (main.ts).
  */
-import type { EmotionProbabilities } from '../labels.js';
+import { FrameTracking, type TrackedFrame } from '../track/frames.js';
+import type { Track } from '../track/tracker.js';
 import type { Box } from '../types.js';
 import type { AnalyzerClient, FrameDetection } from './analyzer-client.js';
-import { ClassifyBudget, pickFacesToClassify } from './budget.js';
 import { mediaErrorNotice, notice, type Notice } from './messages.js';
 import { FaceOverlay } from './overlay.js';
-import { FaceTracker, type Track } from './tracker.js';
 
 export type LiveSource = 'camera' | 'screen';
 
@@ -43,8 +44,8 @@ const MAX_FRAME_SIDE = 1920;
 const NO_FACE_AFTER_MS = 3000;
 
 export class LiveView {
-  readonly tracker = new FaceTracker();
-  readonly budget = new ClassifyBudget();
+  /** Tracker + classification budget: the per-frame logic shared with video (src/track/frames.ts). */
+  readonly tracking = new FrameTracking();
   private readonly overlay: FaceOverlay;
   private stream: MediaStream | undefined;
   private loopToken = 0;
@@ -122,7 +123,7 @@ export class LiveView {
       this.callbacks.onNotice(notice('camera-busy'));
       return false;
     }
-    this.tracker.reset();
+    this.tracking.reset();
     this.pending = [];
     this.lastFaceAt = performance.now();
     this.frameTimes = [];
@@ -155,7 +156,7 @@ export class LiveView {
     this.overlay.clear();
     this.tracks = [];
     this.pending = [];
-    this.tracker.reset();
+    this.tracking.reset();
     if (this.state !== 'idle') this.setState('idle');
   }
 
@@ -213,35 +214,30 @@ export class LiveView {
         continue; // the stream switched size or ended between frames
       }
       let detection: FrameDetection;
-      const readings = new Map<number, EmotionProbabilities>();
-      let classifyMs = 0;
-      let owners: Array<Track | undefined>;
+      let step: TrackedFrame | undefined;
       try {
         detection = await this.client.detect(frame, { detector: { tiles: this.smallFaces ? 'auto' : 'off' } });
         if (token !== this.loopToken) return;
-        owners = this.tracker.match(detection.faces.map((f) => f.box));
-        const chosen = pickFacesToClassify(owners.map((t) => ({ classifiedMs: t?.classifiedMs })), this.budget.facesPerFrame());
-        if (chosen.length > 0) {
-          const { emotions, ms } = await this.client.classify(detection.frameId, chosen.map((i) => detection.faces[i]));
-          this.budget.record(chosen.length, ms);
-          chosen.forEach((i, k) => readings.set(i, emotions[k]));
-          classifyMs = ms;
-        }
+        const { frameId } = detection;
+        step = await this.tracking.step(detection.faces, (chosen) => this.client.classify(frameId, chosen), {
+          now: () => performance.now(),
+          cancelled: () => token !== this.loopToken,
+        });
       } catch (err) {
         if (token !== this.loopToken) return;
         this.callbacks.onNotice(notice('analysis-failed', err instanceof Error ? err.message : String(err)));
         this.pause();
         return;
       }
-      if (token !== this.loopToken) return;
-      const now = performance.now();
+      if (!step || token !== this.loopToken) return;
+      const now = step.nowMs;
       this.frameSize = { width: detection.width, height: detection.height };
-      this.tracks = this.tracker.update(detection.faces.map((f, i) => ({ box: f.box, score: f.score, emotions: readings.get(i) })), now);
-      this.pending = detection.faces.filter((_, i) => !owners[i] && !readings.has(i)).map((f) => f.box);
+      this.tracks = step.tracks;
+      this.pending = step.pending;
       this.redraw();
-      this.readingsTotal += readings.size;
+      this.readingsTotal += step.classified;
       this.detectMsTotal += detection.ms;
-      this.recordStats(now, detection.ms + classifyMs, detection.width, detection.height);
+      this.recordStats(now, detection.ms + step.classifyMs, detection.width, detection.height);
       if (this.tracks.length > 0 || this.pending.length > 0) {
         this.lastFaceAt = now;
         this.callbacks.clearNotice('no-face');
@@ -265,7 +261,7 @@ export class LiveView {
     this.el.ms.dataset.total = String(this.msTotal);
     this.el.ms.dataset.detectTotal = String(this.detectMsTotal);
     this.el.faces.dataset.readings = String(this.readingsTotal);
-    this.el.faces.dataset.msPerFace = String(this.budget.msPerFace ?? '');
+    this.el.faces.dataset.msPerFace = String(this.tracking.budget.msPerFace ?? '');
     if (now - this.lastStatsAt < 250) return;
     this.lastStatsAt = now;
     const span = now - this.frameTimes[0];

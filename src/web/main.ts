@@ -6,12 +6,12 @@ import { AnalyzerClient, AnalyzerLoadError } from './analyzer-client.js';
 import { TimelineChart } from './chart.js';
 import { LiveView, type LiveState } from './live.js';
 import { missingCapability, notice } from './messages.js';
-import { groupMood } from './mood.js';
+import { groupMood } from '../aggregate/mood.js';
 import { MoodPanel } from './mood-panel.js';
 import { Notices } from './notices.js';
 import { downloadBlob, renderResultCard } from './results.js';
-import { Timeline } from './timeline.js';
-import { DEFAULT_SMOOTHING, type Track } from './tracker.js';
+import { Timeline } from '../aggregate/timeline.js';
+import { DEFAULT_SMOOTHING, type Track } from '../track/tracker.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);

@@ -1,7 +1,7 @@
 /** The group-mood panel: face count, valence and expressiveness meters, dominant-emotion shares, mean probabilities. */
 import { EMOTIONS, type Emotion } from '../labels.js';
-import type { GroupMood } from './mood.js';
-import { EMOTION_COLORS } from './overlay.js';
+import type { GroupMood } from '../aggregate/mood.js';
+import { EMOTION_COLORS } from '../report/palette.js';
 
 export class MoodPanel {
   private readonly shareRows = new Map<Emotion, { bar: HTMLElement; value: HTMLElement }>();

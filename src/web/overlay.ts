@@ -3,17 +3,8 @@
  * annotated canvas used for snapshots, uploads and their downloads. No inference here.
  */
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
+import { EMOTION_COLORS } from '../report/palette.js';
 import type { Box } from '../types.js';
-
-export const EMOTION_COLORS: Readonly<Record<Emotion, string>> = {
-  angry: '#ef4444',
-  disgust: '#22c55e',
-  fear: '#a855f7',
-  happy: '#facc15',
-  neutral: '#94a3b8',
-  sad: '#3b82f6',
-  surprise: '#f97316',
-};
 
 export interface OverlayFace {
   /** Stable key (track id or face index). */

@@ -2,10 +2,12 @@
  * Result cards for snapshots and dropped images: the annotated image, a per-face table, the group read-out, and
  * downloads of the annotated PNG and the JSON. Everything is built in the page; downloads are local blob URLs.
  */
+import { groupMood, type GroupMood } from '../aggregate/mood.js';
 import { EMOTIONS } from '../labels.js';
+import { EMOTION_COLORS } from '../report/palette.js';
+import { emotionsJson, faceJson, roundUnit } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
-import { groupMood, type GroupMood } from './mood.js';
-import { drawAnnotated, EMOTION_COLORS } from './overlay.js';
+import { drawAnnotated } from './overlay.js';
 
 export interface ResultCardInput {
   /** e.g. "snapshot 14:03:22" or the file name. */
@@ -18,10 +20,12 @@ export interface ResultCardInput {
   model?: string;
 }
 
-/** The JSON a card downloads. Per-face data is left out entirely in aggregate-only mode. */
+/**
+ * The JSON a card downloads. `faces` are exactly what `emolens analyze --json` writes (report/serialize.ts: same
+ * keys, same rounding), in the order of the #n labels. Per-face data is left out entirely in aggregate-only mode.
+ */
 export function resultJson(input: Omit<ResultCardInput, 'image'>, capturedAt = new Date()): Record<string, unknown> {
   const mood = groupMood(input.result.faces);
-  const round = (v: number): number => Math.round(v * 1e4) / 1e4;
   return {
     format: 'emolens-snapshot/1',
     name: input.name,
@@ -32,28 +36,19 @@ export function resultJson(input: Omit<ResultCardInput, 'image'>, capturedAt = n
     height: input.result.height,
     aggregateOnly: input.aggregateOnly,
     smoothing: 'none (one frame)',
-    group: summarize(mood, round),
-    ...(input.aggregateOnly ? {} : {
-      faces: input.result.faces.map((f, i) => ({
-        index: i + 1,
-        box: { x: round(f.box.x), y: round(f.box.y), width: round(f.box.width), height: round(f.box.height) },
-        score: round(f.score),
-        dominant: f.dominant,
-        emotions: Object.fromEntries(EMOTIONS.map((e) => [e, round(f.emotions[e])])),
-        landmarks: Object.fromEntries(Object.entries(f.landmarks).map(([k, p]) => [k, { x: round(p.x), y: round(p.y) }])),
-      })),
-    }),
+    group: summarize(mood),
+    ...(input.aggregateOnly ? {} : { faces: faceJson(input.result) }),
   };
 }
 
-function summarize(mood: GroupMood, round: (v: number) => number): Record<string, unknown> {
+function summarize(mood: GroupMood): Record<string, unknown> {
   return {
     faces: mood.faces,
     counts: mood.counts,
-    mean: mood.mean && Object.fromEntries(EMOTIONS.map((e) => [e, round(mood.mean![e])])),
+    mean: mood.mean && emotionsJson(mood.mean),
     dominant: mood.dominant,
-    valence: mood.valence === null ? null : round(mood.valence),
-    engagement: mood.engagement === null ? null : round(mood.engagement),
+    valence: mood.valence === null ? null : roundUnit(mood.valence),
+    engagement: mood.engagement === null ? null : roundUnit(mood.engagement),
   };
 }
 

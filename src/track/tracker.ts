@@ -5,16 +5,18 @@
  *   each track and detection is used once. Unmatched detections start new tracks (new id).
  * - Emotions: an exponential moving average per track with a time constant, so smoothing does not depend on the
  *   frame rate: p ← p + α·(p_new − p), α = 1 − exp(−Δt / probabilityTauMs), Δt = time since the track's previous
- *   reading. A detection may come without a reading (the live view classifies only some faces per frame,
- *   src/web/budget.ts): it moves the box and keeps the track alive, and the probabilities stay as they were.
+ *   reading. A detection may come without a reading (only a budget of faces is classified per frame,
+ *   budget.ts): it moves the box and keeps the track alive, and the probabilities stay as they were.
  *   A new face without a reading starts no track (the caller shows it as pending).
  * - Label: the track's dominant emotion switches only when another emotion leads the current one by
  *   `hysteresis` in the smoothed probabilities.
  * - Box: the same EMA with a short time constant (`boxTauMs`) against detector jitter.
  * - A track missed by the detector stays visible for `showMs` and keeps its id and history for `keepMs`.
  *
- * Pure (time is passed in), so it is tested in Node; the page feeds it performance.now().
+ * Pure (time is passed in), so it is tested in Node; frames.ts feeds it (the live view: performance.now(); video:
+ * the frames' timestamps).
  */
+import { iou } from '../geometry.js';
 import { dominantEmotion, EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import type { Box } from '../types.js';
 
@@ -61,16 +63,6 @@ export interface Track {
   classifiedMs: number;
   /** Frames this track was matched in. */
   hits: number;
-}
-
-export function iou(a: Box, b: Box): number {
-  const x1 = Math.max(a.x, b.x);
-  const y1 = Math.max(a.y, b.y);
-  const x2 = Math.min(a.x + a.width, b.x + b.width);
-  const y2 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
-  const union = a.width * a.height + b.width * b.height - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 /** α of an EMA with time constant tauMs after dtMs. */

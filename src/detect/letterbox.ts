@@ -6,6 +6,7 @@
  * 256 px keeps small faces instead of aliasing them away, which plain 4-tap bilinear (tf.image.resizeBilinear,
  * what Human uses) does not.
  */
+import { clamp } from '../geometry.js';
 import type { RgbaImage } from '../types.js';
 
 /** A rectangle of the image in pixels. */
@@ -36,7 +37,7 @@ function filterTaps(srcStart: number, srcSize: number, dstSize: number, srcLimit
   const start = new Int32Array(dstSize);
   const count = new Int32Array(dstSize);
   const weights = new Float32Array(dstSize * maxTaps);
-  const clamp = (s: number) => Math.max(0, Math.min(srcLimit - 1, s));
+  const edge = (s: number) => clamp(s, 0, srcLimit - 1); // pixels past either end repeat the edge pixel
   for (let d = 0; d < dstSize; d++) {
     const taps = new Map<number, number>();       // source pixel -> weight (edge repeats fold into one tap)
     if (step > 1) {
@@ -44,14 +45,14 @@ function filterTaps(srcStart: number, srcSize: number, dstSize: number, srcLimit
       const hi = lo + step;
       for (let s = Math.floor(lo); s < hi; s++) {
         const w = Math.min(hi, s + 1) - Math.max(lo, s);
-        if (w > 0) taps.set(clamp(s), (taps.get(clamp(s)) ?? 0) + w);
+        if (w > 0) taps.set(edge(s), (taps.get(edge(s)) ?? 0) + w);
       }
     } else {
       const centre = srcStart + (d + 0.5) * step - 0.5;
       const s0 = Math.floor(centre);
       const f = centre - s0;
-      taps.set(clamp(s0), (taps.get(clamp(s0)) ?? 0) + 1 - f);
-      taps.set(clamp(s0 + 1), (taps.get(clamp(s0 + 1)) ?? 0) + f);
+      taps.set(edge(s0), (taps.get(edge(s0)) ?? 0) + 1 - f);
+      taps.set(edge(s0 + 1), (taps.get(edge(s0 + 1)) ?? 0) + f);
     }
     const first = Math.min(...taps.keys());
     const last = Math.max(...taps.keys());

@@ -1,13 +1,14 @@
 /**
- * How many faces the live view classifies per frame, and which. Detection runs on every frame (boxes must follow
- * the faces); the emotion model costs tens of ms per face, so with many faces it is spent where it is most needed:
+ * How many faces a tracked frame (live view, video; frames.ts) classifies, and which. Detection runs on every frame
+ * (boxes must follow the faces); the emotion model costs tens of ms per face, so with many faces it is spent where
+ * it is most needed:
  *
  * - Budget: at most `frameBudgetMs` of classification per frame, from a running average of the measured ms per
  *   face: `faces = max(minFaces, floor(frameBudgetMs / msPerFace))`. The first frame classifies `minFaces`, to
  *   take the first measurement.
  * - Order: faces with no reading yet (new faces) first, in reading order; then tracked faces, oldest reading first.
  *
- * The other faces keep their tracker-smoothed probabilities (src/web/tracker.ts). Pure, so it is tested in Node.
+ * The other faces keep their tracker-smoothed probabilities (tracker.ts). Pure, so it is tested in Node.
  */
 
 export interface ClassifyBudgetOptions {

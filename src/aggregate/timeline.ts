@@ -1,8 +1,9 @@
 /**
  * The session timeline: one sample per second of the group mood (and, unless aggregate-only, of every visible
- * face), kept in memory for export as CSV or JSON. Pure data — the chart lives in chart.ts.
+ * face), kept in memory for export as CSV or JSON. Pure data — the chart lives in src/web/chart.ts.
  */
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
+import { roundUnit, unitRecordJson } from '../report/serialize.js';
 import { engagementOf, valenceOf, type GroupMood } from './mood.js';
 
 export interface FaceSample {
@@ -69,26 +70,24 @@ export class Timeline {
   }
 
   toJson(meta: Partial<TimelineMeta> = {}): string {
-    const round = (v: number): number => Math.round(v * 1e4) / 1e4;
-    const roundRecord = <K extends string>(r: Record<K, number>): Record<K, number> =>
-      Object.fromEntries(Object.entries<number>(r).map(([k, v]) => [k, round(v)])) as Record<K, number>;
+    // One rounding for every exported figure (report/serialize.ts): 4 decimals, as `analyze --json`.
     return JSON.stringify({
       format: 'emolens-timeline/1',
       startedAt: this.startedAt.toISOString(),
       ...meta,
       labels: EMOTIONS,
       samples: this.samples.map((s) => ({
-        t: round(s.tMs / 1000),
+        t: roundUnit(s.tMs / 1000),
         group: {
           faces: s.group.faces,
           counts: s.group.counts,
-          shares: roundRecord(s.group.shares),
-          mean: s.group.mean && roundRecord(s.group.mean),
+          shares: unitRecordJson(s.group.shares),
+          mean: s.group.mean && unitRecordJson(s.group.mean),
           dominant: s.group.dominant,
-          valence: s.group.valence === null ? null : round(s.group.valence),
-          engagement: s.group.engagement === null ? null : round(s.group.engagement),
+          valence: s.group.valence === null ? null : roundUnit(s.group.valence),
+          engagement: s.group.engagement === null ? null : roundUnit(s.group.engagement),
         },
-        faces: s.faces.map((f) => ({ id: f.id, dominant: f.dominant, emotions: roundRecord(f.emotions) })),
+        faces: s.faces.map((f) => ({ id: f.id, dominant: f.dominant, emotions: unitRecordJson(f.emotions) })),
       })),
     }, null, 1);
   }

@@ -1,0 +1,75 @@
+/**
+ * The one serializer of analysed faces, to JSON and CSV, with one rounding: boxes and landmarks to 0.1 px,
+ * scores and probabilities to 4 decimals. `emolens analyze --json` / `--csv` (the contract users script against),
+ * `emolens demo`, the web app's downloads and timeline export, and the coming HTTP API and video output all write
+ * faces through here, so a face reads the same wherever it comes from. Browser-safe, pure; decides no content
+ * (which faces, which extra fields) — callers do.
+ */
+import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
+import type { AnalysisResult, Box, FaceResult, Point } from '../types.js';
+
+/** Pixel positions and sizes: 0.1 px. */
+export const roundPx = (v: number): number => Math.round(v * 10) / 10;
+/** Scores, probabilities and other 0..1 figures: 4 decimals. */
+export const roundUnit = (v: number): number => Math.round(v * 1e4) / 1e4;
+
+export interface BoxJson { x: number; y: number; width: number; height: number }
+
+/** One face as JSON (key order is part of the contract: box, score, landmarks, emotions, dominant). */
+export interface FaceJson {
+  box: BoxJson;
+  score: number;
+  landmarks: Record<string, { x: number; y: number }>;
+  emotions: Record<Emotion, number>;
+  dominant: Emotion;
+}
+
+export function boxJson(box: Box): BoxJson {
+  return { x: roundPx(box.x), y: roundPx(box.y), width: roundPx(box.width), height: roundPx(box.height) };
+}
+
+export function pointJson(p: Point): { x: number; y: number } {
+  return { x: roundPx(p.x), y: roundPx(p.y) };
+}
+
+/** The 7 probabilities, rounded, in EMOTIONS order. */
+export function emotionsJson(p: EmotionProbabilities): Record<Emotion, number> {
+  return Object.fromEntries(EMOTIONS.map((e) => [e, roundUnit(p[e])])) as Record<Emotion, number>;
+}
+
+/** Any record of 0..1 figures (group shares, means), rounded, keys in their own order. */
+export function unitRecordJson<K extends string>(record: Record<K, number>): Record<K, number> {
+  return Object.fromEntries(Object.entries<number>(record).map(([k, v]) => [k, roundUnit(v)])) as Record<K, number>;
+}
+
+export function serializeFace(face: FaceResult): FaceJson {
+  return {
+    box: boxJson(face.box),
+    score: roundUnit(face.score),
+    landmarks: Object.fromEntries(Object.entries(face.landmarks).map(([k, p]) => [k, pointJson(p)])),
+    emotions: emotionsJson(face.emotions),
+    dominant: face.dominant,
+  };
+}
+
+/** The faces of one analysed image, in the result's (reading) order: face #n is element n − 1. */
+export function faceJson(result: Pick<AnalysisResult, 'faces'>): FaceJson[] {
+  return result.faces.map(serializeFace);
+}
+
+/** CSV: one line per face — file, face index (1-based), box, score, dominant, 7 probabilities. */
+export const CSV_HEADER = ['file', 'face', 'x', 'y', 'width', 'height', 'score', 'dominant', ...EMOTIONS].join(',');
+
+/** A CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
+export function csvField(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** The CSV lines (no header, no trailing newline) for the faces of one image. */
+export function csvRows(file: string, result: Pick<AnalysisResult, 'faces'>): string[] {
+  return result.faces.map((f, i) => [
+    csvField(file), i + 1,
+    f.box.x.toFixed(1), f.box.y.toFixed(1), f.box.width.toFixed(1), f.box.height.toFixed(1),
+    f.score.toFixed(4), f.dominant, ...EMOTIONS.map((e) => f.emotions[e].toFixed(4)),
+  ].join(','));
+}

@@ -1,0 +1,173 @@
+/**
+ * Frames → tracked faces: the per-frame loop that the web app's live view runs on camera frames and that video
+ * analysis runs on decoded frames. One implementation, so both give the same ids, smoothing and budget:
+ *
+ *   detect every face → which track each continues (tracker.ts) → classify only a budget of them, new faces first,
+ *   then the oldest readings (budget.ts) → fold boxes and readings into the tracks → smoothed emotions and a
+ *   dominant label with hysteresis per track; faces found without a reading yet come back as `pending` boxes.
+ *
+ * `FrameTracking.step()` is the loop body, independent of where pixels live (the live view's faces are found and
+ * classified in a Web Worker); `analyzeFrames()` drives it with an Analyzer over any async stream of frames.
+ * UI-free and runtime-free: no DOM, no timers, no file system; time is passed in.
+ */
+import type { AnalyzeOptions, Analyzer } from '../analyzer.js';
+import { UsageError } from '../errors.js';
+import type { EmotionProbabilities } from '../labels.js';
+import type { Box, DetectedFace, RgbaImage } from '../types.js';
+import { ClassifyBudget, pickFacesToClassify, type ClassifyBudgetOptions } from './budget.js';
+import { FaceTracker, type SmoothingOptions, type Track } from './tracker.js';
+
+export interface FrameTrackingOptions {
+  /** Tracker constants (tracker.ts DEFAULT_SMOOTHING). */
+  smoothing?: Partial<SmoothingOptions>;
+  /** Classification budget per frame (budget.ts DEFAULT_CLASSIFY_BUDGET). */
+  budget?: Partial<ClassifyBudgetOptions>;
+}
+
+/** What classifying some of a frame's faces returned: one reading per face, in order, and the time it took. */
+export interface FaceClassification {
+  emotions: EmotionProbabilities[];
+  ms: number;
+}
+
+/** One frame folded into the tracks. */
+export interface TrackedFrame {
+  /** The time the frame was folded in at (the tracker's clock). */
+  nowMs: number;
+  /** Visible faces with a reading, in id order (the tracker's own objects: read them now, copy to keep them). */
+  tracks: Track[];
+  /** Faces found in this frame that have no reading yet (new faces the budget did not reach): boxes only. */
+  pending: Box[];
+  /** Faces classified in this frame. */
+  classified: number;
+  /** Time classification took (0 when no face was classified). */
+  classifyMs: number;
+}
+
+export interface StepClock {
+  /** The tracker's time for this frame, read once classification is done. */
+  now(): number;
+  /** True when the caller no longer wants this frame (the live view was paused or stopped meanwhile). */
+  cancelled?(): boolean;
+}
+
+export class FrameTracking {
+  readonly tracker: FaceTracker;
+  readonly budget: ClassifyBudget;
+
+  constructor(options: FrameTrackingOptions = {}) {
+    this.tracker = new FaceTracker(options.smoothing);
+    this.budget = new ClassifyBudget(options.budget);
+  }
+
+  /**
+   * One frame: `faces` are its detections; `classify` reads the emotions of the ones the budget picks. Returns
+   * undefined, folding nothing in, when `clock.cancelled()` is true once classification is back. Errors from
+   * `classify` propagate, with the tracks unchanged.
+   */
+  async step(faces: readonly DetectedFace[], classify: (chosen: DetectedFace[]) => Promise<FaceClassification>, clock: StepClock): Promise<TrackedFrame | undefined> {
+    const owners = this.tracker.match(faces.map((f) => f.box));
+    const chosen = pickFacesToClassify(owners.map((t) => ({ classifiedMs: t?.classifiedMs })), this.budget.facesPerFrame());
+    const readings = new Map<number, EmotionProbabilities>();
+    let classifyMs = 0;
+    if (chosen.length > 0) {
+      const { emotions, ms } = await classify(chosen.map((i) => faces[i]));
+      this.budget.record(chosen.length, ms);
+      chosen.forEach((i, k) => readings.set(i, emotions[k]));
+      classifyMs = ms;
+    }
+    if (clock.cancelled?.()) return undefined;
+    const nowMs = clock.now();
+    const tracks = this.tracker.update(faces.map((f, i) => ({ box: f.box, score: f.score, emotions: readings.get(i) })), nowMs);
+    const pending = faces.filter((_, i) => !owners[i] && !readings.has(i)).map((f) => f.box);
+    return { nowMs, tracks, pending, classified: readings.size, classifyMs };
+  }
+
+  /** Forget every track (a new stream); the budget keeps its measured ms per face. */
+  reset(): void {
+    this.tracker.reset();
+  }
+}
+
+// ---- analyzeFrames: the loop over a stream of frames ------------------------------------------------------------
+
+/** One frame of a stream: its pixels and its time (ms from the stream's start; video: the presentation time). */
+export interface Frame {
+  tMs: number;
+  image: RgbaImage;
+}
+
+/**
+ * One tracked face in a frame's result: stable `id`, smoothed `box` and `emotions`, `dominant` = the smoothed
+ * label, the last `raw` reading and when it was taken. A copy, so results can be kept while later frames move
+ * the tracks on.
+ */
+export type TrackedFace = Track;
+
+export interface FrameResult {
+  tMs: number;
+  width: number;
+  height: number;
+  faces: TrackedFace[];
+  /** Faces found without a reading yet (boxes only). */
+  pending: Box[];
+  /** Faces the detector found in this frame. */
+  detected: number;
+  /** Faces classified in this frame (at most the budget). */
+  classified: number;
+  detectMs: number;
+  classifyMs: number;
+}
+
+export interface AnalyzeFramesOptions extends FrameTrackingOptions {
+  /** The core Analyzer (createAnalyzerCore) or the Node analyzer (createAnalyzer): detect + classifyFaces. */
+  analyzer: Pick<Analyzer, 'detect' | 'classifyFaces'>;
+  /** Per-frame detector options (e.g. `{ detector: { tiles: 'off' } }` as the live view uses). */
+  detect?: AnalyzeOptions;
+  /** Wall clock for the budget's ms measurements (default performance.now). */
+  clock?: () => number;
+}
+
+/**
+ * Analyse a stream of frames: per frame, every face with a stable id, smoothed emotions and `dominant` = the
+ * smoothed label, with the live view's classification budget. Frames are pulled one at a time (the next is
+ * requested only when this one is done), so memory stays flat however long the stream.
+ * @throws UsageError for a frame whose `tMs` is not a finite number; InvalidImageError for bad pixels.
+ * @example
+ * for await (const frame of analyzeFrames(frames, { analyzer })) {
+ *   for (const face of frame.faces) console.log(frame.tMs, face.id, face.dominant);
+ * }
+ */
+export async function* analyzeFrames(frames: AsyncIterable<Frame> | Iterable<Frame>, options: AnalyzeFramesOptions): AsyncGenerator<FrameResult> {
+  const { analyzer } = options;
+  const clock = options.clock ?? (() => performance.now());
+  const tracking = new FrameTracking(options);
+  for await (const { tMs, image } of frames) {
+    if (typeof tMs !== 'number' || !Number.isFinite(tMs)) throw new UsageError(`frame time tMs must be a finite number of ms, got ${String(tMs)}`);
+    const detectStart = clock();
+    const faces = await analyzer.detect(image, options.detect);
+    const detectMs = clock() - detectStart;
+    const step = await tracking.step(faces, async (chosen) => {
+      const start = clock();
+      const emotions = await analyzer.classifyFaces(image, chosen);
+      return { emotions, ms: clock() - start };
+    }, { now: () => tMs });
+    // step() is only undefined when cancelled, and this loop never cancels.
+    const { tracks, pending, classified, classifyMs } = step!;
+    yield {
+      tMs,
+      width: image.width,
+      height: image.height,
+      faces: tracks.map(copyTrack),
+      pending: pending.map((b) => ({ ...b })),
+      detected: faces.length,
+      classified,
+      detectMs,
+      classifyMs,
+    };
+  }
+}
+
+function copyTrack(t: Track): TrackedFace {
+  return { ...t, box: { ...t.box }, emotions: { ...t.emotions }, raw: { ...t.raw } };
+}
