@@ -9,7 +9,7 @@
  * until then the server answers 415 to a video upload.
  */
 import type { AnalysisResult } from '../types.js';
-import { imageEntry, imageErrorEntry } from './result-json.js';
+import { imageEntry, imageErrorEntry } from '../report/serialize.js';
 
 /** One uploaded file of a job. */
 export interface JobInput { name: string; bytes: Uint8Array }

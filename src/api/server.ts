@@ -25,7 +25,8 @@ import { ApiError, DEFAULT_LIMITS, ERROR_SCHEMA, errorReply, type ApiLimits } fr
 import { accepts, kindForField, type JobInput } from './job-kinds.js';
 import { DEFAULT_QUEUE_NAME, InProcessJobs, JOB_ID, type JobQueue, type JobView } from './jobs.js';
 import { WorkerPool } from './pool.js';
-import { IMAGE_RESULT_SCHEMA, imageEntry } from './result-json.js';
+import { imageEntry } from '../report/serialize.js';
+import { IMAGE_RESULT_SCHEMA } from './result-json.js';
 
 export interface ApiServerOptions {
   /** Default 8081; 0 picks a free port. */

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { EmolensError, UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import { annotateImage } from '../report/annotate.js';
-import { CSV_HEADER, csvRows, faceJson } from '../report/serialize.js';
+import { CSV_HEADER, csvRows, imageEntry, imageErrorEntry } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
 import { bold, dim, errorLine, expandInputs, faceTable, moodSummary, parseNumber, parseTiles, red, styleFor, type InputItem } from './common.js';
 
@@ -137,9 +137,7 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
 
   const emit = (item: InputItem, result?: AnalysisResult, error?: EmolensError | Error) => {
     if (format === 'json') {
-      const entry = error
-        ? { file: item.file, error: errorLine(error), code: (error as EmolensError).code ?? 'ERROR' }
-        : { file: item.file, width: result!.width, height: result!.height, faces: faceJson(result!) };
+      const entry = error ? imageErrorEntry(item.file, error) : imageEntry(item.file, result!);
       sink.out(`${first ? '' : ','}\n    ${JSON.stringify(entry)}`);
       first = false;
     } else if (error) {

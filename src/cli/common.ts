@@ -178,9 +178,5 @@ export function moodSummary(results: AnalysisResult[]): string {
   return `${faces} face${faces === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }
 
-/** One line for an error, whatever was thrown. */
-export function errorLine(err: unknown): string {
-  if (err instanceof Error) return err.message.split('\n')[0];
-  return String(err);
-}
+export { errorLine } from '../report/serialize.js';
 

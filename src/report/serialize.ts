@@ -57,6 +57,24 @@ export function faceJson(result: Pick<AnalysisResult, 'faces'>): FaceJson[] {
   return result.faces.map(serializeFace);
 }
 
+/** One analysed image: an entry of `emolens analyze --json`'s "images" array, and the HTTP API's answer. */
+export interface ImageEntryJson { file?: string; width: number; height: number; faces: FaceJson[] }
+
+export function imageEntry(file: string | undefined, result: Pick<AnalysisResult, 'width' | 'height' | 'faces'>): ImageEntryJson {
+  return { ...(file === undefined ? {} : { file }), width: result.width, height: result.height, faces: faceJson(result) };
+}
+
+/** An image that failed, in the same array: its one-line message and the error's stable code. */
+export function imageErrorEntry(file: string, error: unknown): { file: string; error: string; code: string } {
+  return { file, error: errorLine(error), code: (error as { code?: string }).code ?? 'ERROR' };
+}
+
+/** One line for an error, whatever was thrown (the CLI's `error: …` line and the JSON `error` field). */
+export function errorLine(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0];
+  return String(err);
+}
+
 /** CSV: one line per face — file, face index (1-based), box, score, dominant, 7 probabilities. */
 export const CSV_HEADER = ['file', 'face', 'x', 'y', 'width', 'height', 'score', 'dominant', ...EMOTIONS].join(',');
 
