@@ -48,3 +48,6 @@ export {
   SidecarMissingError,
   UsageError,
 } from './errors.js';
+export { evaluate, evaluateWithSidecar, type EvalOptions, type EvalResult } from './eval/evaluate.js';
+export { classificationMetrics, ConfusionMatrix, metricsFromConfusion, type ClassificationMetrics, type PerClassMetrics } from './eval/metrics.js';
+export { CALIBRATION_BINS, CalibrationBins, calibrationMetrics, type CalibrationMetrics, type ReliabilityBin } from './eval/calibration.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { EmotionClassifier, equalizeHistogram, toNetInput, validateEmotionSidecar } from '../src/classify/index.js';
-import { loadEmotionModel, looksLikeOnnx } from '../src/classify/node.js';
+import { loadEmotionModel, looksLikeOnnx } from '../src/env/node.js';
 import { InvalidModelError, ModelNotFoundError, SidecarMissingError } from '../src/errors.js';
 import { EMOTIONS } from '../src/labels.js';
 import type { GrayImage } from '../src/types.js';

@@ -6,18 +6,20 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { classificationMetrics, ConfusionMatrix, metricsFromConfusion, rowNormalized } from '../src/aggregate/metrics.js';
 import { toNetInput } from '../src/classify/index.js';
-import { MODELS_DIR } from '../src/classify/node.js';
-import { evaluate } from '../src/cli/eval.js';
+import { MODELS_DIR } from '../src/env/node.js';
+import { binIndex, calibrationMetrics, CALIBRATION_BINS } from '../src/eval/calibration.js';
+import { evaluate } from '../src/eval/evaluate.js';
+import { classificationMetrics, ConfusionMatrix, metricsFromConfusion, rowNormalized } from '../src/eval/metrics.js';
 import { EMOTIONS, type Emotion } from '../src/labels.js';
+import { samplePhotos } from '../src/samples.js';
 import type { GrayImage } from '../src/types.js';
 import { tinyModelLogits, tinySidecar, writeTinyModel } from './helpers/tiny-model.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHARED_VAL = join(ROOT, '..', 'shared', 'datasets', 'fer2013', 'val');
 const SHIPPED_MODEL = join(MODELS_DIR, 'emolens-fer.onnx');
-const SAMPLE_PHOTO = join(ROOT, 'node_modules', '@vladmandic', 'face-api', 'demo', 'sample1.jpg');
+const SAMPLE_PHOTO = samplePhotos()[0];
 const run = promisify(execFile);
 
 /** Run the real CLI (src/cli/main.ts through tsx); resolves with stdout/stderr/exit code, never rejects. */
@@ -75,6 +77,35 @@ describe('metrics', () => {
   });
 });
 
+describe('calibration (ECE, reliability bins)', () => {
+  it('computes the expected calibration error by hand', () => {
+    // 15 bins of width 1/15. Five faces:
+    //   0.95, 0.97 (right, right)  → bin 14 (14/15, 1]: accuracy 1,   confidence 0.96 → gap 0.04
+    //   0.50 (right), 0.52 (wrong) → bin 7 (7/15, 8/15]: accuracy 0.5, confidence 0.51 → gap 0.01
+    //   0.30 (wrong)               → bin 4 (4/15, 5/15]: accuracy 0,   confidence 0.30 → gap 0.30
+    // ECE = 2/5·0.04 + 2/5·0.01 + 1/5·0.30 = 0.016 + 0.004 + 0.06 = 0.08
+    const m = calibrationMetrics([0.95, 0.97, 0.5, 0.52, 0.3], [true, true, true, false, false]);
+    assert.ok(Math.abs(m.ece - 0.08) < 1e-12, `ece ${m.ece}`);
+    assert.equal(m.reliability.length, CALIBRATION_BINS);
+    assert.deepEqual(m.reliability.map((b) => b.count), [0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 2]);
+    const top = m.reliability[14];
+    assert.ok(Math.abs(top.confidence! - 0.96) < 1e-12 && top.accuracy === 1 && top.hi === 1);
+    assert.ok(Math.abs(m.reliability[7].confidence! - 0.51) < 1e-12 && m.reliability[7].accuracy === 0.5);
+    assert.deepEqual(m.reliability[0], { lo: 0, hi: 1 / 15, count: 0, confidence: null, accuracy: null });
+  });
+
+  it('is 0 when every bin\'s accuracy equals its confidence, and bins are right-closed', () => {
+    // Four faces at 0.75, three right: accuracy 0.75 = confidence.
+    assert.equal(calibrationMetrics([0.75, 0.75, 0.75, 0.75], [true, true, false, true]).ece, 0);
+    assert.equal(binIndex(0), 0);
+    assert.equal(binIndex(1 / 15 + 1e-9), 1);
+    assert.equal(binIndex(0.5), 7);
+    assert.equal(binIndex(1), 14);
+    assert.throws(() => calibrationMetrics([1.5], [true]), /confidence must be in \[0, 1\]/);
+    assert.throws(() => calibrationMetrics([0.5], []), /differ in length/);
+  });
+});
+
 /**
  * A crop the tiny model calls `target`: its 44x44 centre follows that class's weight pattern (tinyWeight), so
  * predictions differ from image to image and a test can place faces in any cell of the confusion matrix.
@@ -123,6 +154,10 @@ describe('emolens eval', () => {
     assert.equal(result.model.name, 'tiny');
     assert.match(result.model.sha256, /^[0-9a-f]{64}$/);
     assert.ok(result.msPerImage > 0);
+    // Calibration over the same 12 faces: bins hold every face, and the ECE is their weighted gap.
+    assert.equal(result.reliability.reduce((sum, b) => sum + b.count, 0), 12);
+    const gap = result.reliability.reduce((sum, b) => sum + (b.count ? (b.count / 12) * Math.abs(b.accuracy! - b.confidence!) : 0), 0);
+    assert.ok(Math.abs(result.ece - gap) < 1e-12);
   });
 
   it('--json prints exactly one JSON object with the documented fields', async () => {
@@ -130,7 +165,7 @@ describe('emolens eval', () => {
     const { stdout, code, stderr } = await emolens('eval', '--data', root, '--model', modelPath, '--json');
     assert.equal(code, 0, stderr);
     const result = JSON.parse(stdout);
-    for (const key of ['n', 'accuracy', 'macroF1', 'perClass', 'confusionMatrix', 'model', 'msPerImage', 'split', 'data']) {
+    for (const key of ['n', 'accuracy', 'macroF1', 'perClass', 'confusionMatrix', 'ece', 'reliability', 'model', 'msPerImage', 'split', 'data']) {
       assert.ok(key in result, `missing ${key}`);
     }
     assert.deepEqual(Object.keys(result.model), ['name', 'sha256']);
@@ -147,10 +182,14 @@ describe('emolens eval', () => {
     assert.match(stdout, /accuracy\s+\d+\.\d%/);
     assert.match(stdout, /macro-F1\s+\d+\.\d%/);
     assert.match(stdout, /confusion matrix \(rows: true label, columns: predicted\)/);
+    assert.match(stdout, /^ECE\s+0\.\d{3}\s/m);
+    assert.match(stdout, /^reliability \(top-1 confidence bins/m);
     for (const e of EMOTIONS) assert.match(stdout, new RegExp(`^${e}\\s`, 'm'));
     const html = readFileSync(report, 'utf8');
     assert.match(html, /<table class="heatmap">/);
     assert.match(html, /<canvas id="perClassChart"/);
+    assert.match(html, /<canvas id="reliabilityChart"/);
+    assert.match(html, /Calibration \(ECE\)/);
     assert.match(html, /Chart\.js v4/);
     assert.doesNotMatch(html, /<script[^>]+src=/);
     assert.match(html, /tiny-linear \(test fixture\)/);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { metricsFromConfusion } from '../src/aggregate/metrics.js';
-import { readChartJs } from '../src/cli/eval.js';
+import { calibrationMetrics } from '../src/eval/calibration.js';
+import { metricsFromConfusion } from '../src/eval/metrics.js';
 import { EMOTIONS } from '../src/labels.js';
-import { esc, renderEvalReport, trainingCurves, type EvalReportData } from '../src/report/html.js';
+import { esc, renderEvalReport, trainingCurves, type EvalReportData, type ReportAssets } from '../src/report/html.js';
+import { readReportAssets } from '../src/report/load-assets.js';
 
 /** 7x7 confusion matrix: 10 faces per class, 7 right (8 for happy), the rest called neutral. */
 function matrix(): number[][] {
@@ -36,10 +37,12 @@ function reportData(overrides: Partial<EvalReportData> = {}): EvalReportData {
 }
 
 const CHART_STUB = '/* chart stub */ window.Chart = function () {};';
+/** The real stylesheet and chart script with a stub in place of Chart.js (400 KB less to search). */
+const ASSETS: ReportAssets = { ...readReportAssets(), chartJs: CHART_STUB };
 
 describe('HTML report', () => {
   it('shows the headline numbers, model card and a heat map with counts and row shares', () => {
-    const html = renderEvalReport(reportData(), { chartJs: CHART_STUB });
+    const html = renderEvalReport(reportData(), ASSETS);
     const acc = (7 * 5 + 8 + 10) / 70;
     assert.ok(html.startsWith('<!doctype html>'));
     assert.ok(html.includes(`${(acc * 100).toFixed(1)}%`), 'accuracy tile');
@@ -56,7 +59,7 @@ describe('HTML report', () => {
   });
 
   it('draws per-class bars and, with a training history, the training curves', () => {
-    const html = renderEvalReport(reportData(), { chartJs: CHART_STUB });
+    const html = renderEvalReport(reportData(), ASSETS);
     for (const id of ['perClassChart', 'lossChart', 'accChart', 'lrChart']) assert.match(html, new RegExp(`<canvas id="${id}"`));
     const json = html.match(/<script id="report-data" type="application\/json">(.*?)<\/script>/s)![1];
     const data = JSON.parse(json);
@@ -67,16 +70,20 @@ describe('HTML report', () => {
     assert.equal(data.perClass[EMOTIONS.indexOf('happy')].recall, 0.8);
     assert.match(html, /best val accuracy 50\.0% at epoch 2/);
 
-    const noHistory = renderEvalReport(reportData({ history: undefined }), { chartJs: CHART_STUB });
+    const noHistory = renderEvalReport(reportData({ history: undefined }), ASSETS);
     assert.doesNotMatch(noHistory, /id="training"/);
     assert.doesNotMatch(noHistory, /<canvas id="lossChart"/);
   });
 
-  it('is self-contained: Chart.js inlined, no external scripts, styles or fonts', () => {
-    const chartJs = readChartJs();
-    assert.match(chartJs, /Chart\.js v4/);
-    const html = renderEvalReport(reportData(), { chartJs });
-    assert.ok(html.includes(chartJs.slice(0, 200)), 'Chart.js source is inlined');
+  it('is self-contained: Chart.js, styles and chart script inlined, no external scripts, styles or fonts', () => {
+    const assets = readReportAssets();
+    assert.match(assets.chartJs, /Chart\.js v4/);
+    assert.match(assets.css, /\.heatmap td/);
+    assert.match(assets.chartScript, /getElementById\('perClassChart'\)/);
+    const html = renderEvalReport(reportData(), assets);
+    assert.ok(html.includes(assets.chartJs.slice(0, 200)), 'Chart.js source is inlined');
+    assert.ok(html.includes(`<style>${assets.css}</style>`), 'the stylesheet is inlined');
+    assert.ok(html.includes(assets.chartScript.slice(0, 200)), 'the chart script is inlined');
     assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=/i);
     assert.doesNotMatch(html, /@import|url\(\s*['"]?https?:/i);
     // Only our three script elements close: nothing inlined can end a <script> early.
@@ -88,7 +95,7 @@ describe('HTML report', () => {
       data: '<img src=x onerror=alert(1)>',
       model: { name: 'm</script><script>alert(1)</script>', sha256: 'x' },
       skipped: { count: 3, examples: [{ source: 'a&b.jpg', reason: 'no face found' }] },
-    }), { chartJs: CHART_STUB });
+    }), ASSETS);
     assert.doesNotMatch(html, /<img src=x/);
     assert.ok(html.includes('&lt;img src=x onerror=alert(1)&gt;'));
     assert.equal((html.match(/<\/script>/g) ?? []).length, 3);
@@ -96,6 +103,23 @@ describe('HTML report', () => {
     assert.match(html, /<code>a&amp;b\.jpg<\/code>: no face found/);
     assert.match(html, /… and 2 more/);
     assert.equal(esc(`"'&<>`), '&quot;&#39;&amp;&lt;&gt;');
+  });
+
+  it('draws the reliability diagram and an ECE tile when the run has calibration data', () => {
+    const calibration = calibrationMetrics([0.95, 0.97, 0.5, 0.52, 0.3], [true, true, true, false, false]);
+    const html = renderEvalReport(reportData({ calibration }), ASSETS);
+    assert.match(html, /<canvas id="reliabilityChart"/);
+    assert.match(html, /Calibration \(ECE\)<\/div><div class="value">0\.080</);
+    const data = JSON.parse(html.match(/<script id="report-data" type="application\/json">(.*?)<\/script>/s)![1]);
+    assert.equal(data.reliability.length, 15);
+    assert.equal(data.reliability[14].count, 2);
+    // Bins with faces are listed: 26.7%–33.3% holds the one face at 0.30, none right.
+    assert.match(html, /<tr><th scope="row">26\.7%–33\.3%<\/th><td>1<\/td><td>30\.0%<\/td><td>0\.0%<\/td><\/tr>/);
+    assert.match(html, /over-confident on the whole/);
+
+    const none = renderEvalReport(reportData(), ASSETS);
+    assert.doesNotMatch(none, /id="calibration"/);
+    assert.doesNotMatch(none, /Calibration \(ECE\)/);
   });
 
   it('reads training curves only from numeric per-epoch fields', () => {

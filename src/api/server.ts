@@ -17,7 +17,7 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { DEFAULT_DETECTOR_MODEL } from '../classify/node.js';
+import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import { isLoopback, tokenChecker } from './auth.js';

@@ -2,6 +2,7 @@
  * The model contract: `models/<name>.onnx` + `models/<name>.json` (this sidecar).
  * Written by training/export.py, read by Node, the browser and `emolens eval`. Documented in docs/model-contract.md.
  */
+import type { ReliabilityBin } from '../eval/calibration.js';
 import type { Emotion } from '../labels.js';
 
 export const CONTRACT_FORMAT = 'emolens-model/1';
@@ -20,6 +21,10 @@ export interface ClassificationMetrics {
 
 export interface EvalMetrics extends ClassificationMetrics {
   split: string;            // "val" (FER2013 PublicTest) for shipped models
+  /** Expected calibration error of top-1 confidence, 15 bins (src/eval/calibration.ts); absent in older sidecars. */
+  ece?: number;
+  /** The reliability diagram's bins behind `ece`; absent in older sidecars. */
+  reliability?: ReliabilityBin[];
 }
 
 export interface EmotionModelSidecar {

@@ -1,13 +1,12 @@
 /**
- * `emolens demo`: the README's quick start. Analyses the sample photos bundled with @vladmandic/face-api (group
- * photos, 3–7 faces each), prints every face with its 7 emotion probabilities and writes annotated copies.
+ * `emolens demo`: the README's quick start. Analyses the sample photos that ship with emolens (assets/demo/: group
+ * photos, 3–5 faces each), prints every face with its 7 emotion probabilities and writes annotated copies.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { EmolensError } from '../errors.js';
 import { annotateImage } from '../report/annotate.js';
+import { samplePhotos } from '../samples.js';
 import type { AnalysisResult } from '../types.js';
 import { analyzerOptionsFrom, faceJson } from './analyze.js';
 import { bold, dim, faceTable, moodSummary, styleFor } from './common.js';
@@ -17,20 +16,6 @@ interface DemoFlags {
   out: string;
   model: string;
   threads?: string;
-}
-
-/** The sample photos shipped in @vladmandic/face-api's demo/ folder (resolved through Node's module resolution). */
-export function demoPhotos(): string[] {
-  let pkg: string;
-  try {
-    pkg = createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json');
-  } catch {
-    throw new EmolensError('DEMO_PHOTOS_MISSING', 'the demo photos come with the @vladmandic/face-api package, which is not installed (run npm install)');
-  }
-  const dir = join(dirname(pkg), 'demo');
-  const photos = existsSync(dir) ? readdirSync(dir).filter((f) => /^sample\d+\.jpg$/.test(f)).sort((a, b) => parseInt(a.slice(6)) - parseInt(b.slice(6))) : [];
-  if (photos.length === 0) throw new EmolensError('DEMO_PHOTOS_MISSING', `no sample photos in ${dir}`);
-  return photos.map((f) => join(dir, f));
 }
 
 export function register(program: Command): void {
@@ -47,7 +32,7 @@ export function register(program: Command): void {
 }
 
 async function runDemo(flags: DemoFlags): Promise<void> {
-  const photos = demoPhotos();
+  const photos = samplePhotos();
   const options = analyzerOptionsFrom({ model: flags.model, threads: flags.threads });
   const outDir = resolve(flags.out);
   mkdirSync(outDir, { recursive: true });

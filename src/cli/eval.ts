@@ -1,55 +1,17 @@
 /**
- * `emolens eval`: score an emotion model on a labelled face set (a folder per label, or Kaggle's fer2013.csv) and
- * print accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix — as a table, as one JSON object
- * (--json), and/or as a self-contained HTML report (--report).
- *
- * Faces are FER-style pre-cropped images by default (decoded exactly as training reads them, so the numbers match
- * the sidecar's); --detect instead finds and aligns the face in full photos with the same pipeline as `analyze`.
+ * `emolens eval`: parses the flags, draws a progress bar on stderr, and prints what `evaluate()` (src/eval/)
+ * measured — as a table, as one JSON object (--json), and/or as a self-contained HTML report (--report).
+ * The scoring itself lives in src/eval/evaluate.ts; nothing here computes a metric.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { ConfusionMatrix, type ClassificationMetrics } from '../aggregate/metrics.js';
 import type { EmotionModelSidecar } from '../classify/contract.js';
-import { EmotionClassifier } from '../classify/index.js';
-import { DEFAULT_EMOTION_MODEL, loadEmotionModel } from '../classify/node.js';
-import type { OrtModule } from '../engine/index.js';
-import { DatasetError, UsageError } from '../errors.js';
-import { dominantEmotion, EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
-import { batches, isSplit, listFolderDataset, evenSample, openDataset, SPLITS, type Split } from '../image/datasets.js';
-import { renderEvalReport, type EvalReportData } from '../report/html.js';
-import type { GrayImage } from '../types.js';
-
-export interface EvalOptions {
-  /** Folder (of split folders or label folders) or a fer2013.csv file. */
-  data: string;
-  split?: Split;
-  /** Bundled model name or .onnx path (default emolens-fer). */
-  model?: string;
-  batchSize?: number;
-  limit?: number;
-  /** Find and align the face in each image (full photos) instead of treating images as face crops. */
-  detect?: boolean;
-  /** Called after each batch with the fraction done (0..1) and images scored so far. */
-  onProgress?: (fraction: number, scored: number) => void;
-}
-
-/** What `emolens eval --json` prints. */
-export interface EvalResult extends ClassificationMetrics {
-  model: { name: string; sha256: string };
-  /** Wall time per scored image: decoding, preprocessing, inference (and detection + alignment with --detect). */
-  msPerImage: number;
-  split: Split | null;
-  data: string;
-  /** Images that could not be scored (unreadable, or no face found with --detect); not in the metrics. */
-  skipped: number;
-  skippedExamples: Array<{ source: string; reason: string }>;
-}
-
-const MAX_SKIP_EXAMPLES = 20;
+import { DEFAULT_EMOTION_MODEL } from '../env/models.js';
+import { UsageError } from '../errors.js';
+import { evaluateWithSidecar, type EvalResult } from '../eval/evaluate.js';
+import { isSplit, SPLITS } from '../image/datasets.js';
+import { readReportAssets } from '../report/load-assets.js';
+import { evalReportData, renderEvalReport } from '../report/html.js';
 
 export function register(program: Command): void {
   program
@@ -74,12 +36,13 @@ export function register(program: Command): void {
         ({ result, sidecar } = await evaluateWithSidecar({
           data: opts.data, split: opts.split, model: opts.model, batchSize, limit, detect: opts.detect,
           onProgress: progress?.update,
+          onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
         }));
       } finally {
         progress?.stop();
       }
       if (opts.report) {
-        await writeFile(opts.report, renderEvalReport(reportData(result, sidecar, opts.detect), { chartJs: readChartJs() }));
+        await writeFile(opts.report, renderEvalReport(evalReportData(result, sidecar, opts.detect), readReportAssets()));
       }
       process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvalResult(result, sidecar));
       if (opts.report && !opts.json) process.stderr.write(`report written to ${opts.report}\n`);
@@ -89,127 +52,6 @@ export function register(program: Command): void {
 function positiveInt(value: string, flag: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`invalid ${flag}: ${value} (a positive integer)`);
   return Number(value);
-}
-
-/** Score a model on a data set. */
-export async function evaluate(options: EvalOptions): Promise<EvalResult> {
-  return (await evaluateWithSidecar(options)).result;
-}
-
-async function evaluateWithSidecar(options: EvalOptions): Promise<{ result: EvalResult; sidecar: EmotionModelSidecar }> {
-  const split = options.split ?? 'val';
-  const batchSize = options.batchSize ?? 64;
-  const files = loadEmotionModel(options.model ?? DEFAULT_EMOTION_MODEL);
-  const sidecar = files.sidecar;
-  const sha256 = createHash('sha256').update(files.bytes).digest('hex');
-  if (sidecar.sha256 && sidecar.sha256 !== sha256) {
-    process.stderr.write(`warning: ${files.path}: sha256 ${sha256.slice(0, 12)}… differs from its sidecar's ${String(sidecar.sha256).slice(0, 12)}…\n`);
-  }
-  const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
-  const cropSize = sidecar.preprocess.faceCrop.size;
-  const matrix = new ConfusionMatrix(EMOTIONS);
-  const skipped: Array<{ source: string; reason: string }> = [];
-  let skippedCount = 0;
-  const skip = (source: string, reason: string): void => {
-    skippedCount++;
-    if (skipped.length < MAX_SKIP_EXAMPLES) skipped.push({ source, reason });
-  };
-  const score = (labels: Emotion[], probabilities: EmotionProbabilities[]): void => {
-    probabilities.forEach((p, i) => matrix.add(labels[i], dominantEmotion(p)));
-  };
-
-  let dataSplit: Split | null;
-  let elapsedMs: number;
-  if (options.detect) {
-    ({ split: dataSplit, elapsedMs } = await scoreDetected(options, split, batchSize, ort, files, score, skip));
-  } else {
-    const dataset = await openDataset(options.data, { split, size: cropSize, limit: options.limit });
-    const classifier = await EmotionClassifier.load(ort, files.bytes, sidecar, { batchSize, source: files.path });
-    dataSplit = dataset.split;
-    const started = performance.now();
-    for await (const batch of batches(dataset.items(), batchSize)) {
-      const faces: GrayImage[] = [];
-      const labels: Emotion[] = [];
-      for (const item of batch) {
-        if (item.ok) {
-          faces.push(item.image);
-          labels.push(item.label);
-        } else skip(item.source, item.reason);
-      }
-      if (faces.length) score(labels, await classifier.classify(faces));
-      options.onProgress?.(dataset.progress(), matrix.n);
-    }
-    elapsedMs = performance.now() - started;
-    await classifier.dispose();
-  }
-  const n = matrix.n;
-  if (n === 0) throw new DatasetError(`no image of ${options.data} could be scored${skipped[0] ? ` (first: ${skipped[0].source}: ${skipped[0].reason})` : ''}`);
-  const result: EvalResult = {
-    ...matrix.metrics(),
-    model: { name: sidecar.name || basename(files.path, '.onnx'), sha256 },
-    msPerImage: elapsedMs / n,
-    split: dataSplit,
-    data: options.data,
-    skipped: skippedCount,
-    skippedExamples: skipped,
-  };
-  return { result, sidecar };
-}
-
-/** --detect: decode each photo, detect + align its most confident face, classify in batches. */
-async function scoreDetected(
-  options: EvalOptions,
-  split: Split,
-  batchSize: number,
-  ort: OrtModule,
-  emotion: { bytes: Uint8Array; sidecar: EmotionModelSidecar },
-  score: (labels: Emotion[], p: EmotionProbabilities[]) => void,
-  skip: (source: string, reason: string) => void,
-): Promise<{ split: Split | null; elapsedMs: number }> {
-  if (options.data.toLowerCase().endsWith('.csv')) {
-    throw new UsageError('--detect needs image files (a folder per label); a fer2013.csv holds face crops already');
-  }
-  const [{ createAnalyzerCore }, { loadDetectorModel }, { decodeImage }] = await Promise.all([
-    import('../analyzer.js'), import('../classify/node.js'), import('./../image/decode.js'),
-  ]);
-  const detector = loadDetectorModel();
-  const analyzer = await createAnalyzerCore(
-    { ort, detector: { bytes: detector.bytes, sidecar: detector.sidecar as never }, emotion },
-    { batchSize },
-  );
-  const listing = await listFolderDataset(options.data, split);
-  const files = evenSample(listing.files, options.limit);
-  let crops: GrayImage[] = [];
-  let labels: Emotion[] = [];
-  let done = 0;
-  const started = performance.now();
-  const flush = async (): Promise<void> => {
-    if (crops.length) score(labels, await analyzer.classifyCrops(crops));
-    crops = [];
-    labels = [];
-    options.onProgress?.(done / files.length, done);
-  };
-  // Detection is per photo; classification is batched across photos, as in `analyze` on a folder.
-  for (const { file, label } of files) {
-    done++;
-    try {
-      const image = await decodeImage(file);
-      const faces = (await analyzer.analyze(image, { maxFaces: 1 })).faces;
-      if (faces.length === 0) {
-        skip(file, 'no face found');
-        continue;
-      }
-      crops.push(analyzer.alignFace(image, faces[0]));
-      labels.push(label);
-    } catch (err) {
-      skip(file, err instanceof Error ? err.message.split('\n')[0] : String(err));
-    }
-    if (crops.length >= batchSize) await flush();
-  }
-  await flush();
-  const elapsedMs = performance.now() - started;
-  await analyzer.dispose();
-  return { split: listing.split, elapsedMs };
 }
 
 /** The readable report printed without --json. */
@@ -223,6 +65,9 @@ export function formatEvalResult(result: EvalResult, sidecar?: EmotionModelSidec
   lines.push('');
   lines.push(`accuracy  ${pct(result.accuracy).padStart(6)}${shipped ? `   (sidecar ${shipped.split ?? 'val'}: ${pct(shipped.accuracy)})` : ''}`);
   lines.push(`macro-F1  ${pct(result.macroF1).padStart(6)}${shipped ? `   (sidecar ${shipped.split ?? 'val'}: ${pct(shipped.macroF1)})` : ''}`);
+  // Older sidecars carry no ECE: then there is nothing to compare with.
+  const shippedEce = typeof shipped?.ece === 'number' ? `   (sidecar ${shipped.split ?? 'val'}: ${shipped.ece.toFixed(3)})` : '';
+  lines.push(`ECE       ${result.ece.toFixed(3).padStart(6)}${shippedEce}   (expected calibration error of top-1 confidence, ${result.reliability.length} bins)`);
   lines.push('');
   const w = Math.max(9, ...labels.map((l) => l.length)) + 1;
   lines.push(`${''.padEnd(w)}${['precision', 'recall', 'F1', 'support'].map((h) => h.padStart(10)).join('')}`);
@@ -239,6 +84,15 @@ export function formatEvalResult(result: EvalResult, sidecar?: EmotionModelSidec
   result.confusionMatrix.matrix.forEach((row, i) => {
     lines.push(`${labels[i].padEnd(w)}${row.map((v) => String(v).padStart(cw)).join('')}`);
   });
+  lines.push('');
+  lines.push('reliability (top-1 confidence bins; calibrated: accuracy = confidence)');
+  lines.push(`${'confidence'.padEnd(14)}${['faces', 'mean conf', 'accuracy', 'gap'].map((h) => h.padStart(10)).join('')}`);
+  for (const b of result.reliability) {
+    if (b.count === 0 || b.confidence === null || b.accuracy === null) continue;
+    const range = `${pct(b.lo)}–${pct(b.hi)}`;
+    const gap = `${b.accuracy >= b.confidence ? '+' : '−'}${pct(Math.abs(b.accuracy - b.confidence))}`;
+    lines.push(`${range.padEnd(14)}${[String(b.count), pct(b.confidence), pct(b.accuracy), gap].map((v) => v.padStart(10)).join('')}`);
+  }
   if (result.skippedExamples.length) {
     lines.push('');
     lines.push(`skipped ${result.skipped} image(s):`);
@@ -246,40 +100,6 @@ export function formatEvalResult(result: EvalResult, sidecar?: EmotionModelSidec
     if (result.skipped > result.skippedExamples.length) lines.push(`  … and ${result.skipped - result.skippedExamples.length} more`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-/** What the HTML report needs from a run and the model's sidecar. */
-export function reportData(result: EvalResult, sidecar: EmotionModelSidecar, detect = false): EvalReportData {
-  const val = sidecar.metrics?.val;
-  return {
-    data: result.data,
-    split: result.split,
-    metrics: result,
-    model: {
-      name: result.model.name,
-      sha256: result.model.sha256,
-      parameters: typeof sidecar.parameters === 'number' ? sidecar.parameters : undefined,
-      macs: typeof sidecar.macs === 'number' ? sidecar.macs : undefined,
-      arch: typeof sidecar.training?.arch === 'string' ? sidecar.training.arch : undefined,
-      inputSize: sidecar.input?.height,
-      faceCropSize: sidecar.preprocess?.faceCrop?.size,
-      tta: sidecar.tta ? sidecar.tta.hflip : undefined,
-      shippedVal: val ? { n: val.n, accuracy: val.accuracy, macroF1: val.macroF1, split: val.split } : undefined,
-      provenance: sidecar.provenance,
-    },
-    msPerImage: result.msPerImage,
-    skipped: { count: result.skipped, examples: result.skippedExamples },
-    history: Array.isArray(sidecar.training?.history) ? sidecar.training.history : undefined,
-    generatedAt: new Date().toISOString(),
-    mode: detect ? 'detect' : 'crops',
-  };
-}
-
-/** Chart.js's UMD build from node_modules, to inline into the report (no CDN). */
-export function readChartJs(): string {
-  const require = createRequire(import.meta.url);
-  const main = require.resolve('chart.js');  // <pkg>/dist/chart.cjs
-  return readFileSync(join(dirname(main), 'chart.umd.min.js'), 'utf8');
 }
 
 async function progressBar(): Promise<{ update: (fraction: number, scored: number) => void; stop: () => void }> {

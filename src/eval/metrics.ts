@@ -1,5 +1,6 @@
 /**
- * Classification metrics for `emolens eval` and the HTML report. Browser-safe (no Node imports).
+ * Classification metrics (accuracy, per-class precision/recall/F1, macro-F1, confusion matrix) for `evaluate()`
+ * and the HTML report. Browser-safe (no Node imports). Calibration is beside it, in calibration.ts.
  *
  * The result has exactly the names and shape of training/metrics.py's `classification_report`
  * (which writes the sidecar's `metrics.val`), so a model's shipped numbers and an eval run compare
