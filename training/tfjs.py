@@ -173,13 +173,16 @@ class TfjsGraph(torch.nn.Module):
         self.counting = True     # count MACs during the dry run only
         self.macs = 0
         with torch.no_grad():
-            outs = self(torch.zeros(1, 3, *(input_hw or self.placeholder_hw())))
+            outs = self(torch.zeros(1, self.placeholder_channels(), *(input_hw or self.placeholder_hw())))
         self.counting = False
         self.output_shapes = {name: list(o.shape) for name, o in zip(self.outputs, outs)}
 
     def placeholder_hw(self):
         dims = [int(d["size"]) for d in self.attrs[self.inputs[0]]["shape"]["shape"]["dim"]]
         return dims[1], dims[2]                    # NHWC
+
+    def placeholder_channels(self):
+        return int(self.attrs[self.inputs[0]]["shape"]["shape"]["dim"][3]["size"])
 
     def hw(self, name, x):
         """(h, w) of a node's input: recorded during the dry run, a constant afterwards."""
