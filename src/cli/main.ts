@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { register as registerAnalyze } from './analyze.js';
 import { errorLine, red, styleFor } from './common.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerVideo } from './video.js';
 
 /** Commands written by other modules; each exports `register(program)`. A module not there yet is skipped. */
 const OPTIONAL_COMMANDS = ['./eval.js', './bench.js', './serve.js'];
@@ -54,6 +55,7 @@ Quick start:
   });
   registerAnalyze(program);
   registerDemo(program);
+  registerVideo(program);
   await registerOptional(program, verbose);
 
   try {
