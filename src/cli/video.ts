@@ -1,6 +1,6 @@
 /**
  * `emolens video <file…>`: faces tracked through videos with stable ids and smoothed emotions, as JSON (the
- * contract in docs/video.md), CSV or a per-track table; optionally an annotated copy and an HTML report. Results
+ * contract in docs/video.md), CSV or a per-track table. Results
  * are written as frames are analysed, so a bad file, a truncated stream or Ctrl+C keeps every frame done (the JSON
  * is closed with an "error" entry); in a batch the other files go on. Exit status: 0 all analysed, 1 any failed,
  * 2 bad usage, 130 interrupted.
@@ -24,8 +24,6 @@ interface VideoFlags {
   csv?: boolean;
   perSecond?: boolean;
   out?: string;
-  annotate?: string;
-  report?: string;
   budgetMs?: string;
   until?: string;
   maxDuration?: string;
@@ -49,8 +47,6 @@ export function register(program: Command): void {
     .option('--csv', 'CSV, one row per (frame, face)')
     .option('--per-second', 'one sample per second: mean box and emotions, the label held most of that second')
     .option('--out <dir>', 'write <name>.json (or .csv with --csv) per video into <dir> instead of stdout')
-    .option('--annotate <out.mp4>', 'write a copy with boxes, ids, labels and bars burnt in (audio kept)')
-    .option('--report <out.html>', 'write an HTML report: per-face timelines, group mood, a thumbnail per face')
     .option('--budget-ms <ms|all>', 'emotion-model time per analysed frame; "all" reads every face every frame (default 250/fps)')
     .option('--until <s>', 'analyse only the first <s> seconds')
     .option('--max-duration <s>', 'refuse videos longer than this (default 14400 = 4 h)')
@@ -65,7 +61,6 @@ Examples:
   $ emolens video class.mp4                          faces and their moods, one line per face
   $ emolens video class.mp4 --json > class.json
   $ emolens video *.mp4 --csv --per-second --out results/
-  $ emolens video talk.mov --annotate talk-annotated.mp4 --report talk.html
 
 ffmpeg: the binary shipped by @ffmpeg-installer/ffmpeg; EMOLENS_FFMPEG=<path> (or "system") picks another
 (EMOLENS_FFPROBE likewise). --verbose says which one runs. Exit status: 0 all analysed, 1 any failed, 2 bad usage,
@@ -103,13 +98,6 @@ function outputPath(dir: string, file: string, ext: string, used: Set<string>): 
   for (let n = 2; used.has(name); n++) name = `${stem}-${n}${ext}`;
   used.add(name);
   return join(dir, name);
-}
-
-/** For several inputs, `out.mp4` becomes `out-<stem>.mp4`; for one, it is used as given. */
-function perVideoPath(path: string, file: string, several: boolean): string {
-  if (!several) return path;
-  const ext = extname(path);
-  return `${path.slice(0, path.length - ext.length)}-${basename(file, extname(file))}${ext}`;
 }
 
 /** A progress bar on stderr (TTY only), with lines printed above it. */

@@ -88,7 +88,7 @@ export async function* decodeFrames(file: string, ffmpeg: Binary, options: Decod
       throw spawnError.code === 'ENOENT' ? new FfmpegNotFoundError('ffmpeg', `${ffmpeg.path} (${ffmpeg.source})`) : spawnError;
     }
     const decodedS = index / fps;
-    const why = lastErrorLine(stderr);
+    const why = lastErrorLine(stderr).split(`${file}: `).join(''); // ffmpeg prefixes the path we already print
     if (code !== 0) {
       throw new InvalidVideoError(file, `decoding failed at ${decodedS.toFixed(1)} s${why ? `: ${why}` : ''}`);
     }
