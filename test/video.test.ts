@@ -2,7 +2,7 @@
  * Video analysis (src/video/, `emolens video`) on clips generated here with ffmpeg from the sample photos
  * (test/helpers/clips.ts): a face that moves across the frame the whole time and one that appears at 1.0 s and
  * leaves at 2.2 s. Pins stable ids, timestamps on the analysis grid, the JSON/CSV contract, per-second resampling,
- * bad input (one stderr line each, the rest of the batch goes on, frames done are kept) and Ctrl+C.
+ * bad input (one stderr line each, the rest of the batch goes on, frames done are kept), Ctrl+C and the annotated copy.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -64,9 +64,16 @@ describe('analyzeVideo', () => {
 
 describe('emolens video', () => {
   it('--json meets the contract: file, width, height, fps, duration, frames[{t, faces[{id, box, emotions, dominant}]}], tracks', () => {
-    const { code, stdout, stderr } = cli([clip, '--json', '--budget-ms', 'all']);
+    const annotated = join(dir, 'annotated.mp4');
+    const { code, stdout, stderr } = cli([clip, '--json', '--budget-ms', 'all', '--annotate', annotated]);
     assert.equal(code, 0, stderr);
     const doc = JSON.parse(stdout);
+    // The annotated copy is a video ffprobe reads, one frame per analysed frame, with the source's audio.
+    const probe = JSON.parse(spawnSync('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_streams', annotated], { encoding: 'utf8' }).stdout);
+    const streams = probe.streams as Array<{ codec_type: string; codec_name: string; width?: number; nb_frames?: string }>;
+    assert.deepEqual(streams.map((s) => `${s.codec_type}:${s.codec_name}`), ['video:h264', 'audio:aac']);
+    assert.equal(streams[0].width, 480);
+    assert.equal(Number(streams[0].nb_frames), 15);
     assert.deepEqual(Object.keys(doc), ['file', 'width', 'height', 'fps', 'duration', 'frames', 'tracks']);
     assert.equal(doc.fps, 5);
     assert.ok(Math.abs(doc.duration - 3) < 0.1);

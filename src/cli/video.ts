@@ -1,6 +1,6 @@
 /**
  * `emolens video <file…>`: faces tracked through videos with stable ids and smoothed emotions, as JSON (the
- * contract in docs/video.md), CSV or a per-track table. Results
+ * contract in docs/video.md), CSV or a per-track table; optionally an annotated copy. Results
  * are written as frames are analysed, so a bad file, a truncated stream or Ctrl+C keeps every frame done (the JSON
  * is closed with an "error" entry); in a batch the other files go on. Exit status: 0 all analysed, 1 any failed,
  * 2 bad usage, 130 interrupted.
@@ -13,6 +13,7 @@ import { EmolensError, UsageError } from '../errors.js';
 import type { NodeAnalyzer } from '../node.js';
 import type { VideoAnalysis, VideoFrameResult } from '../video/index.js';
 import { PerSecondResampler, type TrackSummary, type VideoMoment } from '../video/summary.js';
+import { writeAnnotatedVideo } from '../video/encode.js';
 import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows, type Write } from '../video/serialize.js';
 import { analyzerOptionsFrom } from './analyze.js';
 import { bold, dim, emotionColor, errorLine, parseNumber, red, styleFor, type Style } from './common.js';
@@ -24,6 +25,7 @@ interface VideoFlags {
   csv?: boolean;
   perSecond?: boolean;
   out?: string;
+  annotate?: string;
   budgetMs?: string;
   until?: string;
   maxDuration?: string;
@@ -47,6 +49,7 @@ export function register(program: Command): void {
     .option('--csv', 'CSV, one row per (frame, face)')
     .option('--per-second', 'one sample per second: mean box and emotions, the label held most of that second')
     .option('--out <dir>', 'write <name>.json (or .csv with --csv) per video into <dir> instead of stdout')
+    .option('--annotate <out.mp4>', 'write a copy with boxes, ids, labels and bars burnt in, at the analysis rate (audio kept)')
     .option('--budget-ms <ms|all>', 'emotion-model time per analysed frame; "all" reads every face every frame (default 250/fps)')
     .option('--until <s>', 'analyse only the first <s> seconds')
     .option('--max-duration <s>', 'refuse videos longer than this (default 14400 = 4 h)')
@@ -61,6 +64,7 @@ Examples:
   $ emolens video class.mp4                          faces and their moods, one line per face
   $ emolens video class.mp4 --json > class.json
   $ emolens video *.mp4 --csv --per-second --out results/
+  $ emolens video talk.mov --every-frame --annotate talk-annotated.mp4
 
 ffmpeg: the binary shipped by @ffmpeg-installer/ffmpeg; EMOLENS_FFMPEG=<path> (or "system") picks another
 (EMOLENS_FFPROBE likewise). --verbose says which one runs. Exit status: 0 all analysed, 1 any failed, 2 bad usage,
@@ -98,6 +102,13 @@ function outputPath(dir: string, file: string, ext: string, used: Set<string>): 
   for (let n = 2; used.has(name); n++) name = `${stem}-${n}${ext}`;
   used.add(name);
   return join(dir, name);
+}
+
+/** For several inputs, `out.mp4` becomes `out-<stem>.mp4`; for one, it is used as given. */
+function perVideoPath(path: string, file: string, several: boolean): string {
+  if (!several) return path;
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}-${basename(file, extname(file))}${ext}`;
 }
 
 /** A progress bar on stderr (TTY only), with lines printed above it. */
@@ -192,6 +203,9 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
         else if (format === 'csv') { const rows = videoCsvRows(file, moment); if (rows.length) sink.write(`${rows.join('\n')}\n`); }
       };
 
+      const annotated = flags.annotate
+        ? writeAnnotatedVideo(perVideoPath(flags.annotate, file, files.length > 1), tools.ffmpeg, { width: info.width, height: info.height, fps, audioFrom: info.hasAudio ? file : undefined })
+        : undefined;
       const expectedS = settings.durationS !== undefined ? Math.min(settings.durationS, info.duration) : info.duration;
       progress.start(Math.round(expectedS * fps), file);
       let error: unknown;
@@ -200,12 +214,18 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
         for await (const frame of video as AsyncIterable<VideoFrameResult>) {
           frames++;
           emit(resampler ? resampler.push(frame) : frame);
+          await annotated?.frame(frame.image, frame.faces);
           progress.update(frames, frame.t / ((performance.now() - started) / 1000));
         }
       } catch (err) {
         error = err;
       }
       if (resampler) emit(resampler.flush());
+      try {
+        await annotated?.close();
+      } catch (err) {
+        error ??= err;
+      }
       progress.done();
       const summary = video.summary();
       json?.end(summary.tracks, error === undefined ? undefined : errorInfo(error));
