@@ -18,6 +18,8 @@
  */
 export { analyze, createAnalyzer } from './node.js';
 export type { AnalysisWithImage, AnalyzeInputOptions, CreateAnalyzerOptions, ImageInput, NodeAnalyzer } from './node.js';
+export { analyzeVideo, DEFAULT_VIDEO_FPS, FfmpegNotFoundError, InvalidVideoError, VideoInterruptedError, VideoTooLargeError } from './video/index.js';
+export type { AnalyzeVideoOptions, TrackSummary, VideoAnalysis, VideoFace, VideoFrameResult, VideoInfo, VideoSummary } from './video/index.js';
 export { createAnalyzerCore } from './analyzer.js';
 export type { AnalyzeOptions, Analyzer, AnalyzerModels, AnalyzerOptions, DetectorOptions, DetectorSidecar } from './analyzer.js';
 export { analyzeFrames, FrameTracking, type AnalyzeFramesOptions, type Frame, type FrameResult, type TrackedFace, type TrackedFrame } from './track/frames.js';

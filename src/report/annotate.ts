@@ -6,7 +6,10 @@
 import sharp from 'sharp';
 import { clamp, scaleBox } from '../geometry.js';
 import { EMOTIONS } from '../labels.js';
-import type { AnalysisResult, FaceResult, RgbaImage } from '../types.js';
+import type { AnalysisResult, FaceResult, Landmarks, RgbaImage } from '../types.js';
+
+/** What a face needs to be drawn: a photo's FaceResult, or a tracked video face (no landmarks, its track id). */
+export type AnnotatedFace = Pick<FaceResult, 'box' | 'emotions' | 'dominant'> & { landmarks?: Landmarks; id?: number };
 import { EMOTION_COLORS } from './palette.js';
 
 export interface AnnotateOptions {
@@ -21,16 +24,17 @@ export interface AnnotateOptions {
 const round = (v: number) => Math.round(v * 10) / 10;
 
 /** The overlay for an image of `width`x`height` output px; face geometry is scaled by `scale`. */
-export function annotationSvg(result: AnalysisResult, width: number, height: number, scale = 1, legend = result.faces.length > 0): string {
+export function annotationSvg(result: { faces: readonly AnnotatedFace[] }, width: number, height: number, scale = 1, legend = result.faces.length > 0): string {
   const parts: string[] = [];
   const base = Math.max(width, height);
-  result.faces.forEach((face, i) => parts.push(faceSvg(face, i + 1, scale, width, height, base)));
+  // Photos number faces in reading order; tracked video faces carry their id.
+  result.faces.forEach((face, i) => parts.push(faceSvg(face, face.id ?? i + 1, scale, width, height, base)));
   if (legend) parts.push(legendSvg(width, height, base));
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`
     + `<style>text{font-family:'DejaVu Sans','Liberation Sans',Arial,sans-serif}</style>${parts.join('')}</svg>`;
 }
 
-function faceSvg(face: FaceResult, index: number, scale: number, width: number, height: number, base: number): string {
+function faceSvg(face: AnnotatedFace, index: number, scale: number, width: number, height: number, base: number): string {
   const { x, y, width: w, height: h } = scaleBox(face.box, scale);
   const color = EMOTION_COLORS[face.dominant];
   const stroke = clamp(w / 45, Math.max(2, base / 900), 10);
@@ -39,7 +43,7 @@ function faceSvg(face: FaceResult, index: number, scale: number, width: number, 
   out.push(`<rect x="${round(x)}" y="${round(y)}" width="${round(w)}" height="${round(h)}" rx="${round(w * 0.05)}" fill="none" stroke="${color}" stroke-width="${round(stroke)}"/>`);
 
   const dot = clamp(w / 55, 1.5, 6);
-  for (const p of Object.values(face.landmarks)) {
+  for (const p of Object.values(face.landmarks ?? {})) {
     if (!p) continue;
     out.push(`<circle cx="${round(p.x * scale)}" cy="${round(p.y * scale)}" r="${round(dot)}" fill="#fff" stroke="#000" stroke-opacity="0.6" stroke-width="${round(dot * 0.5)}"/>`);
   }

@@ -1,0 +1,274 @@
+/**
+ * `emolens video <file…>`: faces tracked through videos with stable ids and smoothed emotions, as JSON (the
+ * contract in docs/video.md), CSV or a per-track table; optionally an annotated copy. Results
+ * are written as frames are analysed, so a bad file, a truncated stream or Ctrl+C keeps every frame done (the JSON
+ * is closed with an "error" entry); in a batch the other files go on. Exit status: 0 all analysed, 1 any failed,
+ * 2 bad usage, 130 interrupted.
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { EmolensError, UsageError } from '../errors.js';
+import type { NodeAnalyzer } from '../node.js';
+import type { VideoAnalysis, VideoFrameResult } from '../video/index.js';
+import { PerSecondResampler, type TrackSummary, type VideoMoment } from '../video/summary.js';
+import { writeAnnotatedVideo } from '../video/encode.js';
+import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows, type Write } from '../video/serialize.js';
+import { analyzerOptionsFrom } from './analyze.js';
+import { bold, dim, emotionColor, errorLine, parseNumber, red, styleFor, type Style } from './common.js';
+
+interface VideoFlags {
+  fps?: string;
+  everyFrame?: boolean;
+  json?: boolean;
+  csv?: boolean;
+  perSecond?: boolean;
+  out?: string;
+  annotate?: string;
+  budgetMs?: string;
+  until?: string;
+  maxDuration?: string;
+  maxPixels?: string;
+  model: string;
+  minScore?: string;
+  maxFaces?: string;
+  threads?: string;
+  progress: boolean;
+  verbose?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('video')
+    .description('track faces through videos: stable ids, smoothed emotions per frame, per-face summaries')
+    .argument('<files...>', 'video files (anything ffmpeg reads: mp4, mov, mkv, webm, avi, …)')
+    .option('--fps <n>', 'frames analysed per second (default 5)')
+    .option('--every-frame', 'analyse every frame, at the source frame rate')
+    .option('--json', 'JSON (docs/video.md): { file, width, height, fps, duration, frames, tracks } per video')
+    .option('--csv', 'CSV, one row per (frame, face)')
+    .option('--per-second', 'one sample per second: mean box and emotions, the label held most of that second')
+    .option('--out <dir>', 'write <name>.json (or .csv with --csv) per video into <dir> instead of stdout')
+    .option('--annotate <out.mp4>', 'write a copy with boxes, ids, labels and bars burnt in, at the analysis rate (audio kept)')
+    .option('--budget-ms <ms|all>', 'emotion-model time per analysed frame; "all" reads every face every frame (default 250/fps)')
+    .option('--until <s>', 'analyse only the first <s> seconds')
+    .option('--max-duration <s>', 'refuse videos longer than this (default 14400 = 4 h)')
+    .option('--max-pixels <n>', 'refuse videos with more pixels per frame (default 33177600 = 7680x4320)')
+    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
+    .option('--max-faces <n>', 'at most this many faces per frame, best first')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--no-progress', 'no progress bar on stderr')
+    .addHelpText('after', `
+Examples:
+  $ emolens video class.mp4                          faces and their moods, one line per face
+  $ emolens video class.mp4 --json > class.json
+  $ emolens video *.mp4 --csv --per-second --out results/
+  $ emolens video talk.mov --every-frame --annotate talk-annotated.mp4
+
+ffmpeg: the binary shipped by @ffmpeg-installer/ffmpeg; EMOLENS_FFMPEG=<path> (or "system") picks another
+(EMOLENS_FFPROBE likewise). --verbose says which one runs. Exit status: 0 all analysed, 1 any failed, 2 bad usage,
+130 interrupted (Ctrl+C; what was done is written).`)
+    .action(async (files: string[], flags: VideoFlags) => {
+      process.exitCode = await runVideo(files, flags);
+    });
+}
+
+interface Settings {
+  fps?: number;
+  everyFrame: boolean;
+  budgetMs?: number;
+  durationS?: number;
+  maxDurationS?: number;
+}
+
+function settingsFrom(flags: VideoFlags): Settings {
+  if (flags.fps !== undefined && flags.everyFrame) throw new UsageError('choose one of --fps and --every-frame');
+  if (flags.json && flags.csv) throw new UsageError('choose one of --json and --csv');
+  const budget = flags.budgetMs === undefined ? undefined : flags.budgetMs === 'all' ? Infinity : parseNumber('--budget-ms', flags.budgetMs, { min: 1 });
+  return {
+    fps: flags.fps === undefined ? undefined : parseNumber('--fps', flags.fps, { min: 0.01, max: 240 }),
+    everyFrame: Boolean(flags.everyFrame),
+    budgetMs: budget,
+    durationS: flags.until === undefined ? undefined : parseNumber('--until', flags.until, { min: 0.01 }),
+    maxDurationS: flags.maxDuration === undefined ? undefined : parseNumber('--max-duration', flags.maxDuration, { min: 1 }),
+  };
+}
+
+/** `dir/<stem><ext>`, with -2, -3, … when two inputs share a name. */
+function outputPath(dir: string, file: string, ext: string, used: Set<string>): string {
+  const stem = basename(file, extname(file)) || 'video';
+  let name = `${stem}${ext}`;
+  for (let n = 2; used.has(name); n++) name = `${stem}-${n}${ext}`;
+  used.add(name);
+  return join(dir, name);
+}
+
+/** For several inputs, `out.mp4` becomes `out-<stem>.mp4`; for one, it is used as given. */
+function perVideoPath(path: string, file: string, several: boolean): string {
+  if (!several) return path;
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}-${basename(file, extname(file))}${ext}`;
+}
+
+/** A progress bar on stderr (TTY only), with lines printed above it. */
+interface Progress {
+  start(total: number, file: string): void;
+  update(frames: number, speed: number): void;
+  done(): void;
+  line(text: string): void;
+  stop(): void;
+}
+
+function makeProgress(enabled: boolean): Progress {
+  if (!enabled || !process.stderr.isTTY) {
+    return { start: () => {}, update: () => {}, done: () => {}, line: (t) => process.stderr.write(t), stop: () => {} };
+  }
+  const multibar = new MultiBar(
+    { format: ' {bar} {percentage}% | {value}/{total} frames | {speed}x real time | {eta_formatted} left | {file}', stream: process.stderr, hideCursor: true, clearOnComplete: true, linewrap: true, etaBuffer: 20, fps: 5 },
+    Presets.shades_classic,
+  );
+  let bar: SingleBar | undefined;
+  return {
+    start(total, file) { bar = multibar.create(Math.max(1, total), 0, { file: basename(file), speed: '–' }); },
+    update(frames, speed) { bar?.update(frames, { speed: speed.toFixed(1) }); },
+    done() { if (bar) multibar.remove(bar); bar = undefined; },
+    line(text) { multibar.log(text); multibar.update(); },
+    stop() { multibar.stop(); },
+  };
+}
+
+/** A file (written synchronously: what is written survives a crash) or stdout. */
+function fileWriter(path: string): { write: Write; close(): void } {
+  const fd = openSync(path, 'w');
+  return { write: (text) => { writeSync(fd, text); }, close: () => closeSync(fd) };
+}
+
+export async function runVideo(files: string[], flags: VideoFlags): Promise<number> {
+  const settings = settingsFrom(flags);
+  const options = analyzerOptionsFrom({ model: flags.model, minScore: flags.minScore, maxFaces: flags.maxFaces, threads: flags.threads });
+  const maxPixels = flags.maxPixels === undefined ? undefined : parseNumber('--max-pixels', flags.maxPixels, { min: 1 });
+  const format: 'json' | 'csv' | 'table' = flags.csv ? 'csv' : flags.json || flags.out ? 'json' : 'table';
+  if (flags.out) mkdirSync(flags.out, { recursive: true });
+  const errStyle = styleFor(process.stderr);
+  const style = styleFor(process.stdout);
+
+  const { analyzeVideo, videoTools, describeBinary } = await import('../video/index.js');
+  const tools = videoTools();
+  if (flags.verbose) process.stderr.write(`${describeBinary(tools.ffmpeg, 'ffmpeg')}\n${describeBinary(tools.ffprobe, 'ffprobe')}\n`);
+  // Loaded on use, so `--help` works (and starts fast) without onnxruntime-node.
+  const { createAnalyzer } = await import('../node.js');
+  const analyzer: NodeAnalyzer = await createAnalyzer(options);
+
+  // Ctrl+C: stop decoding, write what is done, skip the remaining files. A second Ctrl+C quits at once.
+  const abort = new AbortController();
+  const onSigint = () => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+
+  const progress = makeProgress(flags.progress);
+  const used = new Set<string>();
+  let failed = 0;
+  let csvHeaderWritten = false;
+  try {
+    for (const file of files) {
+      if (abort.signal.aborted) break;
+      const started = performance.now();
+      let video: VideoAnalysis;
+      try {
+        video = await analyzeVideo(file, { ...options, analyzer, tools, fps: settings.fps, everyFrame: settings.everyFrame, budgetMs: settings.budgetMs, durationS: settings.durationS, maxDurationS: settings.maxDurationS, maxPixels, signal: abort.signal });
+      } catch (err) {
+        failed++;
+        progress.line(`${red('error:', errStyle)} ${errorLine(err)}\n`);
+        if (format === 'json' && !flags.out) process.stdout.write(`${JSON.stringify({ file, error: errorInfo(err) })}\n`);
+        continue;
+      }
+      const { info } = video;
+      const fps = video.settings.fps;
+      if (flags.verbose) {
+        progress.line(dim(`${file}: ${info.width}x${info.height}, ${info.fps.toFixed(2)} fps, ${info.duration.toFixed(1)} s, ${info.codec}${info.hasAudio ? ', audio' : ''}; analysing ${fps.toFixed(2)} fps, budget ${video.settings.budgetMs === Infinity ? 'all faces' : `${video.settings.budgetMs.toFixed(0)} ms`}/frame\n`, errStyle));
+      }
+
+      // Where this video's results go.
+      const sink = flags.out ? fileWriter(outputPath(flags.out, file, format === 'csv' ? '.csv' : '.json', used)) : { write: (t: string) => { process.stdout.write(t); }, close: () => {} };
+      const json = format === 'json' ? new VideoJsonWriter(sink.write) : undefined;
+      if (format === 'csv' && (flags.out || !csvHeaderWritten)) { sink.write(`${VIDEO_CSV_HEADER}\n`); csvHeaderWritten = true; }
+      json?.begin({ file, width: info.width, height: info.height, fps: flags.perSecond ? 1 : fps, duration: info.duration });
+      const resampler = flags.perSecond ? new PerSecondResampler() : undefined;
+      const emit = (moment: VideoMoment | undefined) => {
+        if (!moment) return;
+        if (json) json.frame(moment);
+        else if (format === 'csv') { const rows = videoCsvRows(file, moment); if (rows.length) sink.write(`${rows.join('\n')}\n`); }
+      };
+
+      const annotated = flags.annotate
+        ? writeAnnotatedVideo(perVideoPath(flags.annotate, file, files.length > 1), tools.ffmpeg, { width: info.width, height: info.height, fps, audioFrom: info.hasAudio ? file : undefined })
+        : undefined;
+      const expectedS = settings.durationS !== undefined ? Math.min(settings.durationS, info.duration) : info.duration;
+      progress.start(Math.round(expectedS * fps), file);
+      let error: unknown;
+      let frames = 0;
+      try {
+        for await (const frame of video as AsyncIterable<VideoFrameResult>) {
+          frames++;
+          emit(resampler ? resampler.push(frame) : frame);
+          await annotated?.frame(frame.image, frame.faces);
+          progress.update(frames, frame.t / ((performance.now() - started) / 1000));
+        }
+      } catch (err) {
+        error = err;
+      }
+      if (resampler) emit(resampler.flush());
+      try {
+        await annotated?.close();
+      } catch (err) {
+        error ??= err;
+      }
+      progress.done();
+      const summary = video.summary();
+      json?.end(summary.tracks, error === undefined ? undefined : errorInfo(error));
+      sink.close();
+
+      const wallS = (performance.now() - started) / 1000;
+      if (error !== undefined) {
+        failed++;
+        progress.line(`${red('error:', errStyle)} ${errorLine(error)} (${frames} frame${frames === 1 ? '' : 's'} kept)\n`);
+      }
+      if (format === 'table') process.stdout.write(`${trackTable(file, info.width, info.height, info.duration, summary.tracks, style).join('\n')}\n\n`);
+      if (flags.verbose) {
+        progress.line(dim(`${file}: ${frames} frames in ${wallS.toFixed(1)} s (${(summary.analysedS / wallS).toFixed(2)}x real time), ${summary.tracks.length} tracks\n`, errStyle));
+      }
+    }
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSigint);
+    await analyzer.dispose();
+  }
+  if (abort.signal.aborted) {
+    process.stderr.write(`${red('error:', errStyle)} interrupted: results so far are written\n`);
+    return 130;
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+function errorInfo(err: unknown): { code: string; message: string } {
+  return { code: err instanceof EmolensError ? err.code : 'ERROR', message: errorLine(err) };
+}
+
+/**
+ *   clip.mp4  1280x720, 24.0 s, 6 faces
+ *    id  from–to (s)    dominant   mean
+ *     1   0.0–23.8      happy      84%
+ */
+function trackTable(file: string, width: number, height: number, duration: number, tracks: TrackSummary[], style: Style): string[] {
+  const head = `${bold(file, style)}  ${dim(`${width}x${height}, ${duration.toFixed(1)} s, ${tracks.length} face${tracks.length === 1 ? '' : 's'}`, style)}`;
+  if (tracks.length === 0) return [head, `  ${dim('no faces found', style)}`];
+  const rows = tracks.map((t) => {
+    const span = `${t.from.toFixed(1)}–${t.to.toFixed(1)}`.padEnd(13);
+    const p = `${Math.round(t.meanEmotions[t.dominant] * 100)}%`.padStart(4);
+    return `  ${String(t.id).padStart(3)}  ${span} ${emotionColor(t.dominant, t.dominant.padEnd(9), style)} ${p}`;
+  });
+  return [head, dim(`   id  from–to (s)   dominant  mean`, style), ...rows];
+}
