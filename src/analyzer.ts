@@ -14,7 +14,6 @@ import { assertRgbaImage } from './image/rgba.js';
 import { dominantEmotion, type EmotionProbabilities } from './labels.js';
 import type { AnalysisResult, DetectedFace, FaceResult, GrayImage, RgbaImage } from './types.js';
 
-export { assertRgbaImage } from './image/rgba.js';
 
 /** The detector's sidecar (parsed models/blazeface.json) and per-call options, as src/detect/ defines them. */
 export type { DetectorSidecar } from './detect/index.js';

@@ -1,5 +1,5 @@
 /**
- * detect/: BlazeFace on ONNX Runtime. Runs models/blazeface.onnx with onnxruntime-node on the face-api sample
+ * detect/: BlazeFace on ONNX Runtime. Runs models/blazeface.onnx with onnxruntime-node on the sample
  * photos (1920 px group photos). True face counts, checked by eye: sample1 3, sample2 3 (one looking down, one
  * in half profile), sample3 3, sample4 4, sample5 5, sample6 4.
  *
@@ -17,7 +17,7 @@ import type { DetectedFace, RgbaImage } from '../src/types.js';
 
 const MODEL = 'models/blazeface.onnx';
 const SIDECAR = 'models/blazeface.json';
-const sample = (i: number) => `node_modules/@vladmandic/face-api/demo/sample${i}.jpg`;
+const sample = (i: number) => `assets/demo/sample${i}.jpg`;
 const TRUE_COUNTS: Record<number, number> = { 1: 3, 2: 3, 3: 3, 4: 4, 5: 5, 6: 4 };
 
 async function rgba(input: string | Buffer | sharp.Sharp): Promise<RgbaImage> {
@@ -90,7 +90,7 @@ describe('helpers', () => {
   });
 });
 
-describe('FaceDetector on the face-api sample photos', () => {
+describe('FaceDetector on the sample photos', () => {
   for (const [i, count] of Object.entries(TRUE_COUNTS)) {
     it(`sample${i}: finds all ${count} faces, in the image, eyes above the mouth`, async () => {
       const image = await rgba(sample(Number(i)));

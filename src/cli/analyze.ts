@@ -68,9 +68,6 @@ export function analyzerOptionsFrom(flags: Omit<AnalyzeFlags, 'progress' | 'json
   return options;
 }
 
-// The face serializer is the one in report/serialize.ts; re-exported for demo.ts, which imports it from here.
-export { CSV_HEADER, csvRows, faceJson } from '../report/serialize.js';
-
 /** Unique output path in `dir` for `file` (photos with the same name from different folders get -2, -3, …). */
 export function annotatedPath(dir: string, file: string, used: Set<string>): string {
   const ext = extname(file).toLowerCase();

@@ -8,7 +8,8 @@ import type { Command } from 'commander';
 import { annotateImage } from '../report/annotate.js';
 import { samplePhotos } from '../samples.js';
 import type { AnalysisResult } from '../types.js';
-import { analyzerOptionsFrom, faceJson } from './analyze.js';
+import { faceJson } from '../report/serialize.js';
+import { analyzerOptionsFrom } from './analyze.js';
 import { bold, dim, faceTable, moodSummary, styleFor } from './common.js';
 
 interface DemoFlags {

@@ -1,21 +1,19 @@
 /**
- * Shared test fixtures: the sample photos that come with @vladmandic/face-api, and the emotion model to test
+ * Shared test fixtures: the sample photos that ship with emolens (assets/demo/), and the emotion model to test
  * with — the real default `models/emolens-fer.onnx` when it exists, else the generated linear model
  * (test/helpers/tiny-model.ts), so tests never wait for the training run.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeTinyModel } from './tiny-model.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(ROOT, 'bin', 'emolens.js');
 
-const faceApiDir = dirname(createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json'));
-/** sample1.jpg … sample6.jpg: 1920px group photos. */
-export const SAMPLE_PHOTOS = [1, 2, 3, 4, 5, 6].map((i) => join(faceApiDir, 'demo', `sample${i}.jpg`));
+/** sample1.jpg … sample6.jpg: 1920px group photos (assets/demo/, byte-identical copies of face-api's demo photos). */
+export const SAMPLE_PHOTOS = [1, 2, 3, 4, 5, 6].map((i) => join(ROOT, 'assets', 'demo', `sample${i}.jpg`));
 
 let cached: { path: string; real: boolean } | undefined;
 
