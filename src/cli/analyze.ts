@@ -1,7 +1,9 @@
 /**
  * `emolens analyze <files|dirs|globs…>`: every face in every image, as a table, JSON or CSV, optionally with
  * annotated copies. Results are streamed as each image finishes, so a bad file or a crash loses nothing already
- * printed; a bad file is reported and skipped, and the exit code is 1 if any input failed.
+ * printed; a bad file is reported and skipped, and the exit code is 1 if any input failed. With `--out` the
+ * entries go to a results file instead, one JSON line each, and `--resume` continues an interrupted batch
+ * (the file's format and crash safety: results-file.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -13,11 +15,14 @@ import { annotateImage } from '../report/annotate.js';
 import { CSV_HEADER, csvRows, imageEntry, imageErrorEntry } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
 import { bold, dim, errorLine, expandInputs, faceTable, moodSummary, parseNumber, parseTiles, red, styleFor, type InputItem } from './common.js';
+import { assertFreshOrResuming, readResults, resultKey, ResultsWriter } from './results-file.js';
 
 interface AnalyzeFlags {
   json?: boolean;
   csv?: boolean;
   annotate?: string;
+  out?: string;
+  resume?: boolean;
   model: string;
   minScore?: string;
   maxFaces?: string;
@@ -35,6 +40,8 @@ export function register(program: Command): void {
     .option('--json', 'JSON on stdout: { "images": [ { file, width, height, faces } | { file, error } ] }')
     .option('--csv', 'CSV on stdout, one row per face')
     .option('--annotate <dir>', 'write annotated copies (boxes, landmarks, emotion bars) into <dir>')
+    .option('--out <file.jsonl>', 'append one JSON line per image to <file> as it finishes (the --json entry); refuses a non-empty file unless --resume')
+    .option('--resume', 'with --out: skip the images the file already holds; images that failed are tried again')
     .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
     .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
     .option('--max-faces <n>', 'at most this many faces per image, best first')
@@ -48,6 +55,13 @@ Examples:
   $ emolens analyze photos/ --annotate out/
   $ emolens analyze "shoots/**/*.{jpg,png}" --csv > faces.csv
   $ emolens analyze a.jpg b.webp --json | jq '.images[].faces[].dominant'
+  $ emolens analyze photos/ --out results.jsonl            a big folder; kill it at any time, then:
+  $ emolens analyze photos/ --out results.jsonl --resume   goes on where it stopped, no duplicates
+
+--out writes a line as each image finishes, so an interrupted run loses no finished image. Without --resume an
+existing non-empty --out file is refused (exit 2), never appended to or overwritten. --resume skips every image
+with a success line in the file (matched by absolute path: resume from the same folder) and tries failed ones
+again, appending their new line: an image's last line is its state. Run --resume with the same inputs.
 
 Exit status: 0 when every input was analysed, 1 when any failed (the others are still reported), 2 for bad usage.`)
     .action(async (inputs: string[], flags: AnalyzeFlags) => {
@@ -58,7 +72,7 @@ Exit status: 0 when every input was analysed, 1 when any failed (the others are 
 export type OutputFormat = 'table' | 'json' | 'csv';
 
 /** Build the analyzer options from the flags (validated: bad values are UsageErrors, exit 2). */
-export function analyzerOptionsFrom(flags: Omit<AnalyzeFlags, 'progress' | 'json' | 'csv' | 'annotate'>): CreateAnalyzerOptions {
+export function analyzerOptionsFrom(flags: Omit<AnalyzeFlags, 'progress' | 'json' | 'csv' | 'annotate' | 'out' | 'resume'>): CreateAnalyzerOptions {
   const options: CreateAnalyzerOptions = { model: flags.model };
   if (flags.minScore !== undefined) options.minFaceScore = parseNumber('--min-score', flags.minScore, { min: 0, max: 1 });
   if (flags.maxFaces !== undefined) options.maxFaces = parseNumber('--max-faces', flags.maxFaces, { min: 1, integer: true });
@@ -113,9 +127,17 @@ function makeSink(total: number, enabled: boolean): Sink {
 
 export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise<number> {
   if (flags.json && flags.csv) throw new UsageError('choose one of --json and --csv');
+  if (flags.out && (flags.json || flags.csv)) throw new UsageError('--out writes the JSON lines itself: drop --json/--csv (stdout then shows the summary only)');
+  if (flags.resume && !flags.out) throw new UsageError('--resume continues an --out file: add --out <file.jsonl>');
   const format: OutputFormat = flags.json ? 'json' : flags.csv ? 'csv' : 'table';
   const options = analyzerOptionsFrom(flags);
-  const items = expandInputs(inputs);
+  const allItems = expandInputs(inputs);
+  // Checked and read before the models load, so a refused or foreign --out file fails at once.
+  if (flags.out) assertFreshOrResuming(flags.out, Boolean(flags.resume));
+  const soFar = flags.out && flags.resume ? readResults(flags.out) : undefined;
+  const skipped = soFar ? allItems.filter((item) => soFar.done.has(resultKey(item.file))) : [];
+  const items = soFar ? allItems.filter((item) => !soFar.done.has(resultKey(item.file))) : allItems;
+  if (soFar?.tornBytes) process.stderr.write(`${flags.out}: cut off a torn last line (${soFar.tornBytes} bytes, from an interrupted run); that image is analysed again\n`);
   if (flags.annotate) mkdirSync(flags.annotate, { recursive: true });
 
   // Loaded on use, so `--help` works (and starts fast) without onnxruntime-node.
@@ -125,7 +147,10 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
   const errStyle = styleFor(process.stderr);
   const sink = makeSink(items.length, flags.progress);
   const used = new Set<string>();
+  // Images done in an earlier run keep their annotated names, so a resumed run names the rest as one run would.
+  if (flags.annotate) for (const item of skipped) annotatedPath(flags.annotate, item.file, used);
   const results: AnalysisResult[] = [];
+  const writer = flags.out ? new ResultsWriter(flags.out) : undefined;
   let failed = 0;
   let first = true;
 
@@ -133,7 +158,10 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
   if (format === 'csv') sink.out(`${CSV_HEADER}\n`);
 
   const emit = (item: InputItem, result?: AnalysisResult, error?: EmolensError | Error) => {
-    if (format === 'json') {
+    if (writer) {
+      writer.append(error ? imageErrorEntry(item.file, error) : imageEntry(item.file, result!));
+      if (error) sink.err(`${red('error:', errStyle)} ${errorLine(error)}\n`);
+    } else if (format === 'json') {
       const entry = error ? imageErrorEntry(item.file, error) : imageEntry(item.file, result!);
       sink.out(`${first ? '' : ','}\n    ${JSON.stringify(entry)}`);
       first = false;
@@ -169,6 +197,7 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
     }
   } finally {
     if (format === 'json') sink.out(`${first ? '' : '\n  '}]\n}\n`);
+    writer?.close();
     sink.stop();
     await analyzer.dispose();
   }
@@ -176,7 +205,9 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
   if (format === 'table') {
     const ok = items.length - failed;
     const summary = `${ok} image${ok === 1 ? '' : 's'}, ${moodSummary(results)}${failed ? `; ${failed} failed` : ''}`;
-    process.stderr.write(`${dim(summary, errStyle)}${flags.annotate ? dim(` — annotated copies in ${flags.annotate}`, errStyle) : ''}\n`);
+    const resumed = soFar ? `; ${skipped.length} already in ${flags.out}, skipped` : '';
+    const where = flags.out ? ` — results in ${flags.out}` : '';
+    process.stderr.write(`${dim(summary + resumed, errStyle)}${dim(where, errStyle)}${flags.annotate ? dim(` — annotated copies in ${flags.annotate}`, errStyle) : ''}\n`);
   }
   return failed > 0 ? 1 : 0;
 }
