@@ -194,6 +194,16 @@ describe('readResults (src/cli/results-file.ts)', () => {
     assert.equal(readFileSync(path, 'utf8'), line);
   });
 
+  it('lines that straddle its 1 MB read chunks are read whole (a file of 2.5 MB)', () => {
+    const path = join(tempDir('emolens-results-'), 'r.jsonl');
+    const files = Array.from({ length: 5000 }, (_, i) => `/photos/${String(i).padStart(5, '0')}-${'x'.repeat(400)}.jpg`);
+    writeFileSync(path, files.map((f) => `${ok(f)}\n`).join(''));
+    const soFar = readResults(path);
+    assert.equal(soFar.done.size, files.length);
+    assert.ok(files.every((f) => soFar.done.has(f)));
+    assert.equal(soFar.tornBytes, 0);
+  });
+
   it('a missing file is an empty start', () => {
     const soFar = readResults(join(tempDir('emolens-results-'), 'none.jsonl'));
     assert.equal(soFar.done.size + soFar.failed.size + soFar.tornBytes, 0);

@@ -12,7 +12,7 @@
  * on resume (a failure can be transient: a file still being copied, a full disk). Lines are only ever appended,
  * so one file may hold error lines followed by a success line for the same image; the success is what counts.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -30,6 +30,7 @@ export interface ResultsSoFar {
 }
 
 const FSYNC_INTERVAL_MS = 1000;
+const READ_CHUNK_BYTES = 1 << 20;
 
 /**
  * Read a results file: which images are done, which failed. A last line without its newline is torn and is cut
@@ -40,24 +41,42 @@ export function readResults(path: string, { repair = true } = {}): ResultsSoFar 
   const done = new Set<string>();
   const failed = new Set<string>();
   if (!existsSync(path)) return { done, failed, tornBytes: 0 };
-  const bytes = readFileSync(path);
-  // Cut at the last newline, in bytes: a torn line may end inside a multi-byte character.
-  const end = bytes.lastIndexOf(0x0a) + 1;
-  const tornBytes = bytes.length - end;
-  const lines = bytes.subarray(0, end).toString('utf8').split('\n').slice(0, -1);
-  lines.forEach((line, i) => {
+  let lineNumber = 0;
+  const take = (bytes: Buffer) => {
+    lineNumber++;
+    const line = bytes.toString('utf8');
     if (line.trim() === '') return;
     const file = entryFile(line);
     if (file === undefined) {
-      throw new UsageError(`--out ${path}: line ${i + 1} is not a result of emolens analyze; choose another file (or remove that line)`);
+      throw new UsageError(`--out ${path}: line ${lineNumber} is not a result of emolens analyze; choose another file (or remove that line)`);
     }
     const key = resultKey(file.name);
     if (file.ok) { done.add(key); failed.delete(key); }
     else if (!done.has(key)) failed.add(key);
-  });
+  };
+  // Read in chunks, split on newline bytes: a batch's file can outgrow the longest string V8 holds (~512 MB),
+  // and cutting in bytes keeps a torn line that ends inside a multi-byte character from being misread.
+  const fd = openSync(path, 'r');
+  let end = 0; // bytes up to and including the last newline
+  let pending = Buffer.alloc(0);
+  try {
+    const chunk = Buffer.alloc(READ_CHUNK_BYTES);
+    for (let n: number; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0;) {
+      let data = Buffer.concat([pending, chunk.subarray(0, n)]);
+      for (let nl: number; (nl = data.indexOf(0x0a)) >= 0;) {
+        take(data.subarray(0, nl));
+        end += nl + 1;
+        data = data.subarray(nl + 1);
+      }
+      pending = Buffer.from(data);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const tornBytes = pending.length;
   if (tornBytes > 0 && repair) {
-    const fd = openSync(path, 'r+');
-    try { ftruncateSync(fd, end); fsyncSync(fd); } finally { closeSync(fd); }
+    const rw = openSync(path, 'r+');
+    try { ftruncateSync(rw, end); fsyncSync(rw); } finally { closeSync(rw); }
   }
   return { done, failed, tornBytes };
 }
