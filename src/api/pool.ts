@@ -170,6 +170,17 @@ export class WorkerPool {
   }
 
   /**
+   * The 503 a new bounded task would get now (every worker busy and the queue full or its expected wait too long), or
+   * undefined. The server asks before reading a request's body, so shedding load costs almost nothing.
+   */
+  overloaded(): OverloadedError | undefined {
+    if (this.slots.some((s) => s.ready && !s.task)) return undefined;
+    const waitMs = this.expectedWaitMs();
+    if (this.queue.length < this.maxQueue && waitMs <= this.maxQueueWaitMs) return undefined;
+    return new OverloadedError(`server busy: all ${this.slots.length} inference workers are busy and ${this.queue.length} images are waiting; retry later`, waitMs / 1000);
+  }
+
+  /**
    * Analyse one encoded image on a worker thread.
    * @throws OverloadedError (503 + Retry-After) when bounded and the queue is full; ApiError 503 TIMEOUT after
    * `timeoutMs`; the analyzer's typed errors (InvalidImageError, ImageTooLargeError, …) as EmolensErrors.
@@ -181,12 +192,9 @@ export class WorkerPool {
     } catch (err) {
       return Promise.reject(err);
     }
-    const idle = this.slots.some((s) => s.ready && !s.task);
-    if (options.bounded !== false && !idle) {
-      const waitMs = this.expectedWaitMs();
-      if (this.queue.length >= this.maxQueue || waitMs > this.maxQueueWaitMs) {
-        return Promise.reject(new OverloadedError(`server busy: all ${this.slots.length} inference workers are busy and ${this.queue.length} images are waiting; retry later`, waitMs / 1000));
-      }
+    if (options.bounded !== false) {
+      const overloaded = this.overloaded();
+      if (overloaded) return Promise.reject(overloaded);
     }
     // A private copy: the worker receives it by transfer, and Fastify's body buffer may share its memory.
     const copy = new Uint8Array(bytes);
