@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { startApiServer, type RunningApiServer } from '../src/api/server.js';
 import { readEvents, redisServerPath, startRedis, type RedisHandle } from './helpers/api-fixtures.js';
-import { ROOT, SAMPLE_PHOTOS, testEmotionModel } from './helpers/fixtures.js';
+import { makeClip } from './helpers/clips.js';
+import { ROOT, SAMPLE_PHOTOS, tempDir, testEmotionModel } from './helpers/fixtures.js';
 
 const REDIS_SERVER = redisServerPath();
 const skip = !REDIS_SERVER && !process.env.CI ? 'redis-server is not installed (apt-get install redis-server)' : false;
@@ -109,5 +110,35 @@ describe('emolens api + emolens worker on Redis', { skip }, () => {
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(last.expiresAt) - Date.now()) + 200));
     assert.equal((await fetch(url(`/v1/jobs/${id}`))).status, 404);
     assert.equal(redisCli('exists', `bull:emolens-jobs:${id}`), '0');
+  });
+
+  it('a video job goes through Redis to a worker; its upload is deleted; a bad video fails with its error code', async () => {
+    const dir = tempDir('emolens-redis-video-');
+    const clip = await makeClip({ out: join(dir, 'clip.mp4'), width: 320, height: 180, fps: 10, durationS: 2, faces: [{ face: 2, size: 110, x: '10+50*t', y: '30' }] }, dir);
+    const post = async (name: string, bytes: Uint8Array) => {
+      const fd = new FormData();
+      fd.append('video', new Blob([bytes], { type: 'video/mp4' }), name);
+      const created = await fetch(url('/v1/jobs'), { method: 'POST', body: fd });
+      assert.equal(created.status, 202);
+      const { id } = await created.json() as { id: string };
+      const events = await readEvents(await fetch(url(`/v1/jobs/${id}/events`)));
+      return { id, last: events.at(-1)!, events };
+    };
+    const ok = await post('clip.mp4', readFileSync(clip));
+    assert.equal(ok.last.event, 'completed', JSON.stringify(ok.last));
+    const view = ok.last.data as { kind: string; progress: unknown; result: { file: string; frames: unknown[]; tracks: unknown[] } };
+    assert.equal(view.kind, 'video');
+    assert.equal(view.result.file, 'clip.mp4');
+    assert.equal(view.result.frames.length, 10);
+    assert.equal(view.result.tracks.length, 1);
+    assert.deepEqual(view.progress, { done: 10, total: 10 });
+
+    const fake = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypisom'), Buffer.alloc(4096, 0x5a)]);
+    const bad = await post('fake.mp4', fake);
+    assert.equal(bad.last.event, 'failed');
+    const error = (bad.last.data as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'INVALID_VIDEO');
+    assert.match(error.message, /^fake\.mp4: not a video/);
+    assert.equal(redisCli('--scan', '--pattern', 'emolens:*'), '', 'uploads deleted when the jobs ended');
   });
 });

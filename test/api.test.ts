@@ -1,17 +1,22 @@
 /**
  * `emolens api` over real HTTP: auth, the JSON error shape of every bad request (never a stack trace), the result
  * byte-equal to `emolens analyze --json`, load shedding (503 + Retry-After) with the server answering afterwards,
- * and the in-process job lifecycle with server-sent progress and result expiry.
+ * the in-process job lifecycle with server-sent progress and result expiry, and video jobs: the result equal to
+ * `emolens video --json` for the same clip (generated here), the upload's private temp file gone afterwards, and
+ * bad videos answered with JSON errors.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { startApiServer, type RunningApiServer } from '../src/api/server.js';
 import { UsageError } from '../src/errors.js';
 import { groupPhoto640, readEvents } from './helpers/api-fixtures.js';
 import { hugePngHeader, truncatedJpeg } from './helpers/bad-images.js';
+import { makeClip } from './helpers/clips.js';
 import { ROOT, tempDir, testEmotionModel } from './helpers/fixtures.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -21,6 +26,8 @@ const TTL_MS = 1500;
 
 let server: RunningApiServer;
 let photo: Buffer;
+let clipDir: string;
+const CLIP = 'clip.mp4';
 const url = (path: string) => new URL(path, server.url).href;
 
 function postImage(body: Uint8Array | string, type = 'image/jpeg', headers: Record<string, string> = auth): Promise<Response> {
@@ -48,18 +55,28 @@ async function assertJsonError(response: Response, status: number, code: string)
 
 before(async () => {
   photo = await groupPhoto640();
+  // Two faces, one moving, one coming and going; 2 s at 5 analysed fps = 10 frames (small, so the test stays quick).
+  clipDir = tempDir('emolens-api-video-');
+  await makeClip({
+    out: join(clipDir, CLIP), width: 320, height: 180, fps: 10, durationS: 2,
+    faces: [{ face: 2, size: 110, x: '10+50*t', y: '30' }, { face: 0, size: 90, x: '210', y: '60', from: 0.6, to: 1.6 }],
+  }, clipDir);
   server = await startApiServer({
     port: 0,
     tokens: [TOKEN],
     workers: 1,
     analyzer: { model },
+    // `--budget-ms all`: the default budget is wall-clock time, so which faces are read in a frame would depend on
+    // the machine's load; with every face read every frame the API and the CLI must agree to the byte.
+    video: { budgetMs: Infinity },
     // Tiny queue so a burst of requests meets the bound; small body limit so 413 needs no big upload.
     limits: { maxQueue: 1, maxBodyBytes: 1024 * 1024, resultTtlMs: TTL_MS },
   });
 });
 
+let closed = false;
 after(async () => {
-  await server?.close();
+  if (!closed) await server?.close();
 });
 
 describe('emolens api: auth', () => {
@@ -95,13 +112,10 @@ describe('emolens api: bad requests are JSON errors', () => {
     await assertJsonError(await fetch(url('/v1/analyze'), { method: 'POST', body: big, headers: auth }), 413, 'PAYLOAD_TOO_LARGE');
   });
 
-  it('415 for bodies that are not images, and for video jobs', async () => {
+  it('415 for bodies that are not images', async () => {
     await assertJsonError(await postImage('{"url":"http://example.com/a.jpg"}', 'application/json'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     await assertJsonError(await postImage('<svg/>', 'image/svg+xml'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     await assertJsonError(await postImage('x', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
-    const video = form([['video', 'clip.mp4', 'video/mp4', Buffer.from('not really a video')]]);
-    const message = await assertJsonError(await fetch(url('/v1/jobs'), { method: 'POST', body: video, headers: auth }), 415, 'VIDEO_NOT_SUPPORTED');
-    assert.match(message, /video/);
     await assertJsonError(await fetch(url('/v1/jobs'), { method: 'POST', body: photo, headers: { ...auth, 'content-type': 'image/jpeg' } }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
@@ -199,5 +213,95 @@ describe('emolens api: in-process jobs', () => {
 
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(view.expiresAt) - Date.now()) + 100));
     await assertJsonError(await fetch(url(`/v1/jobs/${id}`), { headers: auth }), 404, 'JOB_NOT_FOUND');
+  });
+});
+
+/** Upload folders (job-kinds.ts withPrivateFile) that exist now. */
+const uploadDirs = () => new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('emolens-upload-')).map((n) => join(tmpdir(), n)));
+
+describe('emolens api: video jobs', () => {
+  it('runs a video job with server-sent progress; the result is `emolens video --json`; the temp file is gone after', async () => {
+    // The CLI from source on the same file, alongside the job (async: this process also serves the API).
+    const cliRun = promisify(execFile)(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src', 'cli', 'main.ts'), 'video', CLIP, '--json', '--no-progress', '--budget-ms', 'all', '--model', model], { cwd: clipDir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+
+    // Watch the temp folder while the job runs: one private upload file appears, and is gone when the job has ended.
+    const before = uploadDirs();
+    const seen = new Map<string, number>();
+    const watch = setInterval(() => {
+      for (const d of uploadDirs()) {
+        if (before.has(d) || seen.has(d)) continue;
+        try { seen.set(d, statSync(join(d, 'upload')).mode & 0o777); } catch { /* not written yet */ }
+      }
+    }, 10);
+    try {
+      const bytes = readFileSync(join(clipDir, CLIP));
+      const created = await fetch(url('/v1/jobs'), { method: 'POST', body: form([['video', CLIP, 'video/mp4', bytes]]), headers: auth });
+      assert.equal(created.status, 202, await created.clone().text());
+      const { id } = await created.json() as { id: string };
+      const events = await readEvents(await fetch(url(`/v1/jobs/${id}/events`), { headers: auth }));
+      assert.equal(events.at(-1)?.event, 'completed', JSON.stringify(events.at(-1)));
+      const progress = events.filter((e) => e.event === 'progress').map((e) => (e.data as { progress: { done: number; total: number } }).progress);
+      assert.ok(progress.some((p) => p.total === 10), `progress in frames (of 10): ${JSON.stringify(progress)}`);
+      assert.deepEqual(progress.map((p) => p.done), progress.map((p) => p.done).sort((a, b) => a - b), 'progress never goes back');
+
+      const view = await (await fetch(url(`/v1/jobs/${id}`), { headers: auth })).json() as { kind: string; state: string; progress: unknown; result: { frames: unknown[] } };
+      assert.equal(view.kind, 'video');
+      assert.equal(view.state, 'completed');
+      assert.deepEqual(view.progress, { done: 10, total: 10 });
+      const cli = await cliRun;
+      const document = JSON.parse(cli.stdout) as { tracks: unknown[] };
+      assert.equal(document.tracks.length, 2, 'both faces found');
+      assert.deepEqual(view.result, document);
+    } finally {
+      clearInterval(watch);
+    }
+    assert.equal(seen.size, 1, `one upload file while the job ran: ${[...seen.keys()]}`);
+    const [[dir, mode]] = [...seen];
+    assert.equal(mode, 0o600, 'private to the server user');
+    assert.equal(existsSync(dir), false, 'deleted when the job ended');
+  });
+
+  it('refuses a non-video in field "video" up front, fails an undecodable one with INVALID_VIDEO; one video per job', async () => {
+    const post = (files: Parameters<typeof form>[0]) => fetch(url('/v1/jobs'), { method: 'POST', body: form(files), headers: auth });
+    const message = await assertJsonError(await post([['video', 'notes.mp4', 'video/mp4', Buffer.from('#EXTM3U\nfile:///etc/passwd\n')]]), 422, 'INVALID_VIDEO');
+    assert.match(message, /notes\.mp4: not an MP4/);
+    await assertJsonError(await post([['video', 'photo.jpg', 'video/mp4', photo]]), 422, 'INVALID_VIDEO');
+    await assertJsonError(await post([['video', 'a.txt', 'text/plain', Buffer.from('hello')]]), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    const clip = readFileSync(join(clipDir, CLIP));
+    await assertJsonError(await post([['video', 'a.mp4', 'video/mp4', clip], ['video', 'b.mp4', 'video/mp4', clip]]), 413, 'TOO_MANY_FILES');
+    await assertJsonError(await post([['video', 'a.mp4', 'video/mp4', clip], ['image', 'b.jpg', 'image/jpeg', photo]]), 400, 'MIXED_JOB');
+
+    // MP4's first bytes, then garbage: accepted, and the job fails with ffprobe's verdict as a JSON error.
+    const before = uploadDirs();
+    const fake = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypisom'), Buffer.alloc(4096, 0x5a)]);
+    const created = await post([['video', 'fake.mp4', 'application/octet-stream', fake]]);
+    assert.equal(created.status, 202);
+    const { id } = await created.json() as { id: string };
+    const events = await readEvents(await fetch(url(`/v1/jobs/${id}/events`), { headers: auth }));
+    assert.equal(events.at(-1)?.event, 'failed');
+    const text = await (await fetch(url(`/v1/jobs/${id}`), { headers: auth })).text();
+    const view = JSON.parse(text) as { state: string; error: { code: string; message: string }; result?: unknown };
+    assert.equal(view.state, 'failed');
+    assert.equal(view.error.code, 'INVALID_VIDEO');
+    assert.match(view.error.message, /^fake\.mp4: /);
+    assert.equal(view.result, undefined);
+    assert.doesNotMatch(text, /\s+at \S+ \(|node_modules|\.ts:\d+/, `no stack trace: ${text}`);
+    assert.deepEqual([...uploadDirs()].filter((d) => !before.has(d)), [], 'no upload file left behind');
+  });
+
+  // Last: it closes the shared server.
+  it('closing the server mid-job deletes the temp file of the video', async () => {
+    const before = uploadDirs();
+    const created = await fetch(url('/v1/jobs'), { method: 'POST', body: form([['video', CLIP, 'video/mp4', readFileSync(join(clipDir, CLIP))]]), headers: auth });
+    assert.equal(created.status, 202);
+    let dirs: string[] = [];
+    for (let i = 0; i < 500 && dirs.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      dirs = [...uploadDirs()].filter((d) => !before.has(d));
+    }
+    assert.equal(dirs.length, 1, 'the job is running on its temp file');
+    closed = true;
+    await server.close();
+    assert.equal(existsSync(dirs[0]), false, 'deleted by the time close() resolves');
   });
 });

@@ -1,29 +1,88 @@
 /**
  * Entry of one inference worker thread (started by pool.ts): loads the models once through the public Node analyzer
- * and analyses one encoded image per message. ONNX Runtime's run() blocks the thread that calls it, so it runs here
- * and never on the server's event loop. Owns no queueing: the pool sends a task only to an idle worker.
+ * and runs one task per message — an encoded image, or a video file (a job's private temp file) analysed with
+ * `analyzeVideo` into exactly the document `emolens video --json` prints. ONNX Runtime's run() blocks the thread
+ * that calls it, so it runs here and never on the server's event loop. Owns no queueing: the pool sends a task
+ * only to an idle worker.
  *
- * Messages in:  { id, bytes }  (bytes transferred, not copied)
- * Messages out: { type: 'ready', model } once, then { id, result } or { id, error: { code, message } } per task;
+ * Messages in:  { id, kind: 'image', bytes } (bytes transferred, not copied) | { id, kind: 'video', path, name }
+ * Messages out: { type: 'ready', model } once, then per task { id, result } or { id, error: { code, message } },
+ *               preceded for a video by { id, progress: { done, total } } as frames are analysed;
  *               { type: 'failed', error } if the models cannot be loaded.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EmolensError } from '../errors.js';
-import { createAnalyzer, type CreateAnalyzerOptions } from '../node.js';
+import { createAnalyzer, type CreateAnalyzerOptions, type NodeAnalyzer } from '../node.js';
+import { analyzeVideo } from '../video/index.js';
+import { VideoJsonWriter } from '../video/serialize.js';
 
-export interface WorkerInit { analyzer: CreateAnalyzerOptions }
-export interface WorkerTask { id: number; bytes: Uint8Array }
+/** The `emolens video` settings a video job runs with (defaults: the CLI's). */
+export interface VideoJobSettings {
+  /** Frames analysed per second (default the CLI's, 5). */
+  fps?: number;
+  /** Classification ms per frame (default 250 / fps); Infinity: every face every frame (`--budget-ms all`). */
+  budgetMs?: number;
+  /** Refuse longer videos (default src/video's 4 h). */
+  maxDurationS?: number;
+  /** Refuse videos with more pixels per frame (default src/video's 7680x4320). */
+  maxPixels?: number;
+}
+
+export interface WorkerInit { analyzer: CreateAnalyzerOptions; video?: VideoJobSettings }
+export type WorkerTask =
+  | { id: number; kind: 'image'; bytes: Uint8Array }
+  | { id: number; kind: 'video'; path: string; name: string };
 export interface ModelInfo { name: string; labels: string[]; inputSize: number; valAccuracy?: number; valMacroF1?: number }
 
 const port = parentPort;
 if (!port) throw new Error('analyze-worker.ts runs as a worker thread (started by src/api/pool.ts)');
 
+/** Progress messages at most this often: a fast video would otherwise send one per frame to Redis and every SSE client. */
+const PROGRESS_EVERY_MS = 200;
+
 const toWire = (err: unknown) => err instanceof EmolensError
   ? { code: err.code, message: err.message }
   : { code: 'INTERNAL', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
 
+/**
+ * The video at `path` → the `emolens video <name> --json` document, built by the CLI's own writer
+ * (src/video/serialize.ts) with the CLI's settings, so the two cannot drift apart. A stream that breaks off fails
+ * the task with its typed error (the CLI would close its document with an "error" entry instead).
+ */
+async function videoDocument(analyzer: NodeAnalyzer, init: WorkerInit, task: Extract<WorkerTask, { kind: 'video' }>): Promise<unknown> {
+  const settings = init.video ?? {};
+  // The detector options the CLI passes (`--min-score`, `--max-faces`); tiles stay off as in `emolens video`.
+  const { minFaceScore, maxFaces } = init.analyzer;
+  const video = await analyzeVideo(task.path, {
+    analyzer, minFaceScore, maxFaces, fps: settings.fps, budgetMs: settings.budgetMs, maxDurationS: settings.maxDurationS, maxPixels: settings.maxPixels,
+  });
+  const { info } = video;
+  const fps = video.settings.fps;
+  let text = '';
+  const json = new VideoJsonWriter((chunk) => { text += chunk; });
+  json.begin({ file: task.name, width: info.width, height: info.height, fps, duration: info.duration });
+  // The CLI's progress bar total: the frames the probed duration holds at the analysis rate.
+  const total = Math.max(1, Math.round(info.duration * fps));
+  let done = 0;
+  let sentAt = 0;
+  port!.postMessage({ id: task.id, progress: { done, total } });
+  for await (const frame of video) {
+    json.frame(frame);
+    done++;
+    const now = Date.now();
+    if (now - sentAt >= PROGRESS_EVERY_MS) {
+      sentAt = now;
+      port!.postMessage({ id: task.id, progress: { done, total: Math.max(total, done) } });
+    }
+  }
+  json.end(video.summary().tracks);
+  port!.postMessage({ id: task.id, progress: { done, total: done } });
+  return JSON.parse(text) as unknown;
+}
+
 try {
-  const analyzer = await createAnalyzer((workerData as WorkerInit).analyzer);
+  const init = workerData as WorkerInit;
+  const analyzer = await createAnalyzer(init.analyzer);
   const sidecar = analyzer.emotionModel;
   const model: ModelInfo = {
     name: sidecar.name,
@@ -33,9 +92,15 @@ try {
     valMacroF1: sidecar.metrics.val?.macroF1,
   };
   port.on('message', (task: WorkerTask) => {
-    analyzer.analyze(task.bytes).then(
+    const work: Promise<unknown> = task.kind === 'video' ? videoDocument(analyzer, init, task) : analyzer.analyze(task.bytes);
+    work.then(
       (result) => port.postMessage({ id: task.id, result }),
-      (err: unknown) => port.postMessage({ id: task.id, error: toWire(err) }),
+      (err: unknown) => {
+        const error = toWire(err);
+        // The video's errors name the file they read: the client's name for it, never the server's temp path.
+        if (task.kind === 'video') error.message = error.message.split(task.path).join(task.name);
+        port.postMessage({ id: task.id, error });
+      },
     );
   });
   port.postMessage({ type: 'ready', model });

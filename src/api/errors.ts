@@ -5,6 +5,7 @@
  * a 500 whose message says nothing about the server's internals (the stack goes to the server's log only).
  */
 import { EmolensError, InvalidImageError } from '../errors.js';
+import { InvalidVideoError } from '../video/errors.js';
 
 /** Defaults of every limit; each is an `emolens api` flag (docs/api.md lists them). */
 export interface ApiLimits {
@@ -69,6 +70,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   MODEL_NOT_FOUND: 500,
   INVALID_MODEL: 500,
   SIDECAR_MISSING: 500,
+  INVALID_VIDEO: 422,
+  VIDEO_TOO_LARGE: 413,
 };
 
 /** Fastify's and @fastify/multipart's error codes → ours (their status codes are kept). */
@@ -151,4 +154,23 @@ export function checkImageSignature(bytes: Uint8Array, what = 'upload'): void {
     || ascii(4, 'ftyp')                                                             // AVIF / HEIF
     || ascii(0, 'II*\0') || ascii(0, 'MM\0*');                                      // TIFF
   if (!ok) throw new InvalidImageError(what, 'not a JPEG, PNG, WebP, GIF, AVIF or TIFF image');
+}
+
+/**
+ * Accept only the video containers emolens documents for uploads (MP4/MOV/3GP, Matroska/WebM, AVI, MPEG-TS/PS,
+ * FLV, Ogg, ASF/WMV), by their first bytes, before ffprobe sees the file: ffmpeg also reads playlists (HLS, concat
+ * lists) that name other files or URLs, and a server must never follow a path or URL that a client chose.
+ * @throws InvalidVideoError (422) for anything else.
+ */
+export function checkVideoSignature(bytes: Uint8Array, what = 'upload'): void {
+  const b = bytes;
+  const ascii = (from: number, text: string) => text.split('').every((c, i) => b[from + i] === c.charCodeAt(0));
+  const ok = ['ftyp', 'moov', 'mdat', 'free', 'wide', 'skip'].some((box) => ascii(4, box))     // MP4, MOV, 3GP
+    || (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3)                     // Matroska, WebM
+    || (ascii(0, 'RIFF') && ascii(8, 'AVI '))                                                 // AVI
+    || (b[0] === 0x47 && b.length > 188 && b[188] === 0x47)                                   // MPEG-TS
+    || (b[0] === 0 && b[1] === 0 && b[2] === 1 && b[3] === 0xba)                              // MPEG-PS
+    || ascii(0, 'FLV') || ascii(0, 'OggS')                                                    // FLV, Ogg
+    || (b[0] === 0x30 && b[1] === 0x26 && b[2] === 0xb2 && b[3] === 0x75);                    // ASF, WMV
+  if (!ok) throw new InvalidVideoError(what, 'not an MP4, MOV, MKV, WebM, AVI, MPEG-TS, FLV, Ogg or WMV video');
 }

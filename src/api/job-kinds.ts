@@ -4,12 +4,17 @@
  * its inputs into a JSON result through the analyse function it is handed (a worker-thread pool in both backends),
  * reporting progress as it goes.
  *
- * Today: `images` (several photos → exactly the document `emolens analyze --json` prints for them).
- * Next: `video` (field `video`), added by the video analysis (issue 9) with `JOB_KINDS.set('video', …)` here;
- * until then the server answers 415 to a video upload.
+ * Kinds: `images` (several photos → exactly the document `emolens analyze --json` prints for them) and `video`
+ * (one video → exactly the document `emolens video --json` prints for it). ffmpeg reads files, so a video's bytes
+ * are written to a private temp file on the machine that runs the job (the API server, or the `emolens worker`
+ * that took it from Redis) and deleted when the job ends, however it ends.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AnalysisResult } from '../types.js';
 import { imageEntry, imageErrorEntry } from '../report/serialize.js';
+import { checkVideoSignature } from './errors.js';
 
 /** One uploaded file of a job. */
 export interface JobInput { name: string; bytes: Uint8Array }
@@ -20,9 +25,14 @@ export interface JobContext {
   inputs: JobInput[];
   /** Analyse one encoded image off the event loop. */
   analyze(bytes: Uint8Array): Promise<AnalysisResult>;
+  /** Analyse the video file at `path` off the event loop → the `emolens video <name> --json` document. */
+  analyzeVideo(path: string, name: string, onProgress: (progress: JobProgress) => void): Promise<unknown>;
   /** Report progress (forwarded to GET /v1/jobs/:id and its event stream). */
   progress(progress: JobProgress): Promise<void>;
 }
+
+/** What runs a job's analyses (the worker-thread pool of the API server or of `emolens worker`). */
+export type JobAnalysers = Pick<JobContext, 'analyze' | 'analyzeVideo'>;
 
 export interface JobKind {
   /** The multipart field that carries this kind's files (several files may share it). */
@@ -31,6 +41,8 @@ export interface JobKind {
   maxFiles: number;
   /** Content types accepted for its files (a prefix ending in / matches a family, e.g. "image/"). */
   accepts: string[];
+  /** Refuse a file at upload time (a typed error → 4xx), before the job is queued. */
+  check?(input: JobInput): void;
   run(ctx: JobContext): Promise<unknown>;
 }
 
@@ -54,7 +66,38 @@ const IMAGES: JobKind = {
   },
 };
 
-export const JOB_KINDS = new Map<string, JobKind>([['images', IMAGES]]);
+/**
+ * `fn(path)` with `input`'s bytes in a fresh private file (a mkdtemp folder, the file mode 0600; named by us, never
+ * by the client), removed with its folder when `fn` settles.
+ */
+export async function withPrivateFile<T>(input: JobInput, fn: (path: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'emolens-upload-'));
+  try {
+    const path = join(dir, 'upload');
+    await writeFile(path, input.bytes, { mode: 0o600, flag: 'wx' });
+    return await fn(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** One video, on one inference worker for its whole length; a bad or oversized video fails the job with its code. */
+const VIDEO: JobKind = {
+  field: 'video',
+  maxFiles: 1,
+  accepts: ['video/', 'application/octet-stream'],
+  check: (input) => checkVideoSignature(input.bytes, input.name),
+  async run({ inputs, analyzeVideo, progress }) {
+    const [input] = inputs;
+    // Again here: a worker taking the job from Redis must not trust what another process checked.
+    checkVideoSignature(input.bytes, input.name);
+    return withPrivateFile(input, (path) => analyzeVideo(path, input.name, (p) => {
+      progress(p).catch(() => {}); // progress is best effort: a lost update must not fail the job
+    }));
+  },
+};
+
+export const JOB_KINDS = new Map<string, JobKind>([['images', IMAGES], ['video', VIDEO]]);
 
 /** The kind whose files come in multipart field `field`, if there is one. */
 export function kindForField(field: string): [string, JobKind] | undefined {

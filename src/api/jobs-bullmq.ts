@@ -7,7 +7,9 @@
  * lock token makes sure only one attempt's result is recorded.
  *
  * Keys: BullMQ's own under `bull:<queue>:`, uploads under `emolens:<queue>:input:<job id>:<n>` (base64, deleted when
- * the job ends, with a safety expiry). Finished jobs are deleted after the result TTL.
+ * the job ends, with a safety expiry) — a video's too: the worker that takes the job writes it to its own temp file
+ * (job-kinds.ts). Finished jobs are deleted after the result TTL. A failed job's reason is stored as "CODE: message",
+ * so GET /v1/jobs/:id answers the same error code as the in-process backend.
  */
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { EmolensError } from '../errors.js';
@@ -132,7 +134,10 @@ export class BullMqJobs implements JobQueue {
     const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as JobProgress) : { done: 0, total };
     const view: JobView = { id, kind: job.name, state, progress, createdAt: new Date(job.timestamp).toISOString() };
     if (state === 'completed') view.result = job.returnvalue;
-    if (state === 'failed') view.error = { code: 'JOB_FAILED', message: job.failedReason ?? 'the job failed' };
+    if (state === 'failed') {
+      const coded = /^([A-Z][A-Z0-9_]+): (.*)$/s.exec(job.failedReason ?? '');
+      view.error = coded ? { code: coded[1], message: coded[2] } : { code: 'JOB_FAILED', message: job.failedReason ?? 'the job failed' };
+    }
     if (finishedOn && (state === 'completed' || state === 'failed')) {
       view.finishedAt = new Date(finishedOn).toISOString();
       view.expiresAt = new Date(finishedOn + this.options.resultTtlMs).toISOString();
@@ -216,15 +221,22 @@ export async function runJobWorker(options: JobWorkerOptions): Promise<RunningJo
       const result = await kind.run({
         inputs,
         analyze: (bytes) => pool.analyze(bytes, { bounded: false }),
+        analyzeVideo: (path, fileName, onProgress) => pool.analyzeVideo(path, fileName, onProgress),
         progress: (progress) => job.updateProgress({ ...progress }),
       });
       await client.del(...keys);
       log(`job ${job.id} completed`);
       return result;
     } catch (err) {
-      if (err instanceof UnrecoverableError || lastAttempt()) await client.del(...keys).catch(() => {});
+      // A typed error about the input (a bad or oversized video) fails the same way on every attempt: no retry.
+      // The server's own troubles (ApiError 5xx: shutting down, a crashed thread) may go better on another try.
+      const serverSide = err instanceof ApiError && err.statusCode >= 500;
+      const permanent = err instanceof UnrecoverableError || (err instanceof EmolensError && !serverSide);
+      if (permanent || lastAttempt()) await client.del(...keys).catch(() => {});
       log(`job ${job.id} failed: ${(err as Error).message}`);
-      throw err instanceof ApiError || err instanceof EmolensError ? new Error(err.message) : err;
+      if (err instanceof UnrecoverableError) throw err;
+      if (err instanceof EmolensError) throw serverSide ? new Error(`${err.code}: ${err.message}`) : new UnrecoverableError(`${err.code}: ${err.message}`);
+      throw err;
     }
   }
 }

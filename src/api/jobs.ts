@@ -1,15 +1,15 @@
 /**
  * Jobs: uploads analysed in the background, behind one interface with two backends.
  * - InProcessJobs (the default): a bounded FIFO in this process, run on the server's own worker-thread pool;
- *   inputs live in memory only and are dropped when the job ends; a finished job is deleted after the TTL.
+ *   inputs live in memory only (a video's also in a temp file while it runs) and are dropped when the job ends;
+ *   a finished job is deleted after the TTL.
  * - BullMqJobs (`--redis`, jobs-bullmq.ts): the same jobs on BullMQ, taken by `emolens worker` processes.
  * What a job does is its kind's business (job-kinds.ts), so both backends run every kind the same way.
  */
 import { randomUUID } from 'node:crypto';
 import { EmolensError } from '../errors.js';
-import type { AnalysisResult } from '../types.js';
 import { ApiError, OverloadedError } from './errors.js';
-import { JOB_KINDS, type JobInput, type JobProgress } from './job-kinds.js';
+import { JOB_KINDS, type JobAnalysers, type JobInput, type JobProgress } from './job-kinds.js';
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed';
 
@@ -60,14 +60,15 @@ export class InProcessJobs implements JobQueue {
   private readonly jobs = new Map<string, Entry>();
   private readonly pending: string[] = [];
   private readonly listeners = new Map<string, Set<(view: JobView) => void>>();
-  private running = 0;
+  /** The jobs running now, so close() can wait until each has cleaned up (a video's temp file). */
+  private readonly active = new Set<Promise<void>>();
   private closed = false;
 
   /**
-   * @param analyze analyses one image off the event loop (the server's pool, unbounded: jobs are bounded here)
+   * @param analysers analyse images and videos off the event loop (the server's pool, unbounded: jobs are bounded here)
    * @param concurrency jobs run at once; 1 keeps /v1/analyze responsive while a long job runs
    */
-  constructor(private readonly analyze: (bytes: Uint8Array) => Promise<AnalysisResult>, private readonly options: JobQueueOptions, private readonly concurrency = 1) {}
+  constructor(private readonly analysers: JobAnalysers, private readonly options: JobQueueOptions, private readonly concurrency = 1) {}
 
   async add(kind: string, inputs: JobInput[]): Promise<string> {
     if (this.closed) throw new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1);
@@ -100,21 +101,26 @@ export class InProcessJobs implements JobQueue {
   }
 
   private pump(): void {
-    while (!this.closed && this.running < this.concurrency && this.pending.length > 0) {
+    while (!this.closed && this.active.size < this.concurrency && this.pending.length > 0) {
       const entry = this.jobs.get(this.pending.shift()!);
-      if (entry) void this.run(entry);
+      if (!entry) continue;
+      const running = this.run(entry).finally(() => {
+        this.active.delete(running);
+        this.pump();
+      });
+      this.active.add(running);
     }
   }
 
   private async run(entry: Entry): Promise<void> {
-    this.running++;
     const { view } = entry;
     view.state = 'running';
     this.notify(entry);
     try {
       view.result = await JOB_KINDS.get(view.kind)!.run({
         inputs: entry.inputs,
-        analyze: this.analyze,
+        analyze: this.analysers.analyze,
+        analyzeVideo: this.analysers.analyzeVideo,
         progress: async (progress) => { view.progress = progress; this.notify(entry); },
       });
       view.state = 'completed';
@@ -122,24 +128,27 @@ export class InProcessJobs implements JobQueue {
       view.state = 'failed';
       view.error = err instanceof EmolensError ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'the job failed (see the server log)' };
       if (!(err instanceof EmolensError)) process.stderr.write(`emolens api: job ${view.id} failed: ${(err as Error)?.stack ?? err}\n`);
-    } finally {
-      this.running--;
     }
     // Uploaded bytes are released the moment the job ends; only the result is kept, and only for the TTL.
     entry.inputs = [];
     const now = Date.now();
     view.finishedAt = new Date(now).toISOString();
     view.expiresAt = new Date(now + this.options.resultTtlMs).toISOString();
-    entry.expiry = setTimeout(() => this.jobs.delete(view.id), this.options.resultTtlMs).unref();
+    if (this.closed) return;
     this.notify(entry);
-    this.pump();
+    entry.expiry = setTimeout(() => this.jobs.delete(view.id), this.options.resultTtlMs).unref();
   }
 
+  /**
+   * Drop queued jobs and every result, then wait for the running jobs to end, so their temp files are gone when
+   * this resolves. Close the pool meanwhile (the server does), or a running video finishes first.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const entry of this.jobs.values()) clearTimeout(entry.expiry);
     this.jobs.clear();
     this.pending.length = 0;
     this.listeners.clear();
+    await Promise.allSettled([...this.active]);
   }
 }

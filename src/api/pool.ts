@@ -6,6 +6,10 @@
  * grows without limit. ONNX Runtime's intra-op threads are split between the workers (cores / workers, at least 1)
  * so the pool never runs more compute threads than there are cores.
  *
+ * A video (a job's temp file) is one task too: it holds its worker for the whole video and reports progress as it
+ * goes. At most `maxVideoTasks` run at once, so with two or more workers one stays free for single images; a
+ * worker busy with a video does not count in the wait estimate (with none free, bounded requests get 503).
+ *
  * Owns: spawning, respawning a crashed worker, admission, timeouts. Not HTTP (server.ts), not jobs (jobs.ts).
  */
 import { availableParallelism } from 'node:os';
@@ -13,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { EmolensError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import type { AnalysisResult } from '../types.js';
-import type { ModelInfo, WorkerInit, WorkerTask } from './analyze-worker.js';
+import type { ModelInfo, VideoJobSettings, WorkerInit, WorkerTask } from './analyze-worker.js';
 import { ApiError, checkImageSignature, OverloadedError } from './errors.js';
 
 export interface PoolOptions {
@@ -25,6 +29,10 @@ export interface PoolOptions {
   maxQueue?: number;
   /** Expected queue wait beyond which bounded submissions are refused (default 500 ms). */
   maxQueueWaitMs?: number;
+  /** Videos analysed at once (default: half the workers, at least 1); more wait in the queue. */
+  maxVideoTasks?: number;
+  /** The `emolens video` settings of video tasks (default: the CLI's). */
+  video?: VideoJobSettings;
 }
 
 export interface SubmitOptions {
@@ -36,10 +44,15 @@ export interface SubmitOptions {
 
 export interface PoolStats { workers: number; busy: number; queued: number; meanMs: number }
 
+/** Progress of a video task: frames analysed / frames the video is expected to have at the analysis rate. */
+export interface VideoProgress { done: number; total: number }
+
 interface Task {
   id: number;
-  bytes: Uint8Array;
-  resolve(result: AnalysisResult): void;
+  /** What the worker is sent (image bytes go by transfer). */
+  message: WorkerTask;
+  onProgress?(progress: VideoProgress): void;
+  resolve(result: unknown): void;
   reject(err: Error): void;
   state: 'queued' | 'running' | 'done';
   startedAt: number;
@@ -51,7 +64,8 @@ interface Slot { worker: Worker; ready: boolean; task?: Task }
 type FromWorker =
   | { type: 'ready'; model: ModelInfo }
   | { type: 'failed'; error: { code: string; message: string } }
-  | { id: number; result: AnalysisResult }
+  | { id: number; progress: VideoProgress }
+  | { id: number; result: unknown }
   | { id: number; error: { code: string; message: string } };
 
 /** tsx runs src/*.ts (tests, scripts); dist/ has the compiled .js: the worker entry has the same extension as this file. */
@@ -74,6 +88,7 @@ export class WorkerPool {
   private readonly init: WorkerInit;
   private readonly maxQueue: number;
   private readonly maxQueueWaitMs: number;
+  private readonly maxVideoTasks: number;
   private nextId = 1;
   private meanMs = 0;
   private closing = false;
@@ -83,9 +98,10 @@ export class WorkerPool {
     this.size = options.workers ?? cores;
     if (!(Number.isInteger(this.size) && this.size >= 1)) throw new EmolensError('USAGE', `workers must be a positive integer, got ${this.size}`);
     const threads = options.analyzer?.threads ?? Math.max(1, Math.floor(cores / this.size));
-    this.init = { analyzer: { ...options.analyzer, threads } };
+    this.init = { analyzer: { ...options.analyzer, threads }, video: options.video };
     this.maxQueue = options.maxQueue ?? 64;
     this.maxQueueWaitMs = options.maxQueueWaitMs ?? 500;
+    this.maxVideoTasks = options.maxVideoTasks ?? Math.max(1, Math.floor(this.size / 2));
   }
 
   /** Start every worker and wait until each has loaded the models (a model error rejects here, not per request). */
@@ -119,6 +135,10 @@ export class WorkerPool {
           }
           return;
         }
+        if ('progress' in message) {
+          if (slot.task?.id === message.id) slot.task.onProgress?.(message.progress);
+          return;
+        }
         const task = slot.task;
         slot.task = undefined;
         if (task && task.id === message.id) this.finish(task, message);
@@ -128,22 +148,23 @@ export class WorkerPool {
       slot.worker.on('exit', (code) => {
         this.slots.splice(this.slots.indexOf(slot), 1);
         if (!slot.ready) reject(new EmolensError('WORKER_FAILED', `inference worker exited with code ${code} while loading the models`));
-        if (slot.task) this.settle(slot.task, undefined, new ApiError(500, 'WORKER_CRASHED', 'the inference worker analysing this image crashed'));
+        if (slot.task) this.settle(slot.task, undefined, new ApiError(500, 'WORKER_CRASHED', `the inference worker analysing this ${slot.task.message.kind} crashed`));
         // A worker that crashed after loading is replaced, so one bad input cannot shrink the pool for good.
         if (slot.ready && !this.closing) this.spawn().catch((err) => process.stderr.write(`emolens api: cannot restart an inference worker: ${(err as Error).message}\n`));
       });
     });
   }
 
-  private finish(task: Task, message: { result: AnalysisResult } | { error: { code: string; message: string } }): void {
+  private finish(task: Task, message: { result: unknown } | { error: { code: string; message: string } }): void {
     const ms = Date.now() - task.startedAt;
-    // Mean service time (exponentially weighted, so it follows the machine's current speed) for the wait estimate.
-    this.meanMs = this.meanMs === 0 ? ms : this.meanMs * 0.8 + ms * 0.2;
+    // Mean service time of an image (exponentially weighted, so it follows the machine's current speed) for the
+    // wait estimate; a video's minutes would make every image look slow.
+    if (task.message.kind === 'image') this.meanMs = this.meanMs === 0 ? ms : this.meanMs * 0.8 + ms * 0.2;
     if ('result' in message) this.settle(task, message.result);
     else this.settle(task, undefined, new EmolensError(message.error.code, message.error.message));
   }
 
-  private settle(task: Task, result?: AnalysisResult, error?: Error): void {
+  private settle(task: Task, result?: unknown, error?: Error): void {
     if (task.state === 'done') return; // timed out already: the late answer is dropped
     task.state = 'done';
     clearTimeout(task.timer);
@@ -154,19 +175,29 @@ export class WorkerPool {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (!slot.ready || slot.task) continue;
-      const task = this.queue.shift();
-      if (!task) return;
+      // FIFO, except that a video waits while `maxVideoTasks` run, and the images behind it go first.
+      const videoRoom = this.slots.filter((s) => s.task?.message.kind === 'video').length < this.maxVideoTasks;
+      const next = this.queue.findIndex((t) => t.message.kind === 'image' || videoRoom);
+      if (next < 0) return;
+      const [task] = this.queue.splice(next, 1);
       task.state = 'running';
       task.startedAt = Date.now();
       slot.task = task;
-      const message: WorkerTask = { id: task.id, bytes: task.bytes };
-      slot.worker.postMessage(message, [task.bytes.buffer as ArrayBuffer]);
+      const { message } = task;
+      slot.worker.postMessage(message, message.kind === 'image' ? [message.bytes.buffer as ArrayBuffer] : []);
     }
   }
 
-  /** Expected wait of a task queued now: the work ahead of it shared by the workers. */
+  /** Workers that can take an image soon: those not held by a video. */
+  private imageSlots(): number {
+    return this.slots.filter((s) => s.task?.message.kind !== 'video').length;
+  }
+
+  /** Expected wait of an image queued now: the images ahead of it shared by the workers not held by a video. */
   private expectedWaitMs(): number {
-    return ((this.queue.length + 1) * (this.meanMs || 100)) / Math.max(1, this.slots.length);
+    const images = this.queue.filter((t) => t.message.kind === 'image').length;
+    const slots = this.imageSlots();
+    return slots === 0 ? Infinity : ((images + 1) * (this.meanMs || 100)) / slots;
   }
 
   /**
@@ -177,7 +208,8 @@ export class WorkerPool {
     if (this.slots.some((s) => s.ready && !s.task)) return undefined;
     const waitMs = this.expectedWaitMs();
     if (this.queue.length < this.maxQueue && waitMs <= this.maxQueueWaitMs) return undefined;
-    return new OverloadedError(`server busy: all ${this.slots.length} inference workers are busy and ${this.queue.length} images are waiting; retry later`, waitMs / 1000);
+    const why = Number.isFinite(waitMs) ? `${this.queue.length} images are waiting` : 'they are analysing videos';
+    return new OverloadedError(`server busy: all ${this.slots.length} inference workers are busy and ${why}; retry later`, Number.isFinite(waitMs) ? waitMs / 1000 : 5);
   }
 
   /**
@@ -199,15 +231,32 @@ export class WorkerPool {
     // A private copy: the worker receives it by transfer, and Fastify's body buffer may share its memory.
     const copy = new Uint8Array(bytes);
     return new Promise<AnalysisResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, bytes: copy, resolve, reject, state: 'queued', startedAt: 0 };
+      const task: Task = { id: this.nextId++, message: { id: 0, kind: 'image', bytes: copy }, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 };
+      task.message.id = task.id;
       if (options.timeoutMs) {
         task.timer = setTimeout(() => {
           const queued = this.queue.indexOf(task);
           if (queued >= 0) this.queue.splice(queued, 1);
-          this.settle(task, undefined, new ApiError(503, 'TIMEOUT', `no answer within ${options.timeoutMs} ms; retry later`, Math.max(1, Math.ceil(this.expectedWaitMs() / 1000))));
+          this.settle(task, undefined, new ApiError(503, 'TIMEOUT', `no answer within ${options.timeoutMs} ms; retry later`, Math.max(1, Math.min(60, Math.ceil(this.expectedWaitMs() / 1000)))));
         }, options.timeoutMs);
       }
       this.queue.push(task);
+      this.dispatch();
+    });
+  }
+
+  /**
+   * Analyse the video file at `path` on a worker thread (a job's private temp file; the caller deletes it): resolves
+   * to exactly the document `emolens video <name> --json` prints. Never refused for a full queue (jobs are bounded
+   * by their own queue); waits while `maxVideoTasks` videos run.
+   * @throws the video's typed errors (InvalidVideoError, VideoTooLargeError, …) as EmolensErrors; ApiError 503
+   *   SHUTTING_DOWN / 500 WORKER_CRASHED.
+   */
+  analyzeVideo(path: string, name: string, onProgress?: (progress: VideoProgress) => void): Promise<unknown> {
+    if (this.closing) return Promise.reject(new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1));
+    return new Promise<unknown>((resolve, reject) => {
+      const id = this.nextId++;
+      this.queue.push({ id, message: { id, kind: 'video', path, name }, onProgress, resolve, reject, state: 'queued', startedAt: 0 });
       this.dispatch();
     });
   }

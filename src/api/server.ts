@@ -6,7 +6,7 @@
  *   GET  /v1/health            liveness and load (no token needed)
  *   GET  /v1/models            the loaded emotion model and detector
  *   POST /v1/analyze           one image (raw body with an image content type, or multipart field "image")
- *   POST /v1/jobs              several images (multipart, field "image" repeated) → 202 { id }
+ *   POST /v1/jobs              several images (multipart, field "image" repeated) or one video (field "video") → 202 { id }
  *   GET  /v1/jobs/:id          state, progress, result
  *   GET  /v1/jobs/:id/events   the same as server-sent events, until the job ends
  *   GET  /openapi.json, /docs  the OpenAPI document and its docs page (no token needed)
@@ -20,6 +20,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
+import type { VideoJobSettings } from './analyze-worker.js';
 import { isLoopback, tokenChecker } from './auth.js';
 import { ApiError, DEFAULT_LIMITS, ERROR_SCHEMA, errorReply, type ApiLimits } from './errors.js';
 import { accepts, kindForField, type JobInput } from './job-kinds.js';
@@ -40,6 +41,8 @@ export interface ApiServerOptions {
   workers?: number;
   /** Model and detector options for every worker (model, detectorModel, minFaceScore, detector tiles, …). */
   analyzer?: CreateAnalyzerOptions;
+  /** `emolens video` settings of video jobs run by this server (default: the CLI's; `emolens worker` has its own). */
+  video?: VideoJobSettings;
   /** redis://… : jobs go to BullMQ for `emolens worker` processes; none: jobs run in this process. */
   redisUrl?: string;
   queueName?: string;
@@ -79,10 +82,10 @@ const JOB_VIEW_SCHEMA = {
   required: ['id', 'kind', 'state', 'progress', 'createdAt'],
   properties: {
     id: { type: 'string' },
-    kind: { type: 'string', description: '"images" (a "video" kind comes with video analysis)' },
+    kind: { type: 'string', enum: ['images', 'video'] },
     state: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] },
-    progress: { type: 'object', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
-    result: { description: 'images: the document `emolens analyze --json` prints for the same files' },
+    progress: { type: 'object', description: 'images: files done / files; video: frames analysed / frames expected at the analysis rate', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
+    result: { description: 'images: the document `emolens analyze --json` prints for the same files; video: the document `emolens video <file> --json` prints for it ({ file, width, height, fps, duration, frames, tracks })' },
     error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
     createdAt: { type: 'string' },
     finishedAt: { type: 'string' },
@@ -109,6 +112,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     analyzer: { ...options.analyzer, maxPixels: limits.maxPixels, maxFaces: options.analyzer?.maxFaces ?? limits.maxFaces },
     maxQueue: limits.maxQueue,
     maxQueueWaitMs: limits.maxQueueWaitMs,
+    video: options.video,
   });
   let jobs: JobQueue;
   try {
@@ -117,7 +121,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
       const { BullMqJobs } = await import('./jobs-bullmq.js');
       jobs = await BullMqJobs.connect({ ...jobOptions, redisUrl: options.redisUrl, queueName: options.queueName ?? DEFAULT_QUEUE_NAME });
     } else {
-      jobs = new InProcessJobs((bytes) => pool.analyze(bytes, { bounded: false }), jobOptions);
+      jobs = new InProcessJobs({
+        analyze: (bytes) => pool.analyze(bytes, { bounded: false }),
+        analyzeVideo: (path, name, onProgress) => pool.analyzeVideo(path, name, onProgress),
+      }, jobOptions);
     }
   } catch (err) {
     await pool.close();
@@ -150,8 +157,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     jobs,
     async close() {
       await app.close();
-      await jobs.close();
+      // Stopping the pool ends a running video job at once; jobs.close() resolves once its temp file is deleted.
+      const jobsClosed = jobs.close();
       await pool.close();
+      await jobsClosed;
     },
   };
 }
@@ -284,33 +293,33 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
 
   app.post('/v1/jobs', {
     schema: {
-      summary: 'Queue a job: several images',
-      description: 'multipart/form-data with files in field "image" (repeat it). A "video" field is answered 415 until emolens has video analysis.',
+      summary: 'Queue a job: several images, or one video',
+      description: 'multipart/form-data with files in field "image" (repeat it), or one video in field "video" (video/* or application/octet-stream; '
+        + 'MP4, MOV, MKV, WebM, AVI, MPEG-TS, FLV, Ogg or WMV, checked by its first bytes: anything else is 422 INVALID_VIDEO). '
+        + 'A video over the duration or resolution limit of `emolens video` fails the job with VIDEO_TOO_LARGE; one ffmpeg cannot read with INVALID_VIDEO.',
       response: {
         202: { type: 'object', properties: { id: { type: 'string' }, state: { type: 'string' }, url: { type: 'string' }, events: { type: 'string' } } },
         ...errorResponses,
       },
     },
   }, async (request, reply) => {
-    if (!request.isMultipart()) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'POST /v1/jobs takes multipart/form-data with files in field "image"');
+    if (!request.isMultipart()) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'POST /v1/jobs takes multipart/form-data with files in field "image" or one video in field "video"');
     let kindName: string | undefined;
     const inputs: JobInput[] = [];
     for await (const part of request.parts()) {
       if (part.type !== 'file') continue;
       const found = kindForField(part.fieldname);
-      if (!found) {
-        if (part.fieldname === 'video') throw new ApiError(415, 'VIDEO_NOT_SUPPORTED', 'video jobs are not available yet: this emolens has no video analysis; send images in field "image"');
-        throw new ApiError(400, 'UNKNOWN_FIELD', `unexpected file field "${part.fieldname.slice(0, 40)}": send images in field "image"`);
-      }
+      if (!found) throw new ApiError(400, 'UNKNOWN_FIELD', `unexpected file field "${part.fieldname.slice(0, 40)}": send images in field "image" or a video in field "video"`);
       const [name, kind] = found;
       if (kindName && kindName !== name) throw new ApiError(400, 'MIXED_JOB', 'one job takes one kind of file');
       kindName = name;
-      if (!accepts(kind, part.mimetype)) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `file "${part.filename.slice(0, 80)}" has type ${part.mimetype.slice(0, 60)}, not an image`);
-      if (inputs.length >= Math.min(kind.maxFiles, limits.maxJobFiles)) throw new ApiError(413, 'TOO_MANY_FILES', `at most ${Math.min(kind.maxFiles, limits.maxJobFiles)} files per job`);
-      const bytes = await part.toBuffer();
-      inputs.push({ name: part.filename || `${part.fieldname}-${inputs.length + 1}`, bytes });
+      if (!accepts(kind, part.mimetype)) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `file "${part.filename.slice(0, 80)}" has type ${part.mimetype.slice(0, 60)}, not ${name === 'video' ? 'a video' : 'an image'}`);
+      if (inputs.length >= Math.min(kind.maxFiles, limits.maxJobFiles)) throw new ApiError(413, 'TOO_MANY_FILES', `at most ${Math.min(kind.maxFiles, limits.maxJobFiles)} file${kind.maxFiles === 1 ? '' : 's'} per ${name} job`);
+      const input = { name: part.filename || `${part.fieldname}-${inputs.length + 1}`, bytes: await part.toBuffer() };
+      kind.check?.(input);
+      inputs.push(input);
     }
-    if (!kindName) throw new ApiError(400, 'MISSING_IMAGE', 'no files in the form: send images in field "image"');
+    if (!kindName) throw new ApiError(400, 'MISSING_IMAGE', 'no files in the form: send images in field "image" or a video in field "video"');
     const id = await jobs.add(kindName, inputs);
     return reply.code(202).header('Location', `/v1/jobs/${id}`).send({ id, state: 'queued', url: `/v1/jobs/${id}`, events: `/v1/jobs/${id}/events` });
   });
@@ -390,7 +399,15 @@ function withRequestBodies<T extends { paths?: object }>(doc: T): T {
   if (jobsPost) {
     jobsPost.requestBody = {
       required: true,
-      content: { 'multipart/form-data': { schema: { type: 'object', required: ['image'], properties: { image: { type: 'array', items: { type: 'string', format: 'binary' } } } } } },
+      content: {
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            description: 'either "image" (repeated) or one "video"',
+            properties: { image: { type: 'array', items: { type: 'string', format: 'binary' } }, video: { type: 'string', format: 'binary' } },
+          },
+        },
+      },
     };
   }
   return doc;
