@@ -113,11 +113,18 @@ function outputPath(dir: string, file: string, ext: string, used: Set<string>): 
   return join(dir, name);
 }
 
-/** For several inputs, `out.mp4` becomes `out-<stem>.mp4`; for one, it is used as given. */
-function perVideoPath(path: string, file: string, several: boolean): string {
+/**
+ * For several inputs, `out.mp4` becomes `out-<stem>.mp4`; for one, it is used as given. With `used`, two inputs
+ * sharing a stem get `out-<stem>-2.mp4`, … instead of overwriting each other.
+ */
+function perVideoPath(path: string, file: string, several: boolean, used?: Set<string>): string {
   if (!several) return path;
   const ext = extname(path);
-  return `${path.slice(0, path.length - ext.length)}-${basename(file, extname(file))}${ext}`;
+  const base = `${path.slice(0, path.length - ext.length)}-${basename(file, extname(file))}`;
+  let out = `${base}${ext}`;
+  for (let n = 2; used?.has(out); n++) out = `${base}-${n}${ext}`;
+  used?.add(out);
+  return out;
 }
 
 /** A progress bar on stderr (TTY only), with lines printed above it. */
@@ -179,6 +186,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
 
   const progress = makeProgress(flags.progress);
   const used = new Set<string>();
+  const usedReports = new Set<string>();
   let failed = 0;
   let csvHeaderWritten = false;
   try {
@@ -245,7 +253,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       json?.end(summary.tracks, error === undefined ? undefined : errorInfo(error));
       sink.close();
       if (flags.report && reportSeries) {
-        const path = perVideoPath(flags.report, file, files.length > 1);
+        const path = perVideoPath(flags.report, file, files.length > 1, usedReports);
         try {
           await writeVideoReport(path, {
             head: { file, width: info.width, height: info.height, fps, duration: info.duration },
