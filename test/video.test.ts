@@ -131,11 +131,13 @@ describe('emolens video', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'video', clip, '--json', '--every-frame', '--model', model], { cwd: ROOT });
     let stdout = '';
     let stderr = '';
+    let sent = false;
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
     const code = await new Promise<number | null>((resolve) => {
       child.stdout.on('data', (c: Buffer) => {
         stdout += c.toString();
-        if (/"t":0\.2,/.test(stdout)) child.kill('SIGINT');
+        // Once: a second Ctrl+C quits at once, before the document is closed.
+        if (!sent && /"t":0\.2,/.test(stdout)) { sent = true; child.kill('SIGINT'); }
       });
       child.on('close', resolve);
     });

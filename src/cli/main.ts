@@ -7,13 +7,12 @@
  * vanishing from `--help`. So that `emolens --help` stays fast, a command module must load its heavy
  * dependencies (ONNX Runtime, comparison libraries) inside its action, not at the top of the file.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { UsageError } from '../errors.js';
 import { register as registerAnalyze } from './analyze.js';
 import { register as registerApi } from './api.js';
 import { register as registerBench } from './bench.js';
-import { errorLine, red, styleFor } from './common.js';
+import { emolensVersion, errorLine, red, styleFor } from './common.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerEval } from './eval.js';
 import { register as registerServe } from './serve.js';
@@ -23,19 +22,11 @@ import { register as registerWorker } from './worker.js';
 /** Each command module exports `register(program)`; this order is the order of `emolens --help`. */
 const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerAnalyze, registerDemo, registerVideo, registerEval, registerBench, registerServe, registerApi, registerWorker];
 
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
-
 export async function main(argv = process.argv): Promise<number> {
   const verbose = argv.includes('--verbose');
   const program = new Command('emolens')
     .description('Facial emotion recognition: faces, landmarks and 7 emotion probabilities (angry, disgust, fear, happy, neutral, sad, surprise).')
-    .version(version(), '-V, --version')
+    .version(emolensVersion(), '-V, --version')
     .option('--verbose', 'show stack traces for errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

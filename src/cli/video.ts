@@ -1,11 +1,11 @@
 /**
  * `emolens video <file…>`: faces tracked through videos with stable ids and smoothed emotions, as JSON (the
- * contract in docs/video.md), CSV or a per-track table; optionally an annotated copy. Results
- * are written as frames are analysed, so a bad file, a truncated stream or Ctrl+C keeps every frame done (the JSON
+ * contract in docs/video.md), CSV or a per-track table; optionally an annotated copy and an HTML report. Results
+ * are written as frames are analysed (the HTML report, --report, once the file is done or cut short), so a bad file, a truncated stream or Ctrl+C keeps every frame done (the JSON
  * is closed with an "error" entry); in a batch the other files go on. Exit status: 0 all analysed, 1 any failed,
  * 2 bad usage, 130 interrupted.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
@@ -15,8 +15,12 @@ import type { VideoAnalysis, VideoFrameResult } from '../video/index.js';
 import { PerSecondResampler, type TrackSummary, type VideoMoment } from '../video/summary.js';
 import { writeAnnotatedVideo } from '../video/encode.js';
 import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows, type Write } from '../video/serialize.js';
+import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
+import { TrackThumbnails } from '../report/thumbnails.js';
+import type { VideoReportData } from '../report/video-html.js';
+import { VideoReportSeries } from '../report/video-series.js';
 import { analyzerOptionsFrom } from './analyze.js';
-import { bold, dim, emotionColor, errorLine, parseNumber, red, styleFor, type Style } from './common.js';
+import { bold, dim, emolensVersion, emotionColor, errorLine, parseNumber, red, styleFor, type Style } from './common.js';
 
 interface VideoFlags {
   fps?: string;
@@ -26,6 +30,8 @@ interface VideoFlags {
   perSecond?: boolean;
   out?: string;
   annotate?: string;
+  report?: string;
+  thumbnails: boolean;
   budgetMs?: string;
   until?: string;
   maxDuration?: string;
@@ -50,6 +56,8 @@ export function register(program: Command): void {
     .option('--per-second', 'one sample per second: mean box and emotions, the label held most of that second')
     .option('--out <dir>', 'write <name>.json (or .csv with --csv) per video into <dir> instead of stdout')
     .option('--annotate <out.mp4>', 'write a copy with boxes, ids, labels and bars burnt in, at the analysis rate (audio kept)')
+    .option('--report <out.html>', 'write a self-contained HTML report: per-face timelines, group mood, thumbnails, settings (several inputs: out-<name>.html)')
+    .option('--no-thumbnails', 'leave the face thumbnails out of the --report page')
     .option('--budget-ms <ms|all>', 'emotion-model time per analysed frame; "all" reads every face every frame (default 250/fps)')
     .option('--until <s>', 'analyse only the first <s> seconds')
     .option('--max-duration <s>', 'refuse videos longer than this (default 14400 = 4 h)')
@@ -65,6 +73,7 @@ Examples:
   $ emolens video class.mp4 --json > class.json
   $ emolens video *.mp4 --csv --per-second --out results/
   $ emolens video talk.mov --every-frame --annotate talk-annotated.mp4
+  $ emolens video class.mp4 --report class.html --no-thumbnails
 
 ffmpeg: the binary shipped by @ffmpeg-installer/ffmpeg; EMOLENS_FFMPEG=<path> (or "system") picks another
 (EMOLENS_FFPROBE likewise). --verbose says which one runs. Exit status: 0 all analysed, 1 any failed, 2 bad usage,
@@ -104,11 +113,18 @@ function outputPath(dir: string, file: string, ext: string, used: Set<string>): 
   return join(dir, name);
 }
 
-/** For several inputs, `out.mp4` becomes `out-<stem>.mp4`; for one, it is used as given. */
-function perVideoPath(path: string, file: string, several: boolean): string {
+/**
+ * For several inputs, `out.mp4` becomes `out-<stem>.mp4`; for one, it is used as given. With `used`, two inputs
+ * sharing a stem get `out-<stem>-2.mp4`, … instead of overwriting each other.
+ */
+function perVideoPath(path: string, file: string, several: boolean, used?: Set<string>): string {
   if (!several) return path;
   const ext = extname(path);
-  return `${path.slice(0, path.length - ext.length)}-${basename(file, extname(file))}${ext}`;
+  const base = `${path.slice(0, path.length - ext.length)}-${basename(file, extname(file))}`;
+  let out = `${base}${ext}`;
+  for (let n = 2; used?.has(out); n++) out = `${base}-${n}${ext}`;
+  used?.add(out);
+  return out;
 }
 
 /** A progress bar on stderr (TTY only), with lines printed above it. */
@@ -170,6 +186,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
 
   const progress = makeProgress(flags.progress);
   const used = new Set<string>();
+  const usedReports = new Set<string>();
   let failed = 0;
   let csvHeaderWritten = false;
   try {
@@ -206,6 +223,9 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       const annotated = flags.annotate
         ? writeAnnotatedVideo(perVideoPath(flags.annotate, file, files.length > 1), tools.ffmpeg, { width: info.width, height: info.height, fps, audioFrom: info.hasAudio ? file : undefined })
         : undefined;
+      // The report's series and thumbnails grow per track and are capped per series (src/report/video-series.ts), not per frame.
+      const reportSeries = flags.report ? new VideoReportSeries() : undefined;
+      const thumbnails = flags.report && flags.thumbnails ? new TrackThumbnails() : undefined;
       const expectedS = settings.durationS !== undefined ? Math.min(settings.durationS, info.duration) : info.duration;
       progress.start(Math.round(expectedS * fps), file);
       let error: unknown;
@@ -215,6 +235,8 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
           frames++;
           emit(resampler ? resampler.push(frame) : frame);
           await annotated?.frame(frame.image, frame.faces);
+          reportSeries?.add(frame);
+          await thumbnails?.offer(frame.image, frame.faces);
           progress.update(frames, frame.t / ((performance.now() - started) / 1000));
         }
       } catch (err) {
@@ -230,6 +252,34 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       const summary = video.summary();
       json?.end(summary.tracks, error === undefined ? undefined : errorInfo(error));
       sink.close();
+      if (flags.report && reportSeries) {
+        const path = perVideoPath(flags.report, file, files.length > 1, usedReports);
+        try {
+          await writeVideoReport(path, {
+            head: { file, width: info.width, height: info.height, fps, duration: info.duration },
+            info: { fps: info.fps, codec: info.codec, format: info.format, hasAudio: info.hasAudio, bytes: fileSize(file) },
+            settings: {
+              fps, everyFrame: video.settings.everyFrame, budgetMs: video.settings.budgetMs, durationS: video.settings.durationS,
+              model: { name: analyzer.emotionModel.name, sha256: analyzer.emotionModel.sha256 },
+              detector: {
+                model: DEFAULT_DETECTOR_MODEL, minFaceScore: video.settings.detector.minFaceScore, maxFaces: video.settings.detector.maxFaces,
+                tiles: video.settings.detector.detector?.tiles === undefined ? undefined : String(video.settings.detector.detector.tiles),
+              },
+              ffmpeg: describeBinary(tools.ffmpeg, 'ffmpeg'),
+              emolensVersion: emolensVersion(),
+            },
+            tracks: summary.tracks,
+            series: reportSeries.data(),
+            thumbnails: thumbnails ? thumbnails.dataUrls() : null,
+            error: error === undefined ? undefined : errorInfo(error),
+            generatedAt: new Date().toISOString(),
+          });
+          if (flags.verbose) progress.line(dim(`${file}: report written to ${path}\n`, errStyle));
+        } catch (err) {
+          failed++;
+          progress.line(`${red('error:', errStyle)} ${path}: could not write the report (${errorLine(err)})\n`);
+        }
+      }
 
       const wallS = (performance.now() - started) / 1000;
       if (error !== undefined) {
@@ -251,6 +301,20 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
     return 130;
   }
   return failed > 0 ? 1 : 0;
+}
+
+/** Render and write one report (synchronously, so it is on disk before an interrupted run exits). */
+async function writeVideoReport(path: string, data: VideoReportData): Promise<void> {
+  const [{ renderVideoReport }, { readVideoReportAssets }] = await Promise.all([import('../report/video-html.js'), import('../report/load-assets.js')]);
+  writeFileSync(path, renderVideoReport(data, readVideoReportAssets()));
+}
+
+function fileSize(file: string): number | undefined {
+  try {
+    return statSync(file).size;
+  } catch {
+    return undefined;
+  }
 }
 
 function errorInfo(err: unknown): { code: string; message: string } {

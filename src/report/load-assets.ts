@@ -1,5 +1,5 @@
 /**
- * Node side of the eval report: reads what src/report/html.ts inlines into its page — the stylesheet and chart
+ * Node side of the eval and video reports: reads what src/report/html.ts inlines into its page — the stylesheet and chart
  * script in src/report/assets/ (copied next to this module's build in dist/report/assets/ by `npm run build`) and
  * Chart.js's UMD build from node_modules. html.ts stays pure; only this module touches the file system.
  */
@@ -15,6 +15,12 @@ export function readReportAssets(): ReportAssets {
     css: readFileSync(new URL('./assets/report.css', import.meta.url), 'utf8'),
     chartScript: readFileSync(new URL('./assets/charts.js', import.meta.url), 'utf8'),
   };
+}
+
+/** The video report's assets (src/report/video-html.ts): the eval page's stylesheet plus its own, and its chart script. */
+export function readVideoReportAssets(): ReportAssets {
+  const css = ['./assets/report.css', './assets/video-report.css'].map((p) => readFileSync(new URL(p, import.meta.url), 'utf8')).join('\n');
+  return { chartJs: readChartJs(), css, chartScript: readFileSync(new URL('./assets/video-charts.js', import.meta.url), 'utf8') };
 }
 
 /** Chart.js's UMD build from node_modules, to inline into the report (no CDN). */

@@ -1,7 +1,7 @@
 /**
  * What video results add up to, computed as frames stream past so nothing grows with the video's length beyond
  * one entry per track or per second: the per-track summary (`from`/`to`, the label held longest, mean smoothed
- * emotions) and the per-second resampling (`--per-second`, the HTML report's timelines). Pure.
+ * emotions) and the per-second resampling (`--per-second`). Pure. (The HTML report's bounded series: src/report/video-series.ts.)
  */
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import { zeroRecord } from '../aggregate/mood.js';
