@@ -4,7 +4,7 @@
  * the server's peak RSS and whether it answers normally afterwards — against the targets of docs/api.md.
  * The server runs in its own process (this script started with --serve) so its RSS is its own.
  *
- *   npm run bench:api -- [--duration 20] [--connections 100] [--workers N] [--max-queue-wait-ms 500]
+ *   npm run bench:api -- [--duration 20] [--connections 100] [--workers N] [--max-queue-wait-ms 500] [--shed-delay-ms 250]
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '100' },
     workers: { type: 'string' },
     'max-queue-wait-ms': { type: 'string' },
+    'shed-delay-ms': { type: 'string' },
   },
 });
 const TOKEN = 'bench-token-0123456789abcdef';
@@ -32,7 +33,7 @@ if (args.serve) {
     port: 0,
     tokens: [TOKEN],
     workers: args.workers ? Number(args.workers) : undefined,
-    limits: args['max-queue-wait-ms'] ? { maxQueueWaitMs: Number(args['max-queue-wait-ms']) } : {},
+    limits: { ...(args['max-queue-wait-ms'] ? { maxQueueWaitMs: Number(args['max-queue-wait-ms']) } : {}), ...(args['shed-delay-ms'] ? { shedDelayMs: Number(args['shed-delay-ms']) } : {}) },
   });
   process.stdout.write(`emolens api: ${running.url}\n`);
   process.on('SIGTERM', () => void running.close().then(() => process.exit(0)));
@@ -55,7 +56,7 @@ async function bench(): Promise<void> {
   const connections = Number(args.connections);
   const photo = await groupPhoto640();
   const self = fileURLToPath(import.meta.url);
-  const serverArgs = ['--import', 'tsx', self, '--serve', ...(args.workers ? ['--workers', args.workers] : []), ...(args['max-queue-wait-ms'] ? ['--max-queue-wait-ms', args['max-queue-wait-ms']] : [])];
+  const serverArgs = ['--import', 'tsx', self, '--serve', ...(args.workers ? ['--workers', args.workers] : []), ...(args['max-queue-wait-ms'] ? ['--max-queue-wait-ms', args['max-queue-wait-ms']] : []), ...(args['shed-delay-ms'] ? ['--shed-delay-ms', args['shed-delay-ms']] : [])];
   const server = spawn(process.execPath, serverArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
   const base = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -86,6 +87,13 @@ async function bench(): Promise<void> {
   clearInterval(sampler);
   const peakMb = Math.max(peakSampled, rssMb(server.pid!, 'VmHWM'));
 
+  // "Afterwards" means once the work admitted during the load has drained (at most maxQueueWaitMs of it, plus the
+  // requests held before their 503), not while the last queued images are still being analysed.
+  for (const until = Date.now() + 10_000; Date.now() < until;) {
+    const h = (await (await fetch(new URL('v1/health', base))).json()) as { busy?: number; queued?: number };
+    if (!h.busy && !h.queued) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const t0 = performance.now();
   const health = await fetch(new URL('v1/health', base));
   const healthMs = performance.now() - t0;

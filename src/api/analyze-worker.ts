@@ -6,6 +6,8 @@
  * only to an idle worker.
  *
  * Messages in:  { id, kind: 'image', bytes } (bytes transferred, not copied) | { id, kind: 'video', path, name }
+ *               | { type: 'stop' }: finish the task in hand (a video stops at its next frame), release the models
+ *               and let the thread end — terminating a thread while ONNX Runtime runs in it aborts the process.
  * Messages out: { type: 'ready', model } once, then per task { id, result } or { id, error: { code, message } },
  *               preceded for a video by { id, progress: { done, total } } as frames are analysed;
  *               { type: 'failed', error } if the models cannot be loaded.
@@ -32,6 +34,7 @@ export interface WorkerInit { analyzer: CreateAnalyzerOptions; video?: VideoJobS
 export type WorkerTask =
   | { id: number; kind: 'image'; bytes: Uint8Array }
   | { id: number; kind: 'video'; path: string; name: string };
+export type WorkerMessage = WorkerTask | { type: 'stop' };
 export interface ModelInfo { name: string; labels: string[]; inputSize: number; valAccuracy?: number; valMacroF1?: number }
 
 const port = parentPort;
@@ -39,6 +42,9 @@ if (!port) throw new Error('analyze-worker.ts runs as a worker thread (started b
 
 /** Progress messages at most this often: a fast video would otherwise send one per frame to Redis and every SSE client. */
 const PROGRESS_EVERY_MS = 200;
+
+/** Set by { type: 'stop' }: a running video ends at its next frame. */
+let stopping = false;
 
 const toWire = (err: unknown) => err instanceof EmolensError
   ? { code: err.code, message: err.message }
@@ -67,6 +73,7 @@ async function videoDocument(analyzer: NodeAnalyzer, init: WorkerInit, task: Ext
   let sentAt = 0;
   port!.postMessage({ id: task.id, progress: { done, total } });
   for await (const frame of video) {
+    if (stopping) throw new EmolensError('SHUTTING_DOWN', 'the server is shutting down');
     json.frame(frame);
     done++;
     const now = Date.now();
@@ -91,8 +98,19 @@ try {
     valAccuracy: sidecar.metrics.val?.accuracy,
     valMacroF1: sidecar.metrics.val?.macroF1,
   };
-  port.on('message', (task: WorkerTask) => {
+  let inFlight: Promise<unknown> = Promise.resolve();
+  port.on('message', (message: WorkerMessage) => {
+    if ('type' in message) {
+      stopping = true;
+      void inFlight.finally(async () => {
+        await analyzer.dispose();
+        port.close();  // nothing keeps the thread alive now: it exits on its own
+      });
+      return;
+    }
+    const task = message;
     const work: Promise<unknown> = task.kind === 'video' ? videoDocument(analyzer, init, task) : analyzer.analyze(task.bytes);
+    inFlight = work.catch(() => undefined);
     work.then(
       (result) => port.postMessage({ id: task.id, result }),
       (err: unknown) => {

@@ -23,6 +23,12 @@ export interface ApiLimits {
   maxQueue: number;
   /** Expected wait in the queue (queued work x mean time per image / workers) beyond which requests get 503. */
   maxQueueWaitMs: number;
+  /**
+   * How long a shed request is held before its 503 is sent. Clients that retry at once instead of honouring
+   * Retry-After would otherwise turn shedding into a storm of requests whose bodies the server must still read: on 2
+   * cores that storm, not inference, becomes the bottleneck. While held, the body is not read (TCP backpressure).
+   */
+  shedDelayMs: number;
   /** Jobs waiting to start beyond which POST /v1/jobs gets 503 + Retry-After. */
   maxPendingJobs: number;
   /** How long a finished job's state and result can be read, then they are deleted. */
@@ -39,6 +45,7 @@ export const DEFAULT_LIMITS: Readonly<ApiLimits> = {
   maxQueue: 64,
   // 100 clients on 2 cores at ~40 images/s would otherwise wait 2.5 s each; shedding keeps answered ones under 1 s.
   maxQueueWaitMs: 500,
+  shedDelayMs: 250,
   maxPendingJobs: 100,
   resultTtlMs: 60 * 60 * 1000,
 };

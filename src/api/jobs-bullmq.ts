@@ -122,6 +122,9 @@ export class BullMqJobs implements JobQueue {
   }
 
   async get(id: string): Promise<JobView | undefined> {
+    // The state is read before the job's data: a job that completes in between is reported as still running (its
+    // 'completed' event follows), never as completed without its result, which the other order allows.
+    const jobState = await this.queue.getJobState(id);
     const job = await this.queue.getJob(id);
     if (!job) return undefined;
     const finishedOn = job.finishedOn;
@@ -129,7 +132,7 @@ export class BullMqJobs implements JobQueue {
       await job.remove().catch(() => {});
       return undefined;
     }
-    const state = STATES[await job.getState()] ?? 'queued';
+    const state = STATES[jobState] ?? 'queued';
     const total = (job.data as JobData).names.length;
     const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as JobProgress) : { done: 0, total };
     const view: JobView = { id, kind: job.name, state, progress, createdAt: new Date(job.timestamp).toISOString() };

@@ -265,10 +265,20 @@ export class WorkerPool {
     return { workers: this.slots.filter((s) => s.ready).length, busy: this.slots.filter((s) => s.task).length, queued: this.queue.length, meanMs: Math.round(this.meanMs) };
   }
 
-  /** Refuse new work, fail queued tasks, stop the workers. */
-  async close(): Promise<void> {
+  /**
+   * Refuse new work, fail queued tasks, and stop the workers gracefully: each finishes the task in hand (a video stops
+   * at its next frame) and releases its models; one still busy after `graceMs` is terminated.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     this.closing = true;
     for (const task of this.queue.splice(0)) this.settle(task, undefined, new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1));
-    await Promise.all([...this.slots].map((s) => s.worker.terminate()));
+    await Promise.all([...this.slots].map(async (s) => {
+      const exited = new Promise<void>((resolve) => s.worker.once('exit', () => resolve()));
+      s.worker.postMessage({ type: 'stop' });
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), graceMs); });
+      if ((await Promise.race([exited, late])) === 'late') await s.worker.terminate();
+      clearTimeout(timer);
+    }));
   }
 }

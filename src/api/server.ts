@@ -210,7 +210,9 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.method !== 'POST' || request.routeOptions.url !== '/v1/analyze') return;
     const overloaded = pool.overloaded();
-    if (overloaded) throw overloaded;
+    if (!overloaded) return;
+    if (limits.shedDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, limits.shedDelayMs));
+    throw overloaded;
   });
   if (ctx.verbose) {
     app.addHook('onResponse', async (request, reply) => {

@@ -25,6 +25,7 @@ interface ApiFlags {
   maxJobFiles?: string;
   maxQueue?: string;
   maxQueueWaitMs?: string;
+  shedDelayMs?: string;
   timeoutMs?: string;
   resultTtlS?: string;
   verbose?: boolean;
@@ -62,6 +63,7 @@ export function register(program: Command): void {
     .option('--max-job-files <n>', `most files in one job (default ${DEFAULT_LIMITS.maxJobFiles})`)
     .option('--max-queue <n>', `images waiting for a worker before 503 (default ${DEFAULT_LIMITS.maxQueue})`)
     .option('--max-queue-wait-ms <ms>', `expected queue wait before 503 (default ${DEFAULT_LIMITS.maxQueueWaitMs})`)
+    .option('--shed-delay-ms <ms>', `hold a shed request this long before its 503, so clients that retry at once cannot starve the workers (default ${DEFAULT_LIMITS.shedDelayMs}; 0 = answer at once)`)
     .option('--timeout-ms <ms>', `give up on an analysis after this long, 503 (default ${DEFAULT_LIMITS.requestTimeoutMs})`)
     .option('--result-ttl-s <s>', `keep finished jobs this long (default ${DEFAULT_LIMITS.resultTtlMs / 1000})`)
     .addHelpText('after', `
@@ -87,6 +89,7 @@ async function runApi(flags: ApiFlags): Promise<void> {
   limits.maxJobFiles = int('--max-job-files', flags.maxJobFiles);
   limits.maxQueue = int('--max-queue', flags.maxQueue, 0);
   limits.maxQueueWaitMs = int('--max-queue-wait-ms', flags.maxQueueWaitMs, 0);
+  limits.shedDelayMs = int('--shed-delay-ms', flags.shedDelayMs, 0);
   limits.requestTimeoutMs = int('--timeout-ms', flags.timeoutMs);
   const ttlS = int('--result-ttl-s', flags.resultTtlS);
   if (ttlS !== undefined) limits.resultTtlMs = ttlS * 1000;
