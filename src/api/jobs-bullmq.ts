@@ -15,7 +15,7 @@ import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq
 import { EmolensError } from '../errors.js';
 import { ApiError, OverloadedError } from './errors.js';
 import { JOB_KINDS, type JobInput, type JobProgress } from './job-kinds.js';
-import { DEFAULT_QUEUE_NAME, newJobId, type JobQueue, type JobQueueOptions, type JobState, type JobView } from './jobs.js';
+import { DEFAULT_QUEUE_NAME, JobListeners, newJobId, type JobQueue, type JobQueueOptions, type JobState, type JobView } from './jobs.js';
 import type { WorkerPool } from './pool.js';
 
 /** Uploads not taken within a day are dropped even if no worker ever ran: nothing is kept for ever. */
@@ -69,13 +69,13 @@ export interface BullMqJobsOptions extends JobQueueOptions {
 
 export class BullMqJobs implements JobQueue {
   readonly backend = 'redis' as const;
-  private readonly listeners = new Map<string, Set<(view: JobView) => void>>();
+  private readonly listeners = new JobListeners();
   private sweep?: NodeJS.Timeout;
 
   private constructor(private readonly queue: Queue, private readonly events: QueueEvents, private readonly options: BullMqJobsOptions, private readonly name: string) {
     const forward = ({ jobId }: { jobId: string }) => {
       if (!this.listeners.has(jobId)) return;
-      void this.get(jobId).then((view) => { if (view) for (const l of this.listeners.get(jobId) ?? []) l(view); });
+      void this.get(jobId).then((view) => { if (view) this.listeners.notify(view); });
     };
     for (const event of ['active', 'progress', 'completed', 'failed', 'waiting'] as const) events.on(event, forward);
     // BullMQ's removeOnComplete age is only applied when later jobs finish; this makes the TTL hold on a quiet queue.
@@ -149,13 +149,7 @@ export class BullMqJobs implements JobQueue {
   }
 
   subscribe(id: string, listener: (view: JobView) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(id);
-    };
+    return this.listeners.add(id, listener);
   }
 
   async close(): Promise<void> {

@@ -47,6 +47,31 @@ export interface JobQueueOptions {
 }
 
 /** The BullMQ queue `emolens api --redis` and `emolens worker` share unless --queue says otherwise. */
+/** Who listens to which job (SSE streams), for both backends. */
+export class JobListeners {
+  private readonly byId = new Map<string, Set<(view: JobView) => void>>();
+
+  has(id: string): boolean { return this.byId.has(id); }
+
+  /** Add a listener; returns the function that removes it. */
+  add(id: string, listener: (view: JobView) => void): () => void {
+    let set = this.byId.get(id);
+    if (!set) this.byId.set(id, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.byId.delete(id);
+    };
+  }
+
+  /** Tell every listener of the view's job (each gets its own copy). */
+  notify(view: JobView): void {
+    for (const listener of this.byId.get(view.id) ?? []) listener({ ...view });
+  }
+
+  clear(): void { this.byId.clear(); }
+}
+
 export const DEFAULT_QUEUE_NAME = 'emolens-jobs';
 
 /** Job ids are random UUIDs: knowing one job's id tells nothing about another's. */
@@ -59,7 +84,7 @@ export class InProcessJobs implements JobQueue {
   readonly backend = 'in-process' as const;
   private readonly jobs = new Map<string, Entry>();
   private readonly pending: string[] = [];
-  private readonly listeners = new Map<string, Set<(view: JobView) => void>>();
+  private readonly listeners = new JobListeners();
   /** The jobs running now, so close() can wait until each has cleaned up (a video's temp file). */
   private readonly active = new Set<Promise<void>>();
   private closed = false;
@@ -87,17 +112,11 @@ export class InProcessJobs implements JobQueue {
   }
 
   subscribe(id: string, listener: (view: JobView) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(id);
-    };
+    return this.listeners.add(id, listener);
   }
 
   private notify(entry: Entry): void {
-    for (const listener of this.listeners.get(entry.view.id) ?? []) listener({ ...entry.view });
+    this.listeners.notify(entry.view);
   }
 
   private pump(): void {
