@@ -4,7 +4,8 @@
  * drops frames instead of queueing them (latency stays one frame).
  *
  * Per frame: detect every face in the worker, then the core's per-frame step (src/track/frames.ts, the same one
- * video analysis runs): classify only a budget of faces (new faces, then the oldest readings), the tracker keeps
+ * video analysis runs; the frame-grab-detect-step helper in frame-step.ts is shared with video files in the page):
+ * classify only a budget of faces (new faces, then the oldest readings), the tracker keeps
  * the smoothed probabilities of the others. This file owns the camera, the DOM and the stats; no tracking logic.
  * Snapshots and uploads classify every face (main.ts).
  */
