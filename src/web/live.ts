@@ -4,14 +4,16 @@
  * drops frames instead of queueing them (latency stays one frame).
  *
  * Per frame: detect every face in the worker, then the core's per-frame step (src/track/frames.ts, the same one
- * video analysis runs): classify only a budget of faces (new faces, then the oldest readings), the tracker keeps
+ * video analysis runs; the frame-grab-detect-step helper in frame-step.ts is shared with video files in the page):
+ * classify only a budget of faces (new faces, then the oldest readings), the tracker keeps
  * the smoothed probabilities of the others. This file owns the camera, the DOM and the stats; no tracking logic.
  * Snapshots and uploads classify every face (main.ts).
  */
-import { FrameTracking, type TrackedFrame } from '../track/frames.js';
+import { FrameTracking } from '../track/frames.js';
 import type { Track } from '../track/tracker.js';
 import type { Box } from '../types.js';
-import type { AnalyzerClient, FrameDetection } from './analyzer-client.js';
+import type { AnalyzerClient } from './analyzer-client.js';
+import { analyseFrame, captureFrame, type AnalysedFrame } from './frame-step.js';
 import { mediaErrorNotice, notice, type Notice } from './messages.js';
 import { FaceOverlay } from './overlay.js';
 
@@ -38,8 +40,6 @@ export interface LiveCallbacks {
 
 export type LiveState = 'idle' | 'starting' | 'running' | 'paused';
 
-/** Frames larger than this (long side, px) are scaled down before analysis; 1920 keeps 25-face galleries readable. */
-const MAX_FRAME_SIDE = 1920;
 /** "No face found" appears after this long without any face. */
 const NO_FACE_AFTER_MS = 3000;
 
@@ -201,25 +201,12 @@ export class LiveView {
     while (token === this.loopToken) {
       await nextVideoFrame(video);
       if (token !== this.loopToken) return;
-      if (video.readyState < 2 || !video.videoWidth) continue;
-      const scale = Math.min(1, MAX_FRAME_SIDE / Math.max(video.videoWidth, video.videoHeight));
-      const width = Math.round(video.videoWidth * scale);
-      const height = Math.round(video.videoHeight * scale);
-      let frame: ImageBitmap;
+      const frame = await captureFrame(video);
+      if (!frame) continue;
+      let analysed: AnalysedFrame | undefined;
       try {
-        frame = scale < 1
-          ? await createImageBitmap(video, { resizeWidth: width, resizeHeight: height, resizeQuality: 'medium' })
-          : await createImageBitmap(video);
-      } catch {
-        continue; // the stream switched size or ended between frames
-      }
-      let detection: FrameDetection;
-      let step: TrackedFrame | undefined;
-      try {
-        detection = await this.client.detect(frame, { detector: { tiles: this.smallFaces ? 'auto' : 'off' } });
-        if (token !== this.loopToken) return;
-        const { frameId } = detection;
-        step = await this.tracking.step(detection.faces, (chosen) => this.client.classify(frameId, chosen), {
+        analysed = await analyseFrame(this.client, this.tracking, frame, {
+          smallFaces: this.smallFaces,
           now: () => performance.now(),
           cancelled: () => token !== this.loopToken,
         });
@@ -229,7 +216,8 @@ export class LiveView {
         this.pause();
         return;
       }
-      if (!step || token !== this.loopToken) return;
+      if (!analysed || token !== this.loopToken) return;
+      const { detection, step } = analysed;
       const now = step.nowMs;
       this.frameSize = { width: detection.width, height: detection.height };
       this.tracks = step.tracks;

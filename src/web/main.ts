@@ -1,5 +1,5 @@
 /**
- * The page: wires the live view, group panel, timeline, snapshots and uploads to one analysis worker.
+ * The page: wires the live view, video files, group panel, timeline, snapshots and uploads to one analysis worker.
  * Owns UI state only; inference is in worker.ts (the same src/analyzer.ts as the CLI), drawing in overlay.ts.
  */
 import { AnalyzerClient, AnalyzerLoadError } from './analyzer-client.js';
@@ -9,7 +9,8 @@ import { missingCapability, notice } from './messages.js';
 import { groupMood } from '../aggregate/mood.js';
 import { MoodPanel } from './mood-panel.js';
 import { Notices } from './notices.js';
-import { downloadBlob, renderResultCard } from './results.js';
+import { downloadBlob, fileStem, renderResultCard } from './results.js';
+import { isVideoFile, VideoFileAnalysis, type VideoFileState } from './video-file.js';
 import { Timeline } from '../aggregate/timeline.js';
 import { DEFAULT_SMOOTHING, type Track } from '../track/tracker.js';
 
@@ -45,6 +46,10 @@ const ui = {
   dropzone: $('dropzone'),
   fileInput: $<HTMLInputElement>('file-input'),
   modelLine: $('model-line'),
+  videoBar: $('video-bar'),
+  videoExportCsv: $<HTMLButtonElement>('video-export-csv'),
+  videoExportJson: $<HTMLButtonElement>('video-export-json'),
+  videoClose: $<HTMLButtonElement>('video-close'),
 };
 
 moodPanel.update(groupMood([]));
@@ -98,7 +103,61 @@ function wire(client: AnalyzerClient): void {
     onState: (state) => onLiveState(state),
   });
 
+  // ---- video files: analysed on the same stage, then seekable (video-file.ts) -----------------------------------
+  let videoSecond = -1;
+  const videoFile = new VideoFileAnalysis({
+    video: $<HTMLVideoElement>('video'),
+    stage: $('stage'),
+    overlay: $('overlay'),
+    status: $('video-status'),
+  }, client, {
+    onStart: () => {
+      clearTimeline();
+      videoSecond = -1;
+    },
+    onFrame: (faces, tS) => {
+      moodPanel.update(groupMood(faces));
+      // One timeline sample per second of video while it is analysed (scrubbing afterwards adds none).
+      if (videoFile.currentState !== 'analysing' || Math.floor(tS) <= videoSecond) return;
+      videoSecond = Math.floor(tS);
+      timeline.add({
+        tMs: tS * 1000,
+        group: groupMood(faces),
+        faces: videoFile.aggregateOnly ? [] : faces.map((f) => ({ id: f.id, emotions: { ...f.emotions }, dominant: f.dominant })),
+      });
+      refreshSeriesOptions();
+      chart.update(timeline);
+      for (const b of [ui.exportCsv, ui.exportJson, ui.clearTimeline]) b.disabled = false;
+    },
+    onNotice: (n) => notices.show(n),
+    onState: (state) => onVideoState(state),
+  });
+
+  function onVideoState(state: VideoFileState): void {
+    ui.videoBar.hidden = state === 'idle';
+    // Per-face exports stay off in aggregate-only mode, like per-face labels.
+    const exportable = state === 'done' && !live.aggregateOnly;
+    ui.videoExportCsv.disabled = !exportable;
+    ui.videoExportJson.disabled = !exportable;
+    if (state === 'idle' || state === 'failed') moodPanel.update(groupMood([]));
+  }
+  ui.videoClose.addEventListener('click', () => videoFile.close());
+  ui.videoExportJson.addEventListener('click', () => {
+    downloadBlob(new Blob([videoFile.toJson()], { type: 'application/json' }), `${fileStem(videoFile.name)}-emolens.json`);
+  });
+  ui.videoExportCsv.addEventListener('click', () => {
+    downloadBlob(new Blob([videoFile.toCsv()], { type: 'text/csv' }), `${fileStem(videoFile.name)}-emolens.csv`);
+  });
+
+  async function analyseVideo(file: File): Promise<void> {
+    live.stop();
+    setMirror(false); // a file plays as recorded
+    for (const code of ['video-unreadable', 'video-too-long'] as const) notices.clear(code);
+    await videoFile.analyse(file, { smallFaces: live.smallFaces, aggregateOnly: live.aggregateOnly });
+  }
+
   function onLiveState(state: LiveState): void {
+    if (state === 'starting') videoFile.close(); // the camera or screen takes the stage
     const active = state === 'running' || state === 'paused';
     ui.pause.disabled = !active;
     ui.snapshot.disabled = !active;
@@ -153,6 +212,8 @@ function wire(client: AnalyzerClient): void {
   function setAggregateOnly(on: boolean): void {
     ui.aggregateOnly.checked = on;
     live.aggregateOnly = on;
+    videoFile.aggregateOnly = on;
+    onVideoState(videoFile.currentState);
     document.body.classList.toggle('aggregate-only', on);
     if (on) {
       ui.seriesSelect.value = 'group';
@@ -161,6 +222,7 @@ function wire(client: AnalyzerClient): void {
     }
     ui.seriesSelect.disabled = on;
     live.redraw();
+    videoFile.redraw();
   }
   document.body.dataset.view = 'individual';
 
@@ -186,6 +248,10 @@ function wire(client: AnalyzerClient): void {
   // ---- uploads ------------------------------------------------------------------------------------------------
   const analyzeFiles = async (files: Iterable<File>): Promise<void> => {
     for (const file of files) {
+      if (isVideoFile(file)) {
+        await analyseVideo(file);
+        continue;
+      }
       let bitmap: ImageBitmap;
       try {
         bitmap = await createImageBitmap(file);
@@ -263,13 +329,14 @@ function wire(client: AnalyzerClient): void {
     const json = timeline.toJson({ model: client.backend.emotionModel, smoothing: { ...DEFAULT_SMOOTHING } });
     downloadBlob(new Blob([json], { type: 'application/json' }), `emolens-timeline-${stamp()}.json`);
   });
-  ui.clearTimeline.addEventListener('click', () => {
+  ui.clearTimeline.addEventListener('click', () => clearTimeline());
+  function clearTimeline(): void {
     timeline.clear();
     sessionStart = performance.now();
     for (const o of [...ui.seriesSelect.options]) if (o.value !== 'group') o.remove();
     chart.series = 'group';
     chart.update(timeline);
-  });
+  }
 
   async function listCameras(activeId?: string): Promise<void> {
     let devices: MediaDeviceInfo[];

@@ -18,6 +18,8 @@ export type NoticeCode =
   | 'no-face'
   | 'no-face-in-image'
   | 'not-an-image'
+  | 'video-unreadable'
+  | 'video-too-long'
   | 'analysis-failed';
 
 export interface Notice {
@@ -56,7 +58,11 @@ export function notice(code: NoticeCode, extra?: string): Notice {
     case 'no-face-in-image':
       return { code, level: 'info', title: 'No face found.', detail: `${extra ? `${extra}: ` : ''}the detector found no face. Faces need to be frontal-ish, lit and at least about 30 pixels wide.` };
     case 'not-an-image':
-      return { code, level: 'warning', title: 'That file is not an image this browser can read.', detail: `${extra ? `${extra}: ` : ''}drop JPEG, PNG, WebP, GIF or AVIF images.` };
+      return { code, level: 'warning', title: 'That file is not an image or video this browser can read.', detail: `${extra ? `${extra}: ` : ''}drop JPEG, PNG, WebP, GIF or AVIF images, or a WebM / MP4 video.` };
+    case 'video-unreadable':
+      return { code, level: 'error', title: 'This browser cannot decode that video.', detail: `${extra ? `${extra}: ` : ''}the file is damaged or in a codec this browser lacks (some Chromium builds have no H.264). Convert it to WebM (ffmpeg -i in.mp4 -c:v libvpx-vp9 out.webm), or analyse it on the command line with emolens video.` };
+    case 'video-too-long':
+      return { code, level: 'warning', title: 'Only the start of the video was analysed.', detail: `${extra ? `${extra}: ` : ''}the web app keeps every analysed frame in memory, so it stops at its limit. For the whole video use emolens video on the command line.` };
     case 'analysis-failed':
       return { code, level: 'error', title: 'The analysis failed.', detail: extra ?? 'Reload the page and try again.' };
   }

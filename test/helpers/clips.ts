@@ -40,8 +40,10 @@ export interface ClipSpec {
   fps: number;
   durationS: number;
   faces: ClipFace[];
-  /** Add a 440 Hz tone as an AAC track. */
+  /** Add a 440 Hz tone as an AAC track (H.264 only). */
   audio?: boolean;
+  /** 'vp8': VP8 in WebM, which every Chromium decodes (Debian's has no proprietary codecs). Default H.264/MP4. */
+  codec?: 'h264' | 'vp8';
 }
 
 /** Cut the crops `spec` needs into `dir` (PNG). */
@@ -74,7 +76,9 @@ export async function makeClip(spec: ClipSpec, workDir: string): Promise<string>
   });
   args.push('-filter_complex', chain.length ? chain.join(';') : `[0:v]null[v]`, '-map', `[${chain.length ? last : 'v'}]`);
   if (spec.audio) args.push('-map', `${crops.length + 1}:a`, '-c:a', 'aac', '-b:a', '64k');
-  args.push('-t', String(spec.durationS), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(spec.fps), '-movflags', '+faststart', spec.out);
+  args.push('-t', String(spec.durationS));
+  if (spec.codec === 'vp8') args.push('-c:v', 'libvpx', '-b:v', '2M', '-deadline', 'realtime', '-cpu-used', '8', '-pix_fmt', 'yuv420p', '-g', String(spec.fps), spec.out);
+  else args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(spec.fps), '-movflags', '+faststart', spec.out);
   const r = spawnSync(ffmpeg.path, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ffmpeg could not make ${spec.out}: ${r.stderr}`);
   return spec.out;
