@@ -11,9 +11,10 @@
  * tf.io.fileSystem without tfjs-node, so a tiny IOHandler reads the graph JSON and its weight shards.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { fileHandler } from './tfjs-file-handler.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,25 +30,6 @@ for (const key of ['graph', 'input', 'shape', 'outputs', 'out']) {
     process.stderr.write(`error: --${key} is required\n`);
     process.exit(2);
   }
-}
-
-/** tf.io.IOHandler over local files: model.json + the shards its weightsManifest names. */
-function fileHandler(graphPath) {
-  return {
-    async load() {
-      const json = JSON.parse(readFileSync(graphPath, 'utf8'));
-      const shards = json.weightsManifest.flatMap((group) => group.paths.map((p) => readFileSync(join(dirname(graphPath), p))));
-      const bytes = Buffer.concat(shards);
-      return {
-        modelTopology: json.modelTopology,
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-        weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
-        weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-      };
-    },
-  };
 }
 
 await tf.setBackend('cpu');

@@ -9,9 +9,9 @@
  * reads the graph JSON and its weight shards. Exits 1 when any difference is over 1e-5 of that output's range.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { fileHandler } from './tfjs-file-handler.mjs';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 
@@ -26,26 +26,6 @@ const { values: args } = parseArgs({
     graph: { type: 'string', default: 'node_modules/@vladmandic/human/models/blazeface.json' },
   },
 });
-
-/** tf.io.IOHandler over local files: model.json + the shards its weightsManifest names. */
-function fileHandler(graphPath) {
-  return {
-    async load() {
-      const json = JSON.parse(readFileSync(graphPath, 'utf8'));
-      const shards = json.weightsManifest.flatMap((group) => group.paths.map((p) => readFileSync(join(dirname(graphPath), p))));
-      const bytes = Buffer.concat(shards);
-      return {
-        modelTopology: json.modelTopology,
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-        userDefinedMetadata: json.userDefinedMetadata,
-        weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
-        weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-      };
-    },
-  };
-}
 
 /** Photo -> 256x256 RGB floats in [-1, 1], NHWC (for TF.js). A plain stretch: equivalence needs no letterbox. */
 async function preprocess(path) {

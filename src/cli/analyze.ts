@@ -17,18 +17,23 @@ import type { AnalysisResult } from '../types.js';
 import { bold, dim, errorLine, expandInputs, faceTable, moodSummary, parseNumber, parseTiles, red, styleFor, type InputItem } from './common.js';
 import { assertFreshOrResuming, readResults, resultKey, ResultsWriter } from './results-file.js';
 
-interface AnalyzeFlags {
-  json?: boolean;
-  csv?: boolean;
-  annotate?: string;
-  out?: string;
-  resume?: boolean;
+/** The analyzer's flags, as commander hands them over (strings; analyzerOptionsFrom validates them). */
+export interface AnalyzerFlags {
   model: string;
+  detector?: string;
   minScore?: string;
   maxFaces?: string;
   maxPixels?: string;
   tiles?: string;
   threads?: string;
+}
+
+interface AnalyzeFlags extends AnalyzerFlags {
+  json?: boolean;
+  csv?: boolean;
+  annotate?: string;
+  out?: string;
+  resume?: boolean;
   progress: boolean;
 }
 
@@ -72,8 +77,9 @@ Exit status: 0 when every input was analysed, 1 when any failed (the others are 
 export type OutputFormat = 'table' | 'json' | 'csv';
 
 /** Build the analyzer options from the flags (validated: bad values are UsageErrors, exit 2). */
-export function analyzerOptionsFrom(flags: Omit<AnalyzeFlags, 'progress' | 'json' | 'csv' | 'annotate' | 'out' | 'resume'>): CreateAnalyzerOptions {
+export function analyzerOptionsFrom(flags: AnalyzerFlags): CreateAnalyzerOptions {
   const options: CreateAnalyzerOptions = { model: flags.model };
+  if (flags.detector) options.detectorModel = flags.detector;
   if (flags.minScore !== undefined) options.minFaceScore = parseNumber('--min-score', flags.minScore, { min: 0, max: 1 });
   if (flags.maxFaces !== undefined) options.maxFaces = parseNumber('--max-faces', flags.maxFaces, { min: 1, integer: true });
   if (flags.maxPixels !== undefined) options.maxPixels = parseNumber('--max-pixels', flags.maxPixels, { min: 1 });

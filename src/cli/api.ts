@@ -4,23 +4,16 @@
 import type { Command } from 'commander';
 import { loadTokens } from '../api/auth.js';
 import { DEFAULT_LIMITS, type ApiLimits } from '../api/errors.js';
-import { analyzerOptionsFrom } from './analyze.js';
+import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
 import { parseNumber } from './common.js';
 
-interface ApiFlags {
+interface ApiFlags extends AnalyzerFlags {
   port: string;
   host: string;
   tokenFile?: string;
   redis?: string;
   queue?: string;
   workers?: string;
-  model: string;
-  detector?: string;
-  minScore?: string;
-  maxFaces?: string;
-  maxPixels?: string;
-  tiles?: string;
-  threads?: string;
   maxBodyMb?: string;
   maxJobFiles?: string;
   maxQueue?: string;
@@ -81,7 +74,6 @@ Routes, limits and examples: docs/api.md; OpenAPI at /openapi.json, docs page at
 async function runApi(flags: ApiFlags): Promise<void> {
   if (!/^\d+$/.test(flags.port)) throw new (await import('../errors.js')).UsageError(`invalid --port: ${flags.port} (a number 0..65535)`);
   const analyzer = analyzerOptionsFrom(flags);
-  if (flags.detector) analyzer.detectorModel = flags.detector;
   const limits: Partial<ApiLimits> = {};
   const int = (name: string, value: string | undefined, min = 1) => (value === undefined ? undefined : parseNumber(name, value, { min, integer: true }));
   if (flags.maxBodyMb !== undefined) limits.maxBodyBytes = Math.round(parseNumber('--max-body-mb', flags.maxBodyMb, { min: 0.001 }) * 2 ** 20);

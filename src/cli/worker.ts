@@ -4,21 +4,14 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { analyzerOptionsFrom } from './analyze.js';
+import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
 import { redactUrl, untilSignal } from './api.js';
 import { parseNumber } from './common.js';
 
-interface WorkerFlags {
+interface WorkerFlags extends AnalyzerFlags {
   redis?: string;
   queue: string;
   workers?: string;
-  model: string;
-  detector?: string;
-  minScore?: string;
-  maxFaces?: string;
-  maxPixels?: string;
-  tiles?: string;
-  threads?: string;
   lockMs?: string;
   verbose?: boolean;
 }
@@ -50,7 +43,6 @@ Example:
 async function runWorker(flags: WorkerFlags): Promise<void> {
   if (!flags.redis) throw new UsageError('emolens worker needs --redis <url> (the Redis that `emolens api --redis` uses)');
   const analyzer = analyzerOptionsFrom(flags);
-  if (flags.detector) analyzer.detectorModel = flags.detector;
   analyzer.maxPixels ??= 25_000_000;
   analyzer.maxFaces ??= 100;
   const workers = flags.workers === undefined ? undefined : parseNumber('--workers', flags.workers, { min: 1, integer: true });
