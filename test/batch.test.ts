@@ -5,31 +5,19 @@
  * Also pins the reading rules of src/cli/results-file.ts: torn last lines, retried errors, foreign files.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { readResults } from '../src/cli/results-file.js';
 import { CLI, ROOT, SAMPLE_PHOTOS, tempDir, testEmotionModel } from './helpers/fixtures.js';
+import { ensureBuiltCli, runCli as run } from './helpers/cli.js';
 
 const model = testEmotionModel().path;
 // One thread: the same numbers in every run, so entries of a resumed run compare equal to a clean run's.
 const ANALYZE = ['analyze', '--model', model, '--threads', '1', '--no-progress'];
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function run(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** Start a run and SIGKILL it as soon as the results file holds more than `after` complete lines. */
 async function runAndKill(out: string, after: number, ...args: string[]): Promise<{ signal: NodeJS.Signals | null; code: number | null }> {
@@ -64,10 +52,7 @@ let corrupt: string;
 let clean: string;
 
 before(async () => {
-  const main = join(ROOT, 'dist', 'cli', 'main.js');
-  if (!existsSync(main) || statSync(main).mtimeMs < newestMtime(join(ROOT, 'src'))) {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'inherit' });
-  }
+  ensureBuiltCli();
   work = tempDir('emolens-batch-');
   dir = join(work, 'photos');
   mkdirSync(join(dir, 'more'), { recursive: true });

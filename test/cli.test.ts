@@ -3,8 +3,8 @@
  * Pins output shapes (JSON, CSV, table), annotated files and exit codes: 0 ok, 1 any input failed, 2 usage.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { before, describe, it } from 'node:test';
@@ -12,28 +12,13 @@ import sharp from 'sharp';
 import { EMOTIONS } from '../src/labels.js';
 import { writeBadImages } from './helpers/bad-images.js';
 import { CLI, ROOT, SAMPLE_PHOTOS, tempDir, testEmotionModel } from './helpers/fixtures.js';
+import { ensureBuiltCli, runCli as run } from './helpers/cli.js';
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function run(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 const model = testEmotionModel().path;
 
 before(() => {
-  const main = join(ROOT, 'dist', 'cli', 'main.js');
-  if (!existsSync(main) || statSync(main).mtimeMs < newestMtime(join(ROOT, 'src'))) {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT], { stdio: 'inherit' });
-  }
+  ensureBuiltCli();
 });
 
 /** The commands `emolens --help` lists (its "Commands:" section, commander's own `help` left out). */

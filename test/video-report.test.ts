@@ -6,7 +6,7 @@
  * headless Chromium: no console errors and every chart drawn.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,6 +18,7 @@ import { renderVideoReport, videoReportData, type VideoDocument, type VideoRepor
 import { BoundedSeries, MAX_REPORT_POINTS, VideoReportSeries } from '../src/report/video-series.js';
 import { launchChromium } from './fixtures/browser.js';
 import { makeClip } from './helpers/clips.js';
+import { interruptCli } from './helpers/cli.js';
 import { ROOT, tempDir, testEmotionModel } from './helpers/fixtures.js';
 import { BROWSER, requires } from './helpers/prerequisites.js';
 
@@ -141,19 +142,7 @@ describe('emolens video --report', () => {
 
   it('Ctrl+C writes the page for what was done', async () => {
     const out = join(dir, 'interrupted.html');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'video', clip, '--json', '--report', out, '--budget-ms', 'all', '--model', model], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-        // Once: a second Ctrl+C quits at once, without the report.
-        if (!sent && /"t":0\.2,/.test(stdout)) { sent = true; child.kill('SIGINT'); }
-      });
-      child.on('close', resolve);
-    });
+    const { code, stdout, stderr } = await interruptCli(['video', clip, '--json', '--report', out, '--budget-ms', 'all', '--model', model], /"t":0\.2,/);
     assert.equal(code, 130, stderr);
     assert.ok(existsSync(out), 'report written');
     const html = readFileSync(out, 'utf8');

@@ -5,13 +5,14 @@
  * bad input (one stderr line each, the rest of the batch goes on, frames done are kept), Ctrl+C and the annotated copy.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { EMOTIONS } from '../src/labels.js';
 import { analyzeVideo, type VideoFrameResult } from '../src/video/index.js';
 import { makeClip } from './helpers/clips.js';
+import { interruptCli } from './helpers/cli.js';
 import { ROOT, SAMPLE_PHOTOS, tempDir, testEmotionModel } from './helpers/fixtures.js';
 
 const model = testEmotionModel().path;
@@ -128,19 +129,7 @@ describe('emolens video', () => {
   });
 
   it('Ctrl+C writes the frames done as valid JSON and exits 130', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'video', clip, '--json', '--every-frame', '--model', model], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on('data', (c: Buffer) => {
-        stdout += c.toString();
-        // Once: a second Ctrl+C quits at once, before the document is closed.
-        if (!sent && /"t":0\.2,/.test(stdout)) { sent = true; child.kill('SIGINT'); }
-      });
-      child.on('close', resolve);
-    });
+    const { code, stdout, stderr } = await interruptCli(['video', clip, '--json', '--every-frame', '--model', model], /"t":0\.2,/);
     assert.equal(code, 130, stderr);
     const doc = JSON.parse(stdout);
     assert.ok(doc.frames.length >= 3 && doc.frames.length < 30, `${doc.frames.length} frames`);
