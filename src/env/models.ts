@@ -8,6 +8,8 @@
 export const DEFAULT_EMOTION_MODEL = 'emolens-fer';
 /** Name of the bundled face detector. */
 export const DEFAULT_DETECTOR_MODEL = 'blazeface';
+/** Name of the bundled 68-point landmark model (`--landmarks68`, `--ev`). */
+export const DEFAULT_LANDMARK_MODEL = 'face-landmarks68';
 
 /** A bare model name (a file stem in a models folder): what `emolens serve` accepts, since names become URLs. */
 export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -18,10 +18,10 @@ import type { OrtModule } from '../engine/index.js';
 import { EmolensError, InvalidModelError, ModelNotFoundError, SidecarMissingError } from '../errors.js';
 import type { DecodedImage, DecodeOptions } from '../image/decode.js';
 import type { RgbaImage } from '../types.js';
-import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL } from './models.js';
+import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL } from './models.js';
 import type { EmolensEnv, ModelFiles, ModelTask } from './types.js';
 
-export { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL } from './models.js';
+export { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL } from './models.js';
 export type { ModelFiles, ModelTask } from './types.js';
 
 /** The package root: the nearest folder above this file that has a package.json (the same from src/ and dist/). */
@@ -183,4 +183,9 @@ export function loadEmotionModel(nameOrPath = DEFAULT_EMOTION_MODEL, modelsDir =
 /** The face detector (default: bundled `blazeface`); its sidecar is validated by FaceDetector.load. */
 export function loadDetectorModel<S = unknown>(nameOrPath = DEFAULT_DETECTOR_MODEL, modelsDir = MODELS_DIR): ModelFiles<S> {
   return loadModelFiles<S>(nameOrPath, modelsDir, 'face-detection');
+}
+
+/** The 68-point landmark model (default: bundled `face-landmarks68`); its sidecar is validated by LandmarkDetector.load. */
+export function loadLandmarkModel<S = unknown>(nameOrPath = DEFAULT_LANDMARK_MODEL, modelsDir = MODELS_DIR): ModelFiles<S> {
+  return loadModelFiles<S>(nameOrPath, modelsDir, 'face-landmarks');
 }

@@ -8,7 +8,7 @@ import type { OrtModule } from '../engine/index.js';
 import type { RgbaImage } from '../types.js';
 
 /** What a model's sidecar declares in `task`; model lookups list only the models of the role asked for. */
-export type ModelTask = 'emotion' | 'face-detection';
+export type ModelTask = 'emotion' | 'face-detection' | 'face-landmarks';
 
 /** One model as the env read it: the ONNX bytes and the parsed (not yet validated) JSON sidecar. */
 export interface ModelFiles<S = unknown> {
