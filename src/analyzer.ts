@@ -11,6 +11,7 @@ import { FaceDetector, type DetectOptions, type DetectorSidecar } from './detect
 import type { OrtModule, SessionOptions } from './engine/index.js';
 import { UsageError } from './errors.js';
 import { assertRgbaImage } from './image/rgba.js';
+import { expressionalVector, LandmarkDetector } from './landmarks/index.js';
 import { dominantEmotion, type EmotionProbabilities } from './labels.js';
 import type { AnalysisResult, DetectedFace, FaceResult, GrayImage, RgbaImage } from './types.js';
 
@@ -25,6 +26,8 @@ export interface AnalyzerModels {
   ort: OrtModule;
   detector: { bytes: Uint8Array; sidecar: DetectorSidecar };
   emotion: { bytes: Uint8Array; sidecar: EmotionModelSidecar };
+  /** The 68-point landmark model (models/face-landmarks68): needed only for `landmarks68` / `ev`. */
+  landmarks?: { bytes: Uint8Array; sidecar: unknown };
   /** Threads / execution providers for both ONNX sessions. */
   sessionOptions?: SessionOptions;
 }
@@ -42,6 +45,10 @@ export interface AnalyzeOptions {
 export interface AnalyzerOptions extends AnalyzeOptions {
   /** Faces per emotion-model run (default 32). */
   batchSize?: number;
+  /** Add each face's 68 points (`landmarks68`) to analyze()'s results; needs `models.landmarks`. */
+  landmarks68?: boolean;
+  /** Add each face's 24-value expressional vector (`ev`); needs `models.landmarks`. */
+  ev?: boolean;
 }
 
 export interface Analyzer {
@@ -69,9 +76,12 @@ export interface Analyzer {
  */
 export async function createAnalyzerCore(models: AnalyzerModels, options: AnalyzerOptions = {}): Promise<Analyzer> {
   const session = models.sessionOptions ?? {};
-  const [detector, classifier] = await Promise.all([
+  const wantsPoints = Boolean(options.landmarks68 || options.ev);
+  if (wantsPoints && !models.landmarks) throw new UsageError('landmarks68 / ev need the landmark model (models.landmarks)');
+  const [detector, classifier, landmarker] = await Promise.all([
     FaceDetector.load(models.ort, models.detector.bytes, models.detector.sidecar, session),
     EmotionClassifier.load(models.ort, models.emotion.bytes, models.emotion.sidecar, { ...session, batchSize: options.batchSize }),
+    wantsPoints ? LandmarkDetector.load(models.ort, models.landmarks!.bytes, models.landmarks!.sidecar, session) : undefined,
   ]);
   const sidecar = classifier.sidecar;
   const geometry = sidecar.preprocess.faceCrop;
@@ -110,12 +120,15 @@ export async function createAnalyzerCore(models: AnalyzerModels, options: Analyz
     async analyze(image, callOptions = {}) {
       const faces = await detect(image, callOptions);
       const emotions = await classifyFaces(image, faces);
+      const points = landmarker ? await landmarker.detectFaces(image, faces) : undefined;
       const results: FaceResult[] = faces.map((face, i) => ({
         box: face.box,
         score: face.score,
         landmarks: face.landmarks,
         emotions: emotions[i],
         dominant: dominantEmotion(emotions[i]),
+        ...(points && options.landmarks68 ? { landmarks68: points[i] } : {}),
+        ...(points && options.ev ? { ev: expressionalVector(points[i]) } : {}),
       }));
       return { width: image.width, height: image.height, faces: results };
     },
@@ -126,7 +139,7 @@ export async function createAnalyzerCore(models: AnalyzerModels, options: Analyz
     alignFace: align,
 
     async dispose() {
-      await Promise.all([detector.dispose(), classifier.dispose()]);
+      await Promise.all([detector.dispose(), classifier.dispose(), landmarker?.dispose()]);
     },
   };
 }

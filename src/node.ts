@@ -6,7 +6,7 @@
 import { createAnalyzerCore, type AnalyzeOptions, type Analyzer, type AnalyzerOptions, type DetectorSidecar } from './analyzer.js';
 import type { EmotionModelSidecar } from './classify/contract.js';
 import { lumaWeights } from './classify/index.js';
-import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadNodeRuntime, type NodeImageSource } from './env/node.js';
+import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadLandmarkModel, loadNodeRuntime, type NodeImageSource } from './env/node.js';
 import { UsageError } from './errors.js';
 import { decodeFaceCrop, decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage } from './image/decode.js';
 import type { EmotionProbabilities } from './labels.js';
@@ -20,6 +20,8 @@ export interface CreateAnalyzerOptions extends AnalyzerOptions {
   model?: string;
   /** Face detector model: bundled name or .onnx path (default "blazeface"). */
   detectorModel?: string;
+  /** 68-point landmark model for `landmarks68` / `ev`: bundled name or .onnx path (default "face-landmarks68"). */
+  landmarkModel?: string;
   /** ONNX Runtime intra-op threads per model (default: ORT's choice, usually all cores). */
   threads?: number;
   /** Refuse images over this many pixels, checked before decoding (default 50,000,000). */
@@ -81,11 +83,13 @@ export async function createAnalyzer(options: CreateAnalyzerOptions = {}): Promi
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const emotion = loadEmotionModel(options.model ?? DEFAULT_EMOTION_MODEL);
   const detector = loadDetectorModel<DetectorSidecar>(options.detectorModel ?? DEFAULT_DETECTOR_MODEL);
+  const landmarks = options.landmarks68 || options.ev ? loadLandmarkModel(options.landmarkModel) : undefined;
   const core: Analyzer = await createAnalyzerCore(
     {
       ort: await loadNodeRuntime(),
       detector: { bytes: detector.bytes, sidecar: detector.sidecar },
       emotion: { bytes: emotion.bytes, sidecar: emotion.sidecar },
+      ...(landmarks ? { landmarks: { bytes: landmarks.bytes, sidecar: landmarks.sidecar } } : {}),
       sessionOptions: options.threads ? { threads: options.threads } : {},
     },
     options,

@@ -38,6 +38,10 @@ export interface DetectedFace {
 export interface FaceResult extends DetectedFace {
   emotions: EmotionProbabilities;
   dominant: Emotion;
+  /** The 68 iBUG 300-W points (image px), when the analyzer was asked for them (`landmarks68`). */
+  landmarks68?: Point[];
+  /** FERC's 24-value expressional vector (src/landmarks/ev.ts, EV_FEATURES order), when asked for (`ev`). */
+  ev?: number[];
 }
 
 export interface AnalysisResult {

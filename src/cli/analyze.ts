@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { EmolensError, UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import { annotateImage } from '../report/annotate.js';
-import { CSV_HEADER, csvRows, imageEntry, imageErrorEntry } from '../report/serialize.js';
+import { csvHeader, csvRows, imageEntry, imageErrorEntry } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
 import { bold, dim, errorLine, expandInputs, faceTable, moodSummary, parseNumber, parseTiles, red, styleFor, type InputItem } from './common.js';
 import { assertFreshOrResuming, readResults, resultKey, ResultsWriter } from './results-file.js';
@@ -34,6 +34,8 @@ interface AnalyzeFlags extends AnalyzerFlags {
   annotate?: string;
   out?: string;
   resume?: boolean;
+  landmarks68?: boolean;
+  ev?: boolean;
   progress: boolean;
 }
 
@@ -47,6 +49,8 @@ export function register(program: Command): void {
     .option('--annotate <dir>', 'write annotated copies (boxes, landmarks, emotion bars) into <dir>')
     .option('--out <file.jsonl>', 'append one JSON line per image to <file> as it finishes (the --json entry); refuses a non-empty file unless --resume')
     .option('--resume', 'with --out: skip the images the file already holds; images that failed are tried again')
+    .option('--landmarks68', 'with --json/--csv/--out: add each face\'s 68 points (landmarks68: [[x, y] x 68], image px)')
+    .option('--ev', 'with --json/--csv/--out: add each face\'s 24-value expressional vector (ev: { names, values }; docs/ferc.md)')
     .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
     .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
     .option('--max-faces <n>', 'at most this many faces per image, best first')
@@ -135,8 +139,12 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
   if (flags.json && flags.csv) throw new UsageError('choose one of --json and --csv');
   if (flags.out && (flags.json || flags.csv)) throw new UsageError('--out writes the JSON lines itself: drop --json/--csv (stdout then shows the summary only)');
   if (flags.resume && !flags.out) throw new UsageError('--resume continues an --out file: add --out <file.jsonl>');
+  for (const flag of ['landmarks68', 'ev'] as const) {
+    if (flags[flag] && !flags.json && !flags.csv && !flags.out) throw new UsageError(`--${flag} adds fields to machine-readable output: add --json, --csv or --out`);
+  }
   const format: OutputFormat = flags.json ? 'json' : flags.csv ? 'csv' : 'table';
-  const options = analyzerOptionsFrom(flags);
+  const extras = { landmarks68: Boolean(flags.landmarks68), ev: Boolean(flags.ev) };
+  const options = { ...analyzerOptionsFrom(flags), ...extras };
   const allItems = expandInputs(inputs);
   // Checked and read before the models load, so a refused or foreign --out file fails at once.
   if (flags.out) assertFreshOrResuming(flags.out, Boolean(flags.resume));
@@ -161,7 +169,7 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
   let first = true;
 
   if (format === 'json') sink.out('{\n  "images": [');
-  if (format === 'csv') sink.out(`${CSV_HEADER}\n`);
+  if (format === 'csv') sink.out(`${csvHeader(extras)}\n`);
 
   const emit = (item: InputItem, result?: AnalysisResult, error?: EmolensError | Error) => {
     if (writer) {
@@ -174,7 +182,7 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
     } else if (error) {
       sink.err(`${red('error:', errStyle)} ${errorLine(error)}\n`);
     } else if (format === 'csv') {
-      const rows = csvRows(item.file, result!);
+      const rows = csvRows(item.file, result!, extras);
       if (rows.length) sink.out(`${rows.join('\n')}\n`);
     } else {
       const faces = result!.faces.length;

@@ -84,3 +84,72 @@ export function pointsFromOutput(row: ArrayLike<number>, crop: SquareCrop): Poin
   }
   return points;
 }
+
+/**
+ * An upright square around a face: centre, side and the rotation (radians) that levels its eye line. Detected faces
+ * are cropped this way by default; face-api's axis-aligned box crop (writeLandmarkInput) is kept for the check
+ * against face-api itself (scripts/verify-landmarks68.ts), since the net was trained on upright faces and fails
+ * on heads tilted by more than about 15° (see docs/ferc.md).
+ */
+export interface UprightSquare {
+  cx: number;
+  cy: number;
+  side: number;
+  /** Angle of the eye line (from the subject's right eye to the left), radians; the crop undoes it. */
+  angle: number;
+}
+
+/** The upright square for a detected face: the box's centre, `scale` × its larger side, the eye line's angle. */
+export function uprightSquare(box: Box, rightEye: Point, leftEye: Point, scale: number): UprightSquare {
+  return {
+    cx: box.x + box.width / 2,
+    cy: box.y + box.height / 2,
+    side: Math.max(box.width, box.height) * scale,
+    angle: Math.atan2(leftEye.y - rightEye.y, leftEye.x - rightEye.x),
+  };
+}
+
+/** Net-input pixel (u, v) of a `size` square → image point, for an upright square. */
+function squareToImage(sq: UprightSquare, size: number, u: number, v: number): Point {
+  const s = sq.side / size;
+  const cos = Math.cos(sq.angle);
+  const sin = Math.sin(sq.angle);
+  const dx = (u - size / 2) * s;
+  const dy = (v - size / 2) * s;
+  return { x: sq.cx + dx * cos - dy * sin, y: sq.cy + dx * sin + dy * cos };
+}
+
+/** Writes the normalised NCHW crop of an upright square (bilinear at pixel centres, zeros outside the image). */
+export function writeUprightInput(
+  image: RgbaImage, sq: UprightSquare, size: number,
+  normalize: { scale: number; mean: readonly number[]; std: readonly number[] },
+  out: Float32Array, offset: number,
+): void {
+  const { data, width, height } = image;
+  const plane = size * size;
+  const px = (x: number, y: number, c: number): number => (x < 0 || y < 0 || x >= width || y >= height ? 0 : data[(y * width + x) * 4 + c]);
+  for (let v = 0; v < size; v++) {
+    for (let u = 0; u < size; u++) {
+      const p = squareToImage(sq, size, u + 0.5, v + 0.5);
+      const fx = p.x - 0.5;
+      const fy = p.y - 0.5;
+      const x0 = Math.floor(fx);
+      const y0 = Math.floor(fy);
+      const wx = fx - x0;
+      const wy = fy - y0;
+      for (let c = 0; c < 3; c++) {
+        const top = px(x0, y0, c) * (1 - wx) + px(x0 + 1, y0, c) * wx;
+        const bottom = px(x0, y0 + 1, c) * (1 - wx) + px(x0 + 1, y0 + 1, c) * wx;
+        const value = top * (1 - wy) + bottom * wy;
+        out[offset + c * plane + v * size + u] = (value * normalize.scale - normalize.mean[c]) / normalize.std[c];
+      }
+    }
+  }
+}
+
+/** The net's 136 outputs (fractions of the square) → 68 image points, for an upright square. */
+export function pointsFromUprightOutput(row: ArrayLike<number>, sq: UprightSquare, size: number): Point[] {
+  const points: Point[] = [];
+  for (let i = 0; i < row.length / 2; i++) points.push(squareToImage(sq, size, row[2 * i] * size, row[2 * i + 1] * size));
+  return points;
+}

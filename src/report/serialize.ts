@@ -6,6 +6,7 @@
  * (which faces, which extra fields) — callers do.
  */
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
+import { EV_FEATURES } from '../landmarks/ev.js';
 import type { AnalysisResult, Box, FaceResult, Point } from '../types.js';
 
 /** Pixel positions and sizes: 0.1 px. */
@@ -22,7 +23,14 @@ export interface FaceJson {
   landmarks: Record<string, { x: number; y: number }>;
   emotions: Record<Emotion, number>;
   dominant: Emotion;
+  /** Only with `--landmarks68`: the 68 points as [x, y] pairs (image px, 0.1 px). */
+  landmarks68?: [number, number][];
+  /** Only with `--ev`: the 24 expressional-vector values (4 decimals) and their names. */
+  ev?: { names: string[]; values: number[] };
 }
+
+/** Names of the EV values, in output order (also the CSV columns `ev.<name>`). */
+export const EV_NAMES: readonly string[] = EV_FEATURES.map((f) => f.name);
 
 export function boxJson(box: Box): BoxJson {
   return { x: roundPx(box.x), y: roundPx(box.y), width: roundPx(box.width), height: roundPx(box.height) };
@@ -49,6 +57,8 @@ export function serializeFace(face: FaceResult): FaceJson {
     landmarks: Object.fromEntries(Object.entries(face.landmarks).map(([k, p]) => [k, pointJson(p)])),
     emotions: emotionsJson(face.emotions),
     dominant: face.dominant,
+    ...(face.landmarks68 ? { landmarks68: face.landmarks68.map((p): [number, number] => [roundPx(p.x), roundPx(p.y)]) } : {}),
+    ...(face.ev ? { ev: { names: [...EV_NAMES], values: face.ev.map(roundUnit) } } : {}),
   };
 }
 
@@ -83,11 +93,24 @@ export function csvField(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
+/** Extra CSV columns (`--landmarks68`: p0.x … p67.y; `--ev`: ev.<name> × 24), after the probabilities. */
+export interface CsvExtras { landmarks68?: boolean; ev?: boolean }
+
+/** The CSV header line: CSV_HEADER, plus the extra columns asked for. */
+export function csvHeader(extras: CsvExtras = {}): string {
+  const cols = [CSV_HEADER];
+  if (extras.landmarks68) cols.push(Array.from({ length: 68 }, (_, i) => `p${i}.x,p${i}.y`).join(','));
+  if (extras.ev) cols.push(EV_NAMES.map((n) => `ev.${n}`).join(','));
+  return cols.join(',');
+}
+
 /** The CSV lines (no header, no trailing newline) for the faces of one image. */
-export function csvRows(file: string, result: Pick<AnalysisResult, 'faces'>): string[] {
+export function csvRows(file: string, result: Pick<AnalysisResult, 'faces'>, extras: CsvExtras = {}): string[] {
   return result.faces.map((f, i) => [
     csvField(file), i + 1,
     f.box.x.toFixed(1), f.box.y.toFixed(1), f.box.width.toFixed(1), f.box.height.toFixed(1),
     f.score.toFixed(4), f.dominant, ...EMOTIONS.map((e) => f.emotions[e].toFixed(4)),
+    ...(extras.landmarks68 ? (f.landmarks68 ?? []).flatMap((p) => [p.x.toFixed(1), p.y.toFixed(1)]) : []),
+    ...(extras.ev ? (f.ev ?? []).map((v) => v.toFixed(4)) : []),
   ].join(','));
 }
