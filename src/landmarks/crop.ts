@@ -127,21 +127,38 @@ export function writeUprightInput(
 ): void {
   const { data, width, height } = image;
   const plane = size * size;
+  // The affine map of squareToImage, written out once: image = origin + u·du + v·dv (at pixel centres).
+  const origin = squareToImage(sq, size, 0.5, 0.5);
+  const right = squareToImage(sq, size, 1.5, 0.5);
+  const down = squareToImage(sq, size, 0.5, 1.5);
+  const du = { x: right.x - origin.x, y: right.y - origin.y };
+  const dv = { x: down.x - origin.x, y: down.y - origin.y };
+  const gain = [0, 1, 2].map((c) => normalize.scale / normalize.std[c]);
+  const bias = [0, 1, 2].map((c) => -normalize.mean[c] / normalize.std[c]);
   const px = (x: number, y: number, c: number): number => (x < 0 || y < 0 || x >= width || y >= height ? 0 : data[(y * width + x) * 4 + c]);
   for (let v = 0; v < size; v++) {
     for (let u = 0; u < size; u++) {
-      const p = squareToImage(sq, size, u + 0.5, v + 0.5);
-      const fx = p.x - 0.5;
-      const fy = p.y - 0.5;
+      const fx = origin.x + u * du.x + v * dv.x - 0.5;
+      const fy = origin.y + u * du.y + v * dv.y - 0.5;
       const x0 = Math.floor(fx);
       const y0 = Math.floor(fy);
       const wx = fx - x0;
       const wy = fy - y0;
+      const inside = x0 >= 0 && y0 >= 0 && x0 + 1 < width && y0 + 1 < height;
+      const i00 = (y0 * width + x0) * 4;
+      const i10 = i00 + 4;
+      const i01 = i00 + width * 4;
+      const i11 = i01 + 4;
       for (let c = 0; c < 3; c++) {
-        const top = px(x0, y0, c) * (1 - wx) + px(x0 + 1, y0, c) * wx;
-        const bottom = px(x0, y0 + 1, c) * (1 - wx) + px(x0 + 1, y0 + 1, c) * wx;
-        const value = top * (1 - wy) + bottom * wy;
-        out[offset + c * plane + v * size + u] = (value * normalize.scale - normalize.mean[c]) / normalize.std[c];
+        let value: number;
+        if (inside) {
+          const top = data[i00 + c] * (1 - wx) + data[i10 + c] * wx;
+          value = top + (data[i01 + c] * (1 - wx) + data[i11 + c] * wx - top) * wy;
+        } else {
+          const top = px(x0, y0, c) * (1 - wx) + px(x0 + 1, y0, c) * wx;
+          value = top + (px(x0, y0 + 1, c) * (1 - wx) + px(x0 + 1, y0 + 1, c) * wx - top) * wy;
+        }
+        out[offset + c * plane + v * size + u] = value * gain[c] + bias[c];
       }
     }
   }

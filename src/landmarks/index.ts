@@ -13,7 +13,7 @@ import { pointsFromOutput, pointsFromUprightOutput, uprightSquare, writeLandmark
 
 export { LANDMARK_COUNT, parseLandmarkSidecar, type LandmarkSidecar } from './contract.js';
 export { integerBox, pointsFromOutput, pointsFromUprightOutput, uprightSquare, writeLandmarkInput, writeUprightInput, type SquareCrop, type UprightSquare } from './crop.js';
-export { EV_FEATURES, EV_MIRROR, expressionalVector, interOcularDistance, mirrorPoints, type EvFeature } from './ev.js';
+export { EV_FEATURES, EV_MIRROR, expressionalVector, IBUG_MIRROR, interOcularDistance, mirrorPoints, type EvFeature } from './ev.js';
 export { faceOutline, maskOutside } from './mask.js';
 
 export interface LandmarkOptions extends SessionOptions {
