@@ -6,7 +6,8 @@
 Reads the feature cache, standardises the 24 EV values with train's mean and std, and trains (all knobs below):
   - a multinomial logistic regression on the EV (the linear baseline), and
   - an MLP 24 -> 128 -> 128 -> 7 (ReLU, dropout), FERC's "EV classifier" stand-in (the paper names a perceptron).
-Both get a fixed number of epochs, chosen before val was looked at; val is used for reporting only.
+Both get a fixed number of epochs, chosen before val was looked at; val is used for reporting only. Figures on
+FER2013 val and their reading: docs/ferc.md.
 
 Fusion with emolens-fer: log p = log p_cnn + w log p_ev, renormalised. w is set two ways that never see val:
   - w = 1 (the product rule, fixed in advance), and
@@ -37,8 +38,8 @@ from .metrics import classification_report
 SEED = 0
 EPOCHS_MLP = 60
 EPOCHS_LOGREG = 60
-BATCH = 256
-LR = 1e-3
+BATCH = 1024
+LR = 3e-3
 WEIGHT_DECAY = 1e-4
 HIDDEN = 128
 DROPOUT = 0.2
@@ -47,7 +48,8 @@ FUSION_GRID = [round(w, 2) for w in np.arange(0.0, 2.01, 0.1)]
 
 
 def load_split(folder, split):
-    meta = json.load(open(os.path.join(folder, f"{split}.json")))
+    with open(os.path.join(folder, f"{split}.json")) as f:
+        meta = json.load(f)
     rows = np.fromfile(os.path.join(folder, f"{split}.f32"), np.float32).reshape(meta["n"], len(meta["columns"]))
     cols = meta["columns"]
     pick = lambda prefix: rows[:, [i for i, c in enumerate(cols) if c.startswith(prefix)]]
@@ -186,7 +188,8 @@ def main(argv=None):
            "trainWallSeconds": time.time() - t0, "trainCpuSeconds": time.process_time() - c0,
            "command": "bash training/py.sh -m training.ferc"}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    json.dump(out, open(args.out, "w"), indent=1)
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=1)
     print(f"wrote {args.out} ({out['trainWallSeconds']:.0f} s wall, {out['trainCpuSeconds']:.0f} s CPU, 1 thread, shared machine)")
 
     if args.export:

@@ -72,7 +72,7 @@ class FercClassifierTest(unittest.TestCase):
             write_cache(tmp, "val", 300, rng)
             out = os.path.join(tmp, "report.json")
             onnx_path = os.path.join(tmp, "ferc-ev.onnx")
-            with mock.patch.object(ferc, "EPOCHS_MLP", 15), mock.patch.object(ferc, "EPOCHS_LOGREG", 15), \
+            with mock.patch.object(ferc, "EPOCHS_MLP", 15), mock.patch.object(ferc, "EPOCHS_LOGREG", 15), mock.patch.object(ferc, "BATCH", 64), \
                     contextlib.redirect_stdout(io.StringIO()) as printed:
                 ferc.main(["--features", tmp, "--out", out, "--export", onnx_path])
             report = json.load(open(out))
