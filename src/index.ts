@@ -30,9 +30,14 @@ export { CSV_HEADER, csvRows, faceJson, serializeFace, type FaceJson } from './r
 export { EMOTION_COLORS } from './report/palette.js';
 export { alignFace, cropToImageTransform, type FaceCropGeometry, type AlignOptions } from './align/index.js';
 export { EmotionClassifier, validateEmotionSidecar, type ClassifierOptions } from './classify/index.js';
+export {
+  EV_FEATURES, EV_MIRROR, expressionalVector, faceOutline, interOcularDistance, LandmarkDetector, maskOutside, mirrorPoints,
+  parseLandmarkSidecar, type EvFeature, type LandmarkOptions, type LandmarkSidecar,
+} from './landmarks/index.js';
 export { CONTRACT_FORMAT, type EmotionModelSidecar, type EvalMetrics } from './classify/contract.js';
 export {
-  bundledModelNames, DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadNodeRuntime, nodeEnv,
+  bundledModelNames, DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL, loadDetectorModel, loadEmotionModel, loadLandmarkModel,
+  loadNodeRuntime, nodeEnv,
   type ModelFiles, type NodeEnv, type NodeImageSource,
 } from './env/node.js';
 export type { EmolensEnv, ModelTask } from './env/types.js';
