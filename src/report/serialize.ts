@@ -15,13 +15,22 @@ export const roundUnit = (v: number): number => Math.round(v * 1e4) / 1e4;
 
 export interface BoxJson { x: number; y: number; width: number; height: number }
 
-/** One face as JSON (key order is part of the contract: box, score, landmarks, emotions, dominant). */
+/** One face as JSON (key order is part of the contract: box, score, landmarks, emotions, dominant[, saliency]). */
 export interface FaceJson {
   box: BoxJson;
   score: number;
   landmarks: Record<string, { x: number; y: number }>;
   emotions: Record<Emotion, number>;
   dominant: Emotion;
+  /** `emolens explain` only: the saliency map over the aligned crop (docs/explain.md). */
+  saliency?: SaliencyJson;
+}
+
+/** A saliency map as JSON: which method, which emotion it explains, and width × height values row-major in [0, 1]. */
+export interface SaliencyJson { method: string; emotion: Emotion; width: number; height: number; data: number[] }
+
+export function saliencyJson(map: { method: string; emotion: Emotion; width: number; height: number; data: ArrayLike<number> }): SaliencyJson {
+  return { method: map.method, emotion: map.emotion, width: map.width, height: map.height, data: Array.from(map.data, roundUnit) };
 }
 
 export function boxJson(box: Box): BoxJson {
@@ -42,13 +51,14 @@ export function unitRecordJson<K extends string>(record: Record<K, number>): Rec
   return Object.fromEntries(Object.entries<number>(record).map(([k, v]) => [k, roundUnit(v)])) as Record<K, number>;
 }
 
-export function serializeFace(face: FaceResult): FaceJson {
+export function serializeFace(face: FaceResult & { saliency?: Parameters<typeof saliencyJson>[0] }): FaceJson {
   return {
     box: boxJson(face.box),
     score: roundUnit(face.score),
     landmarks: Object.fromEntries(Object.entries(face.landmarks).map(([k, p]) => [k, pointJson(p)])),
     emotions: emotionsJson(face.emotions),
     dominant: face.dominant,
+    ...(face.saliency ? { saliency: saliencyJson(face.saliency) } : {}),
   };
 }
 
