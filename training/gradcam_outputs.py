@@ -55,7 +55,8 @@ def find_branches(graph) -> list[dict]:
     for node in graph.node:
         if node.op_type != "Relu":
             continue
-        users = consumers.get(node.output[0], [])
+        # (an Identity of ours, from an earlier run of this script, is not part of the pattern)
+        users = [u for u in consumers.get(node.output[0], []) if not (u.op_type == "Identity" and u.output[0].startswith(FEATURE_PREFIX))]
         kinds = sorted(u.op_type for u in users)
         if kinds != ["ReduceMax", "ReduceMean"] or any(_attrs(u).get("axes") != [2, 3] or _attrs(u).get("keepdims", 1) != 0 for u in users):
             continue
@@ -175,7 +176,7 @@ def main(cfg: argparse.Namespace) -> dict | None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(dst))
     if block is None:
-        print(f"{src}: no Relu → mean+max → Gemm branch found; left without Grad-CAM outputs")
+        print(f"{dst}: no Relu → mean+max → Gemm branch found; left without Grad-CAM outputs")
         sidecar.pop("explain", None)
     else:
         sidecar["format"] = "emolens-model/2"
