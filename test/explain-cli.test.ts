@@ -3,13 +3,16 @@
  * input as one error line with the good files still explained.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { EMOTIONS } from '../src/labels.js';
 import { ensureBuiltCli, runCli as run } from './helpers/cli.js';
-import { SAMPLE_PHOTOS, tempDir, testEmotionModel } from './helpers/fixtures.js';
+import { ROOT, SAMPLE_PHOTOS, tempDir, testEmotionModel } from './helpers/fixtures.js';
+import { requires, sharedData } from './helpers/prerequisites.js';
+
+const FER = join(ROOT, '..', 'shared', 'datasets', 'fer2013');
 
 const model = testEmotionModel().path;
 
@@ -82,5 +85,31 @@ describe('emolens explain', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.match(r.stderr, /^error: invalid --/);
     }
+  });
+});
+
+describe('emolens eval --saliency', () => {
+  it('adds right and wrong faces per class with their maps to the report, and only when asked', requires(sharedData(FER)), () => {
+    const dir = tempDir();
+    const withFaces = join(dir, 'with.html');
+    const r = run('eval', '--data', FER, '--split', 'val', '--limit', '140', '--report', withFaces, '--saliency', '1', '--model', model);
+    assert.equal(r.code, 0, r.stderr);
+    const html = readFileSync(withFaces, 'utf8');
+    assert.match(html, /<section class="card" id="saliency">/);
+    assert.match(html, /embeds faces from your data set/);
+    const rows = html.split('<table class="why">')[1].split('</table>')[0].match(/<tr><th scope="row">/g) ?? [];
+    assert.equal(rows.length, 7);
+    // 1 right + 1 wrong per class at most, two images (crop, overlay) each
+    const images = html.match(/<img src="data:image\/png;base64,/g) ?? [];
+    assert.ok(images.length >= 14 && images.length <= 28, `${images.length} images`);
+    const without = join(dir, 'without.html');
+    assert.equal(run('eval', '--data', FER, '--split', 'val', '--limit', '140', '--report', without, '--model', model).code, 0);
+    assert.doesNotMatch(readFileSync(without, 'utf8'), /id="saliency"|data:image\/png/);
+  });
+
+  it('--saliency without --report is a usage error', () => {
+    const r = run('eval', '--data', FER, '--saliency', '--model', model);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: --saliency adds a section to the HTML report/);
   });
 });

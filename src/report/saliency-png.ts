@@ -13,3 +13,12 @@ export async function encodeOverlayPng(crop: GrayImage, map: SaliencyMap, scale 
     .png()
     .toBuffer();
 }
+
+/** The gray crop itself as a PNG (beside its overlay in the eval report). */
+export async function encodeGrayPng(crop: GrayImage, scale = 1): Promise<Buffer> {
+  const data = Buffer.from(Uint8Array.from(crop.data));
+  return sharp(data, { raw: { width: crop.width, height: crop.height, channels: 1 } })
+    .resize(crop.width * scale, crop.height * scale, { kernel: 'nearest' })
+    .png()
+    .toBuffer();
+}
