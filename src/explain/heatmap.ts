@@ -27,7 +27,7 @@ export function heatColor(value: number): [number, number, number] {
 }
 
 /** Just the map's colours, with alpha rising with the value (for drawing over a face on screen). */
-export function heatmapRgba(map: SaliencyMap, maxAlpha = 0.6): Uint8ClampedArray {
+export function heatmapRgba(map: SaliencyMap, maxAlpha = 0.6): Uint8ClampedArray<ArrayBuffer> {
   const out = new Uint8ClampedArray(map.width * map.height * 4);
   for (let i = 0; i < map.data.length; i++) {
     const [r, g, b] = heatColor(map.data[i]);
@@ -37,7 +37,7 @@ export function heatmapRgba(map: SaliencyMap, maxAlpha = 0.6): Uint8ClampedArray
 }
 
 /** The crop with the map blended over it: pixel = (1 − a)·gray + a·colour, a = maxAlpha·√value. Opaque RGBA. */
-export function overlayRgba(crop: GrayImage, map: SaliencyMap, maxAlpha = 0.6): Uint8ClampedArray {
+export function overlayRgba(crop: GrayImage, map: SaliencyMap, maxAlpha = 0.6): Uint8ClampedArray<ArrayBuffer> {
   if (crop.width !== map.width || crop.height !== map.height) throw new RangeError(`map ${map.width}x${map.height} does not match crop ${crop.width}x${crop.height}`);
   const out = new Uint8ClampedArray(crop.width * crop.height * 4);
   for (let i = 0; i < map.data.length; i++) {
