@@ -8,6 +8,7 @@
 import { alignFace } from './align/index.js';
 import { EmotionClassifier, lumaWeights, type EmotionModelSidecar } from './classify/index.js';
 import { FaceDetector, type DetectOptions, type DetectorSidecar } from './detect/index.js';
+import { explainCrops, type ExplainOptions, type FaceExplanation } from './explain/index.js';
 import type { OrtModule, SessionOptions } from './engine/index.js';
 import { UsageError } from './errors.js';
 import { assertRgbaImage } from './image/rgba.js';
@@ -64,6 +65,8 @@ export interface Analyzer {
   classifyCrops(crops: GrayImage[]): Promise<EmotionProbabilities[]>;
   /** The aligned gray crop the classifier sees for one detected face (for debugging and reports). */
   alignFace(image: RgbaImage, face: DetectedFace): GrayImage;
+  /** Emotions and a saliency map over each aligned crop (Grad-CAM or occlusion; src/explain/, docs/explain.md). */
+  explainCrops(crops: GrayImage[], options?: ExplainOptions): Promise<FaceExplanation[]>;
   /** Release both ONNX sessions. */
   dispose(): Promise<void>;
 }
@@ -137,6 +140,7 @@ export async function createAnalyzerCore(models: AnalyzerModels, options: Analyz
     classifyFaces,
     classifyCrops: (crops) => classifier.classify(crops),
     alignFace: align,
+    explainCrops: (crops, explainOptions) => explainCrops(classifier, crops, explainOptions),
 
     async dispose() {
       await Promise.all([detector.dispose(), classifier.dispose(), landmarker?.dispose()]);

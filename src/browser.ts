@@ -22,6 +22,10 @@
 export { createAnalyzerCore } from './analyzer.js';
 export type { AnalyzeOptions, Analyzer, AnalyzerModels, AnalyzerOptions, DetectorOptions, DetectorSidecar } from './analyzer.js';
 export { alignFace, cropToImageTransform, type AlignOptions, type FaceCropGeometry } from './align/index.js';
+export {
+  explainCrops, heatColor, heatmapRgba, overlayRgba, resolveMethod, SALIENCY_METHODS, supportsGradCam,
+  type ExplainOptions, type FaceExplanation, type SaliencyMap, type SaliencyMethod,
+} from './explain/index.js';
 export { EmotionClassifier, validateEmotionSidecar, type ClassifierOptions } from './classify/index.js';
 export {
   EV_FEATURES, EV_MIRROR, expressionalVector, faceOutline, interOcularDistance, LandmarkDetector, maskOutside, mirrorPoints,

@@ -29,6 +29,10 @@ export { groupMood, type GroupMood } from './aggregate/mood.js';
 export { CSV_HEADER, csvRows, faceJson, serializeFace, type FaceJson } from './report/serialize.js';
 export { EMOTION_COLORS } from './report/palette.js';
 export { alignFace, cropToImageTransform, type FaceCropGeometry, type AlignOptions } from './align/index.js';
+export {
+  explainCrops, heatColor, heatmapRgba, overlayRgba, resolveMethod, SALIENCY_METHODS, supportsGradCam,
+  type ExplainOptions, type FaceExplanation, type SaliencyMap, type SaliencyMethod,
+} from './explain/index.js';
 export { EmotionClassifier, validateEmotionSidecar, type ClassifierOptions } from './classify/index.js';
 export {
   EV_FEATURES, EV_MIRROR, expressionalVector, faceOutline, interOcularDistance, LandmarkDetector, maskOutside, mirrorPoints,

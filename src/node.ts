@@ -9,6 +9,7 @@ import { lumaWeights } from './classify/index.js';
 import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadLandmarkModel, loadNodeRuntime, type NodeImageSource } from './env/node.js';
 import { UsageError } from './errors.js';
 import { decodeFaceCrop, decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage } from './image/decode.js';
+import type { ExplainOptions, FaceExplanation } from './explain/index.js';
 import type { EmotionProbabilities } from './labels.js';
 import type { AnalysisResult, DetectedFace, GrayImage, RgbaImage } from './types.js';
 
@@ -60,6 +61,8 @@ export interface NodeAnalyzer {
   classifyFaces(image: RgbaImage, faces: readonly DetectedFace[]): Promise<EmotionProbabilities[]>;
   /** The aligned gray crop the classifier sees for a detected face. */
   alignFace(image: RgbaImage, face: DetectedFace): GrayImage;
+  /** Emotions and a saliency map over each aligned crop (Grad-CAM or occlusion; docs/explain.md). */
+  explainCrops(crops: GrayImage[], options?: ExplainOptions): Promise<FaceExplanation[]>;
   /** Release the ONNX sessions. The analyzer cannot be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -122,6 +125,7 @@ export async function createAnalyzer(options: CreateAnalyzerOptions = {}): Promi
     detect: (image, callOptions) => core.detect(image, callOptions),
     classifyFaces: (image, faces) => core.classifyFaces(image, faces),
     alignFace: (image, face) => core.alignFace(image, face),
+    explainCrops: (crops, explainOptions) => core.explainCrops(crops, explainOptions),
     dispose: () => core.dispose(),
   };
 }

@@ -41,7 +41,7 @@ describe('emolens CLI: help and usage', () => {
     assert.equal(top.stderr, '', 'no warnings while loading the commands');
     const commands = listedCommands(top.stdout);
     // The full set, so that a command that drops out of the CLI fails here rather than going unnoticed.
-    assert.deepEqual([...commands].sort(), ['analyze', 'api', 'bench', 'demo', 'eval', 'serve', 'video', 'worker'], `commands: ${commands}`);
+    assert.deepEqual([...commands].sort(), ['analyze', 'api', 'bench', 'demo', 'eval', 'explain', 'serve', 'video', 'worker'], `commands: ${commands}`);
     for (const command of commands) {
       const help = run(command, '--help');
       assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);

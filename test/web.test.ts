@@ -271,6 +271,23 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     assert.ok(Number(await dropped.getAttribute('data-faces')) >= 2, 'sample3 has three faces');
   });
 
+  test('"why?" draws a face\'s Grad-CAM map over it in the card, and off again', async () => {
+    const card = page.locator('.result-card[data-source="upload"]', { hasText: 'sample1.jpg' });
+    const canvas = card.locator('canvas.annotated');
+    const pixels = () => canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
+    const before = await pixels();
+    const why = card.locator('.why-toggle').first();
+    assert.equal(await card.locator('.why-toggle').count(), Number(await card.getAttribute('data-faces')), 'one toggle per face');
+    await why.click();
+    assert.equal(await why.getAttribute('aria-pressed'), 'true');
+    assert.equal(await canvas.getAttribute('data-why'), '1');
+    assert.notEqual(await pixels(), before, 'the map is drawn');
+    await card.screenshot({ path: join(ARTIFACTS, 'web-why.png') });
+    await why.click();
+    assert.equal(await canvas.getAttribute('data-why'), '');
+    assert.equal(await pixels(), before, 'and removed');
+  });
+
   test('the page says frames stay local and links the model card', async () => {
     assert.match(await page.textContent('#privacy') ?? '', /never leave this browser/);
     const footer = await page.textContent('footer') ?? '';

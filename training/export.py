@@ -29,7 +29,7 @@ from .errors import UsageError
 from .metrics import classification_report
 from .models import create_model
 
-CONTRACT_FORMAT = "emolens-model/1"
+CONTRACT_FORMAT = "emolens-model/2"  # /2: optional "explain" block (docs/model-contract.md)
 REPO = Path(__file__).resolve().parent.parent
 # Where FER2013's eyes sit in its 48x48 crops (fractions of the side), measured with our detector on train images
 # by scripts/fer-geometry.ts (2,000 images: eye y 0.400 ± 0.064, inter-ocular 0.334–0.359 median); the aligner frames
@@ -67,6 +67,22 @@ class Exported(nn.Module):
         views = [x, torch.flip(x, dims=[3])] if self.hflip else [x]
         p = [F.softmax(net(v), dim=1) for net in self.nets for v in views]
         return sum(p) / len(p)
+
+
+def with_gradcam_outputs(onnx_path: Path) -> dict | None:
+    """Add the last activations Grad-CAM needs as graph outputs (training/gradcam_outputs.py); the sidecar's
+    "explain" block, or None for architectures without a mean+max pooled head (explain then uses occlusion)."""
+    try:
+        import onnx
+    except ImportError:
+        print("note: python3-onnx is missing, so the model gets no Grad-CAM outputs (emolens explain uses occlusion)")
+        return None
+    from .gradcam_outputs import add_gradcam_outputs
+    model = onnx.load(str(onnx_path))
+    block = add_gradcam_outputs(model)
+    if block:
+        onnx.save(model, str(onnx_path))
+    return {"gradcam": block} if block else None
 
 
 def sha256(path: Path) -> str:
@@ -154,6 +170,7 @@ def main(cfg: argparse.Namespace) -> dict:
     torch.onnx.export(model, torch.zeros(1, 1, size, size), str(onnx_path), opset_version=cfg.opset,
                       input_names=["input"], output_names=["probabilities"],
                       dynamic_axes={"input": {0: "batch"}, "probabilities": {0: "batch"}}, do_constant_folding=True)
+    explain = with_gradcam_outputs(onnx_path)
 
     agreement = None
     if not cfg.skip_verify:
@@ -190,6 +207,7 @@ def main(cfg: argparse.Namespace) -> dict:
             "std": [round(std, 6)],
         },
         "tta": {"hflip": tta == "hflip", "inGraph": True},
+        **({"explain": explain} if explain else {}),
         **({"ensemble": [{"checkpoint": str(path), "arch": m["arch"], "epoch": m["epoch"] + 1,
                           "valAccuracy": m.get("val", {}).get("accuracy")}
                          for path, m in zip([str(run / cfg.checkpoint), *cfg.ensemble], members)]} if cfg.ensemble else {}),

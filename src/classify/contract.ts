@@ -5,7 +5,29 @@
 import type { ReliabilityBin } from '../eval/calibration.js';
 import type { Emotion } from '../labels.js';
 
-export const CONTRACT_FORMAT = 'emolens-model/1';
+/** The version export.py writes. /2 added the optional `explain` block; readers accept every version below. */
+export const CONTRACT_FORMAT = 'emolens-model/2';
+export const READABLE_CONTRACT_FORMATS = ['emolens-model/1', 'emolens-model/2'] as const;
+export type ContractFormat = (typeof READABLE_CONTRACT_FORMATS)[number];
+
+/** A float32 tensor in a sidecar: its shape and little-endian bytes in base64 (exact, compact). */
+export interface Float32Json { dtype: 'float32'; shape: number[]; base64: string }
+
+/**
+ * What exact Grad-CAM needs (contract /2, written by training/gradcam_outputs.py; docs/explain.md): the graph outputs
+ * holding each branch's last ReLU activations [N, K, H, W], which of them saw the mirrored input, and the linear head
+ * [classes, 2K] that reads their spatial mean (first K) and max (last K).
+ */
+export interface GradCamSpec {
+  pooling: 'mean+max';
+  /** The class score explained: the head's logit (before softmax). */
+  score: 'logit';
+  /** Input pixels per activation cell (the product of the branch's pooling strides), e.g. 8. */
+  stride: number;
+  branches: Array<{ output: string; hflip: boolean; head: number }>;
+  /** weight [classes, 2K] rows in `labels` order, bias [classes]. */
+  heads: Array<{ weight: Float32Json; bias: Float32Json }>;
+}
 
 export interface PerClassMetrics { precision: number; recall: number; f1: number; support: number }
 
@@ -28,7 +50,7 @@ export interface EvalMetrics extends ClassificationMetrics {
 }
 
 export interface EmotionModelSidecar {
-  format: typeof CONTRACT_FORMAT;
+  format: ContractFormat;
   name: string;
   task: 'emotion';
   /** Output order of the model. */
@@ -63,6 +85,8 @@ export interface EmotionModelSidecar {
   };
   /** Test-time augmentation. `inGraph: true` means the ONNX graph already does it: callers do nothing. */
   tta: { hflip: boolean; inGraph: boolean };
+  /** Contract /2: what saliency needs beyond the probabilities. Absent: `emolens explain` uses occlusion only. */
+  explain?: { gradcam?: GradCamSpec };
   metrics: { val?: EvalMetrics } & Record<string, EvalMetrics | undefined>;
   training: Record<string, unknown> & { arch: string; history?: Array<Record<string, unknown>> };
   parameters: number;

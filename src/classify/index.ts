@@ -8,7 +8,7 @@ import { InvalidModelError } from '../errors.js';
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import type { GrayImage } from '../types.js';
 import { PIL_LUMA_WEIGHTS } from '../image/gray-resize.js';
-import { CONTRACT_FORMAT, type EmotionModelSidecar } from './contract.js';
+import { READABLE_CONTRACT_FORMATS, type EmotionModelSidecar, type Float32Json } from './contract.js';
 import { softmax, toNetInput } from './preprocess.js';
 
 export type { EmotionModelSidecar } from './contract.js';
@@ -29,7 +29,9 @@ export function validateEmotionSidecar(sidecar: unknown, source = 'emotion model
   const fail = (reason: string): never => { throw new InvalidModelError(source, reason); };
   if (!sidecar || typeof sidecar !== 'object') fail('sidecar is not a JSON object');
   const s = sidecar as EmotionModelSidecar;
-  if (s.format !== CONTRACT_FORMAT) fail(`sidecar format is ${JSON.stringify(s.format)}, expected "${CONTRACT_FORMAT}"`);
+  if (!(READABLE_CONTRACT_FORMATS as readonly string[]).includes(s.format)) {
+    fail(`sidecar format is ${JSON.stringify(s.format)}, expected one of ${READABLE_CONTRACT_FORMATS.map((f) => `"${f}"`).join(', ')}`);
+  }
   if (s.task !== undefined && s.task !== 'emotion') fail(`sidecar task is ${JSON.stringify(s.task)}, expected "emotion"`);
   if (!Array.isArray(s.labels)) fail('sidecar has no "labels" array');
   const labels = new Set<string>(s.labels);
@@ -63,7 +65,31 @@ export function validateEmotionSidecar(sidecar: unknown, source = 'emotion model
   if (p.grayscale !== null && (!p.grayscale || !Array.isArray(p.grayscale.weights) || p.grayscale.weights.length !== 3)) {
     fail('preprocess.grayscale must be null or { weights: [r, g, b] }');
   }
+  const gradcam = s.explain?.gradcam;
+  if (gradcam !== undefined) {
+    if (s.format === 'emolens-model/1') fail('explain is a contract /2 field: set format to "emolens-model/2"');
+    if (gradcam.pooling !== 'mean+max' || gradcam.score !== 'logit') fail('explain.gradcam supports pooling "mean+max" and score "logit" only');
+    if (!isSide(gradcam.stride)) fail('explain.gradcam.stride must be a positive integer');
+    if (!Array.isArray(gradcam.heads) || gradcam.heads.length === 0) fail('explain.gradcam.heads must be a non-empty array');
+    gradcam.heads.forEach((head, i) => {
+      const shape = head?.weight?.shape;
+      if (!isFloat32Json(head?.weight) || shape.length !== 2 || shape[0] !== s.labels.length || shape[1] % 2 !== 0) {
+        fail(`explain.gradcam.heads[${i}].weight must be a float32 tensor [${s.labels.length}, 2K]`);
+      }
+      if (!isFloat32Json(head.bias) || head.bias.shape.join() !== String(s.labels.length)) fail(`explain.gradcam.heads[${i}].bias must be a float32 tensor [${s.labels.length}]`);
+    });
+    if (!Array.isArray(gradcam.branches) || gradcam.branches.length === 0) fail('explain.gradcam.branches must be a non-empty array');
+    gradcam.branches.forEach((b, i) => {
+      if (typeof b?.output !== 'string' || typeof b.hflip !== 'boolean' || !(Number.isInteger(b.head) && b.head >= 0 && b.head < gradcam.heads.length)) {
+        fail(`explain.gradcam.branches[${i}] must be { output: string, hflip: boolean, head: index into heads }`);
+      }
+    });
+  }
   return s;
+}
+
+function isFloat32Json(t: Float32Json | undefined): t is Float32Json {
+  return Boolean(t) && t!.dtype === 'float32' && Array.isArray(t!.shape) && t!.shape.every((d) => Number.isInteger(d) && d > 0) && typeof t!.base64 === 'string';
 }
 
 /** Luma weights of a sidecar (ITU-R BT.601 when it leaves grayscale to the caller). */
@@ -116,17 +142,46 @@ export class EmotionClassifier {
     for (let start = 0; start < faces.length; start += this.batchSize) {
       const batch = faces.slice(start, start + this.batchSize);
       const { data, dims } = toNetInput(batch, this.sidecar);
-      const out = (await this.model.run(data, dims))[this.outputName];
-      const classes = this.sidecar.labels.length;
-      for (let i = 0; i < batch.length; i++) {
-        const row = out.data.subarray(i * classes, (i + 1) * classes);
-        const probs = this.sidecar.output.kind === 'logits' ? softmax(row) : normalize(row);
-        const record = {} as EmotionProbabilities;
-        this.columnToEmotion.forEach((e, col) => (record[EMOTIONS[e]] = probs[col]));
-        results.push(record);
-      }
+      const out = (await this.model.run(data, dims, [this.outputName]))[this.outputName];
+      results.push(...this.probabilityRows(out.data, batch.length));
     }
     return results;
+  }
+
+  /**
+   * Probabilities plus the named extra graph outputs (e.g. Grad-CAM activations, sidecar explain.gradcam) for each
+   * face, in one run per batch. Each extra output comes back per face: `outputs[name][i]` is face i's slice.
+   */
+  async classifyWithOutputs(faces: GrayImage[], extra: readonly string[]): Promise<{ probabilities: EmotionProbabilities[]; outputs: Record<string, Array<{ data: Float32Array; dims: number[] }>> }> {
+    const missing = extra.filter((name) => !this.model.outputNames.includes(name));
+    if (missing.length) throw new InvalidModelError(this.sidecar.name, `the ONNX graph has no output ${missing.join(', ')} (its sidecar names it)`);
+    const probabilities: EmotionProbabilities[] = [];
+    const outputs: Record<string, Array<{ data: Float32Array; dims: number[] }>> = Object.fromEntries(extra.map((name) => [name, []]));
+    for (let start = 0; start < faces.length; start += this.batchSize) {
+      const batch = faces.slice(start, start + this.batchSize);
+      const { data, dims } = toNetInput(batch, this.sidecar);
+      const out = await this.model.run(data, dims, [this.outputName, ...extra]);
+      probabilities.push(...this.probabilityRows(out[this.outputName].data, batch.length));
+      for (const name of extra) {
+        const { data: values, dims: shape } = out[name];
+        const per = values.length / batch.length;
+        for (let i = 0; i < batch.length; i++) outputs[name].push({ data: values.slice(i * per, (i + 1) * per), dims: [1, ...shape.slice(1)] });
+      }
+    }
+    return { probabilities, outputs };
+  }
+
+  private probabilityRows(data: Float32Array, faces: number): EmotionProbabilities[] {
+    const classes = this.sidecar.labels.length;
+    const rows: EmotionProbabilities[] = [];
+    for (let i = 0; i < faces; i++) {
+      const row = data.subarray(i * classes, (i + 1) * classes);
+      const probs = this.sidecar.output.kind === 'logits' ? softmax(row) : normalize(row);
+      const record = {} as EmotionProbabilities;
+      this.columnToEmotion.forEach((e, col) => (record[EMOTIONS[e]] = probs[col]));
+      rows.push(record);
+    }
+    return rows;
   }
 
   async dispose(): Promise<void> { await this.model.dispose(); }
@@ -135,7 +190,7 @@ export class EmotionClassifier {
   private async checkInputShape(source: string): Promise<void> {
     const { channels, height, width } = this.sidecar.input;
     try {
-      const out = await this.model.run(new Float32Array(channels * height * width), [1, channels, height, width]);
+      const out = await this.model.run(new Float32Array(channels * height * width), [1, channels, height, width], [this.outputName]);
       const result = out[this.outputName];
       const classes = result.dims[result.dims.length - 1];
       if (result.data.length !== 7 || classes !== 7) {

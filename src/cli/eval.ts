@@ -8,10 +8,11 @@ import type { Command } from 'commander';
 import type { EmotionModelSidecar } from '../classify/contract.js';
 import { DEFAULT_EMOTION_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
-import { evaluateWithSidecar, type EvalResult } from '../eval/evaluate.js';
+import { evaluateWithSidecar, type EvalResult, type SaliencyExample } from '../eval/evaluate.js';
+import { EMOTIONS } from '../labels.js';
 import { isSplit, SPLITS } from '../image/datasets.js';
 import { readReportAssets } from '../report/load-assets.js';
-import { evalReportData, renderEvalReport } from '../report/html.js';
+import { evalReportData, renderEvalReport, type SaliencyExampleView, type SaliencyReport } from '../report/html.js';
 
 export function register(program: Command): void {
   program
@@ -25,16 +26,20 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'faces per model run', '64')
     .option('--limit <n>', 'score at most n images (folders: an even sample across classes; CSV: the first rows)')
     .option('--detect', 'images are photos: detect and align the face first (images without a face are skipped)')
-    .action(async (opts: { data: string; split: string; model: string; json?: boolean; report?: string; batchSize: string; limit?: string; detect?: boolean }) => {
+    .option('--saliency [n]', 'with --report: show n right and n wrong faces per class with their saliency maps (default 3; embeds your faces in the report)')
+    .action(async (opts: { data: string; split: string; model: string; json?: boolean; report?: string; batchSize: string; limit?: string; detect?: boolean; saliency?: string | boolean }) => {
       if (!isSplit(opts.split)) throw new UsageError(`invalid --split: ${opts.split} (expected ${SPLITS.join(', ')})`);
+      if (opts.saliency !== undefined && !opts.report) throw new UsageError('--saliency adds a section to the HTML report: add --report <file.html>');
+      const saliencyExamples = opts.saliency === undefined || opts.saliency === false ? 0 : opts.saliency === true ? 3 : positiveInt(opts.saliency, '--saliency');
       const batchSize = positiveInt(opts.batchSize, '--batch-size');
       const limit = opts.limit === undefined ? undefined : positiveInt(opts.limit, '--limit');
       const progress = process.stderr.isTTY ? await progressBar() : null;
       let result: EvalResult;
       let sidecar: EmotionModelSidecar;
+      let examples: SaliencyExample[];
       try {
-        ({ result, sidecar } = await evaluateWithSidecar({
-          data: opts.data, split: opts.split, model: opts.model, batchSize, limit, detect: opts.detect,
+        ({ result, sidecar, examples } = await evaluateWithSidecar({
+          data: opts.data, split: opts.split, model: opts.model, batchSize, limit, detect: opts.detect, saliencyExamples,
           onProgress: progress?.update,
           onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
         }));
@@ -42,11 +47,30 @@ export function register(program: Command): void {
         progress?.stop();
       }
       if (opts.report) {
-        await writeFile(opts.report, renderEvalReport(evalReportData(result, sidecar, opts.detect), readReportAssets()));
+        const saliency = saliencyExamples ? await saliencyReport(examples) : undefined;
+        await writeFile(opts.report, renderEvalReport(evalReportData(result, sidecar, opts.detect, saliency), readReportAssets()));
       }
       process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : formatEvalResult(result, sidecar));
       if (opts.report && !opts.json) process.stderr.write(`report written to ${opts.report}\n`);
     });
+}
+
+/** The kept faces as the report's section: each crop and its overlay as PNG data: URLs, grouped by true class. */
+async function saliencyReport(examples: SaliencyExample[]): Promise<SaliencyReport> {
+  const { encodeOverlayPng, encodeGrayPng } = await import('../report/saliency-png.js');
+  const views = await Promise.all(examples.map(async (e): Promise<SaliencyExampleView & { label: string; correct: boolean }> => ({
+    label: e.label, correct: e.label === e.predicted, name: e.source, predicted: e.predicted, confidence: e.confidence,
+    cropUrl: `data:image/png;base64,${(await encodeGrayPng(e.crop)).toString('base64')}`,
+    overlayUrl: `data:image/png;base64,${(await encodeOverlayPng(e.crop, e.saliency, 1)).toString('base64')}`,
+  })));
+  return {
+    method: examples[0]?.saliency.method ?? 'gradcam',
+    perClass: EMOTIONS.map((label) => ({
+      label,
+      correct: views.filter((v) => v.label === label && v.correct),
+      wrong: views.filter((v) => v.label === label && !v.correct),
+    })),
+  };
 }
 
 function positiveInt(value: string, flag: string): number {

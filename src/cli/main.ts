@@ -15,12 +15,13 @@ import { register as registerBench } from './bench.js';
 import { emolensVersion, errorLine, red, styleFor } from './common.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerEval } from './eval.js';
+import { register as registerExplain } from './explain.js';
 import { register as registerServe } from './serve.js';
 import { register as registerVideo } from './video.js';
 import { register as registerWorker } from './worker.js';
 
 /** Each command module exports `register(program)`; this order is the order of `emolens --help`. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerAnalyze, registerDemo, registerVideo, registerEval, registerBench, registerServe, registerApi, registerWorker];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerAnalyze, registerExplain, registerDemo, registerVideo, registerEval, registerBench, registerServe, registerApi, registerWorker];
 
 export async function main(argv = process.argv): Promise<number> {
   const verbose = argv.includes('--verbose');

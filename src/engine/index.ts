@@ -35,12 +35,13 @@ export class OnnxModel {
   get inputNames(): readonly string[] { return this.session.inputNames; }
   get outputNames(): readonly string[] { return this.session.outputNames; }
 
-  /** Run with one float32 input; returns every output as { data, dims }. */
-  async run(input: Float32Array, dims: readonly number[]): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
+  /** Run with one float32 input; returns the outputs named in `fetch` (default: every output) as { data, dims }. */
+  async run(input: Float32Array, dims: readonly number[], fetch?: readonly string[]): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>> {
     const feeds = { [this.session.inputNames[0]]: new this.ort.Tensor('float32', input, dims) };
-    const results = await this.session.run(feeds);
+    const names = fetch ?? this.session.outputNames;
+    const results = fetch ? await this.session.run(feeds, names) : await this.session.run(feeds);
     const out: Record<string, { data: Float32Array; dims: readonly number[] }> = {};
-    for (const name of this.session.outputNames) {
+    for (const name of names) {
       out[name] = { data: results[name].data as Float32Array, dims: results[name].dims };
     }
     return out;

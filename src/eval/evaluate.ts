@@ -17,6 +17,7 @@ import { DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadNodeRun
 import type { DetectorSidecar } from '../detect/index.js';
 import type { OrtModule } from '../engine/index.js';
 import { DatasetError, UsageError } from '../errors.js';
+import { explainCrops, type SaliencyMap } from '../explain/index.js';
 import { batches, evenSample, listFolderDataset, openDataset, type Split } from '../image/datasets.js';
 import { dominantEmotion, EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import type { GrayImage } from '../types.js';
@@ -37,6 +38,45 @@ export interface EvalOptions {
   onProgress?: (fraction: number, scored: number) => void;
   /** Called with a one-line warning that does not stop the run (e.g. the model's sha256 differs from its sidecar's). */
   onWarning?: (message: string) => void;
+  /**
+   * Keep up to this many correctly and this many wrongly classified faces per true class, the first met, with a
+   * saliency map of the predicted label (src/explain/; the report's "why" section). Default 0: keep no faces.
+   */
+  saliencyExamples?: number;
+}
+
+/** One kept face of `saliencyExamples`: the crop is the user's data, so only the report (opt-in) shows it. */
+export interface SaliencyExample {
+  source: string;
+  label: Emotion;
+  predicted: Emotion;
+  /** Probability of the predicted label. */
+  confidence: number;
+  crop: GrayImage;
+  saliency: SaliencyMap;
+}
+
+/** Picks the first n right and n wrong faces of each class as batches go by. */
+class ExampleCollector {
+  readonly kept: Array<Omit<SaliencyExample, 'saliency'>> = [];
+  private readonly counts = new Map<string, number>();
+  constructor(private readonly n: number) {}
+  offer(sources: string[], labels: Emotion[], crops: GrayImage[], probabilities: EmotionProbabilities[]): void {
+    if (this.n <= 0) return;
+    probabilities.forEach((p, i) => {
+      const predicted = dominantEmotion(p);
+      const key = `${labels[i]}:${predicted === labels[i]}`;
+      const count = this.counts.get(key) ?? 0;
+      if (count >= this.n) return;
+      this.counts.set(key, count + 1);
+      this.kept.push({ source: sources[i], label: labels[i], predicted, confidence: p[predicted], crop: crops[i] });
+    });
+  }
+  async explain(explainer: (crops: GrayImage[]) => Promise<Array<{ saliency: SaliencyMap }>>): Promise<SaliencyExample[]> {
+    if (this.kept.length === 0) return [];
+    const maps = await explainer(this.kept.map((k) => k.crop));
+    return this.kept.map((k, i) => ({ ...k, saliency: maps[i].saliency }));
+  }
 }
 
 /** What `emolens eval --json` prints. */
@@ -59,7 +99,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalResult> {
 }
 
 /** As evaluate(), also returning the model's sidecar (the CLI compares with it and the report shows its card). */
-export async function evaluateWithSidecar(options: EvalOptions): Promise<{ result: EvalResult; sidecar: EmotionModelSidecar }> {
+export async function evaluateWithSidecar(options: EvalOptions): Promise<{ result: EvalResult; sidecar: EmotionModelSidecar; examples: SaliencyExample[] }> {
   const split = options.split ?? 'val';
   const batchSize = options.batchSize ?? 64;
   const files = loadEmotionModel(options.model ?? DEFAULT_EMOTION_MODEL);
@@ -86,10 +126,12 @@ export async function evaluateWithSidecar(options: EvalOptions): Promise<{ resul
     });
   };
 
+  const collector = new ExampleCollector(options.saliencyExamples ?? 0);
   let dataSplit: Split | null;
   let elapsedMs: number;
+  let examples: SaliencyExample[];
   if (options.detect) {
-    ({ split: dataSplit, elapsedMs } = await scoreDetected(options, split, batchSize, ort, files, score, skip));
+    ({ split: dataSplit, elapsedMs, examples } = await scoreDetected(options, split, batchSize, ort, files, score, skip, collector));
   } else {
     const dataset = await openDataset(options.data, { split, size: cropSize, limit: options.limit });
     const classifier = await EmotionClassifier.load(ort, files.bytes, sidecar, { batchSize, source: files.path });
@@ -98,16 +140,23 @@ export async function evaluateWithSidecar(options: EvalOptions): Promise<{ resul
     for await (const batch of batches(dataset.items(), batchSize)) {
       const faces: GrayImage[] = [];
       const labels: Emotion[] = [];
+      const sources: string[] = [];
       for (const item of batch) {
         if (item.ok) {
           faces.push(item.image);
           labels.push(item.label);
+          sources.push(item.source);
         } else skip(item.source, item.reason);
       }
-      if (faces.length) score(labels, await classifier.classify(faces));
+      if (faces.length) {
+        const probabilities = await classifier.classify(faces);
+        score(labels, probabilities);
+        collector.offer(sources, labels, faces, probabilities);
+      }
       options.onProgress?.(dataset.progress(), matrix.n);
     }
     elapsedMs = performance.now() - started;
+    examples = await collector.explain((crops) => explainCrops(classifier, crops));
     await classifier.dispose();
   }
   const n = matrix.n;
@@ -122,7 +171,7 @@ export async function evaluateWithSidecar(options: EvalOptions): Promise<{ resul
     skipped: skippedCount,
     skippedExamples: skipped,
   };
-  return { result, sidecar };
+  return { result, sidecar, examples };
 }
 
 /** --detect: decode each photo, detect + align its most confident face, classify in batches. */
@@ -134,7 +183,8 @@ async function scoreDetected(
   emotion: { bytes: Uint8Array; sidecar: EmotionModelSidecar },
   score: (labels: Emotion[], p: EmotionProbabilities[]) => void,
   skip: (source: string, reason: string) => void,
-): Promise<{ split: Split | null; elapsedMs: number }> {
+  collector: ExampleCollector,
+): Promise<{ split: Split | null; elapsedMs: number; examples: SaliencyExample[] }> {
   if (options.data.toLowerCase().endsWith('.csv')) {
     throw new UsageError('--detect needs image files (a folder per label); a fer2013.csv holds face crops already');
   }
@@ -146,12 +196,18 @@ async function scoreDetected(
   const files = evenSample(listing.files, options.limit);
   let crops: GrayImage[] = [];
   let labels: Emotion[] = [];
+  let sources: string[] = [];
   let done = 0;
   const started = performance.now();
   const flush = async (): Promise<void> => {
-    if (crops.length) score(labels, await analyzer.classifyCrops(crops));
+    if (crops.length) {
+      const probabilities = await analyzer.classifyCrops(crops);
+      score(labels, probabilities);
+      collector.offer(sources, labels, crops, probabilities);
+    }
     crops = [];
     labels = [];
+    sources = [];
     options.onProgress?.(done / files.length, done);
   };
   // Detection is per photo; classification is batched across photos, as in `analyze` on a folder.
@@ -166,6 +222,7 @@ async function scoreDetected(
       }
       crops.push(analyzer.alignFace(image, faces[0]));
       labels.push(label);
+      sources.push(file);
     } catch (err) {
       skip(file, err instanceof Error ? err.message.split('\n')[0] : String(err));
     }
@@ -173,6 +230,7 @@ async function scoreDetected(
   }
   await flush();
   const elapsedMs = performance.now() - started;
+  const examples = await collector.explain((c) => analyzer.explainCrops(c));
   await analyzer.dispose();
-  return { split: listing.split, elapsedMs };
+  return { split: listing.split, elapsedMs, examples };
 }

@@ -46,6 +46,22 @@ export interface EvalReportData {
   generatedAt: string;
   /** How faces were obtained: FER-style pre-cropped images, or detection + alignment on photos. */
   mode?: 'crops' | 'detect';
+  /** `eval --saliency`: right and wrong faces per true class with their maps (embeds the user's faces: opt-in). */
+  saliency?: SaliencyReport;
+}
+
+/** One face in the saliency section: images as data: URLs (the caller encodes them; this module stays pure). */
+export interface SaliencyExampleView {
+  name: string;
+  predicted: string;
+  confidence: number;
+  cropUrl: string;
+  overlayUrl: string;
+}
+
+export interface SaliencyReport {
+  method: string;
+  perClass: Array<{ label: string; correct: SaliencyExampleView[]; wrong: SaliencyExampleView[] }>;
 }
 
 export interface ReportAssets {
@@ -100,6 +116,7 @@ ${headline(report)}
 </section>
 ${report.calibration ? calibrationSection(report.calibration) : ''}
 ${curves ? trainingSection(curves) : ''}
+${report.saliency ? saliencySection(report.saliency) : ''}
 ${modelCard(report.model)}
 ${report.skipped.count ? skippedSection(report.skipped) : ''}
 </main>
@@ -265,6 +282,32 @@ function bestEpoch(curves: Curves): { epoch: number; value: number } | null {
   return best;
 }
 
+function saliencySection(saliency: SaliencyReport): string {
+  const face = (e: SaliencyExampleView, correct: boolean): string => `<figure class="why-face">
+      <img src="${esc(e.cropUrl)}" alt="face ${esc(e.name)}" width="72" height="72"><img src="${esc(e.overlayUrl)}" alt="${esc(saliency.method)} map of ${esc(e.predicted)}" width="72" height="72">
+      <figcaption>${correct ? '' : `→ <b>${esc(e.predicted)}</b> `}${pct(e.confidence)}<br><span title="${esc(e.name)}">${esc(shortName(e.name))}</span></figcaption></figure>`;
+  const cell = (list: SaliencyExampleView[], correct: boolean): string => (list.length ? list.map((e) => face(e, correct)).join('') : '<span class="none">none</span>');
+  const rows = saliency.perClass
+    .map((c) => `<tr><th scope="row">${esc(c.label)}</th><td>${cell(c.correct, true)}</td><td>${cell(c.wrong, false)}</td></tr>`)
+    .join('\n');
+  return `<section class="card" id="saliency">
+  <h2>Why: saliency of right and wrong faces</h2>
+  <p class="hint">For the first faces of each true class that the model got right and wrong: the face crop the model saw and its
+  ${esc(saliency.method === 'gradcam' ? 'Grad-CAM' : saliency.method)} map of the <em>predicted</em> label (bright = the prediction rests on it;
+  docs/explain.md). Wrong faces show the label the model chose. This section embeds faces from your data set: share the report accordingly.</p>
+  <div class="scroll"><table class="why">
+<thead><tr><th>true</th><th>right</th><th>wrong</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table></div>
+</section>`;
+}
+
+function shortName(path: string): string {
+  const base = path.split(/[\\/]/).pop() ?? path;
+  return base.length > 22 ? `…${base.slice(-21)}` : base;
+}
+
 function modelCard(model: ReportModelInfo): string {
   const rows: Array<[string, string]> = [['name', esc(model.name)]];
   if (model.arch) rows.push(['architecture', esc(model.arch)]);
@@ -318,7 +361,7 @@ export function inlineScript(source: string): string {
 }
 
 /** What the report needs from an evaluate() run and the model's sidecar. */
-export function evalReportData(result: EvalResult, sidecar: EmotionModelSidecar, detect = false): EvalReportData {
+export function evalReportData(result: EvalResult, sidecar: EmotionModelSidecar, detect = false, saliency?: SaliencyReport): EvalReportData {
   const val = sidecar.metrics?.val;
   return {
     data: result.data,
@@ -342,5 +385,6 @@ export function evalReportData(result: EvalResult, sidecar: EmotionModelSidecar,
     history: Array.isArray(sidecar.training?.history) ? sidecar.training.history : undefined,
     generatedAt: new Date().toISOString(),
     mode: detect ? 'detect' : 'crops',
+    ...(saliency ? { saliency } : {}),
   };
 }

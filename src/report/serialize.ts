@@ -16,7 +16,7 @@ export const roundUnit = (v: number): number => Math.round(v * 1e4) / 1e4;
 
 export interface BoxJson { x: number; y: number; width: number; height: number }
 
-/** One face as JSON (key order is part of the contract: box, score, landmarks, emotions, dominant). */
+/** One face as JSON (key order is part of the contract: box, score, landmarks, emotions, dominant[, landmarks68, ev, saliency]). */
 export interface FaceJson {
   box: BoxJson;
   score: number;
@@ -27,6 +27,15 @@ export interface FaceJson {
   landmarks68?: [number, number][];
   /** Only with `--ev`: the 24 expressional-vector values (4 decimals) and their names. */
   ev?: { names: string[]; values: number[] };
+  /** `emolens explain` only: the saliency map over the aligned crop (docs/explain.md). */
+  saliency?: SaliencyJson;
+}
+
+/** A saliency map as JSON: which method, which emotion it explains, and width × height values row-major in [0, 1]. */
+export interface SaliencyJson { method: string; emotion: Emotion; width: number; height: number; data: number[] }
+
+export function saliencyJson(map: { method: string; emotion: Emotion; width: number; height: number; data: ArrayLike<number> }): SaliencyJson {
+  return { method: map.method, emotion: map.emotion, width: map.width, height: map.height, data: Array.from(map.data, roundUnit) };
 }
 
 /** Names of the EV values, in output order (also the CSV columns `ev.<name>`). */
@@ -50,7 +59,7 @@ export function unitRecordJson<K extends string>(record: Record<K, number>): Rec
   return Object.fromEntries(Object.entries<number>(record).map(([k, v]) => [k, roundUnit(v)])) as Record<K, number>;
 }
 
-export function serializeFace(face: FaceResult): FaceJson {
+export function serializeFace(face: FaceResult & { saliency?: Parameters<typeof saliencyJson>[0] }): FaceJson {
   return {
     box: boxJson(face.box),
     score: roundUnit(face.score),
@@ -59,6 +68,7 @@ export function serializeFace(face: FaceResult): FaceJson {
     dominant: face.dominant,
     ...(face.landmarks68 ? { landmarks68: face.landmarks68.map((p): [number, number] => [roundPx(p.x), roundPx(p.y)]) } : {}),
     ...(face.ev ? { ev: { names: [...EV_NAMES], values: face.ev.map(roundUnit) } } : {}),
+    ...(face.saliency ? { saliency: saliencyJson(face.saliency) } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
 import type { AnalyzeOptions } from '../analyzer.js';
 import type { EmotionProbabilities } from '../labels.js';
 import type { AnalysisResult, DetectedFace } from '../types.js';
-import type { BackendInfo, ServerConfig, WorkerErrorPhase, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { BackendInfo, FaceSaliency, ServerConfig, WorkerErrorPhase, WorkerRequest, WorkerResponse } from './protocol.js';
 
 export class AnalyzerLoadError extends Error {
   constructor(readonly phase: WorkerErrorPhase, message: string) {
@@ -16,6 +16,8 @@ export class AnalyzerLoadError extends Error {
 
 export interface FrameAnalysis {
   result: AnalysisResult;
+  /** Per face, the map behind its label (Grad-CAM), when the model supports it. */
+  saliency?: FaceSaliency[];
   /** Time the worker spent on this frame (pixels + detect + align + classify). */
   ms: number;
 }
@@ -95,7 +97,7 @@ export class AnalyzerClient {
   async analyze(frame: ImageBitmap, options?: AnalyzeOptions): Promise<FrameAnalysis> {
     const reply = await this.send({ type: 'analyze', id: this.nextId++, frame, options }, [frame]);
     if (reply.type !== 'result') throw new Error(`unexpected ${reply.type} reply`);
-    return { result: reply.result, ms: reply.ms };
+    return { result: reply.result, ms: reply.ms, saliency: reply.saliency };
   }
 
   /** Live frames, step 1: find the faces. The worker keeps the frame until the next `detect`. */

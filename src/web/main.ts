@@ -235,8 +235,8 @@ function wire(client: AnalyzerClient): void {
 
   async function analyzeAndShow(image: HTMLCanvasElement, name: string, source: 'camera' | 'screen' | 'upload'): Promise<void> {
     try {
-      const { result, ms } = await client.analyze(await createImageBitmap(image));
-      renderResultCard(ui.resultList, { name, source, image, result, ms, aggregateOnly: live.aggregateOnly, model: client.backend.emotionModel });
+      const { result, ms, saliency } = await client.analyze(await createImageBitmap(image));
+      renderResultCard(ui.resultList, { name, source, image, result, ms, aggregateOnly: live.aggregateOnly, model: client.backend.emotionModel, saliency });
       // Its own code, so the live view (which clears 'no-face' whenever it sees a face) cannot hide it.
       if (result.faces.length === 0) notices.show(notice('no-face-in-image', name));
       else notices.clear('no-face-in-image');

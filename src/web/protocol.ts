@@ -2,7 +2,14 @@
 import type { AnalyzeOptions } from '../analyzer.js';
 import type { EmotionProbabilities } from '../labels.js';
 import type { ModelUrls } from '../env/models.js';
+import type { Affine } from '../align/index.js';
+import type { SaliencyMap } from '../explain/index.js';
 import type { AnalysisResult, DetectedFace } from '../types.js';
+
+/** A face's saliency map (over its aligned crop) and the crop → image transform that draws it over the face. */
+export interface FaceSaliency extends SaliencyMap {
+  cropToImage: Affine;
+}
 
 export type { ModelUrls } from '../env/models.js';
 
@@ -45,7 +52,8 @@ export type WorkerErrorPhase = 'model' | 'runtime' | 'analyze';
 export type WorkerResponse =
   | { type: 'progress'; message: string }
   | { type: 'ready'; backend: BackendInfo; loadMs: number }
-  | { type: 'result'; id: number; result: AnalysisResult; ms: number }
+  /** `saliency`: one Grad-CAM map per face, when the model has its outputs (sidecar explain.gradcam); else absent. */
+  | { type: 'result'; id: number; result: AnalysisResult; ms: number; saliency?: FaceSaliency[] }
   | { type: 'faces'; id: number; width: number; height: number; faces: DetectedFace[]; ms: number }
   | { type: 'emotions'; id: number; emotions: EmotionProbabilities[]; ms: number }
   | { type: 'error'; id?: number; phase: WorkerErrorPhase; message: string };

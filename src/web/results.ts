@@ -8,6 +8,8 @@ import { EMOTION_COLORS } from '../report/palette.js';
 import { emotionsJson, faceJson, roundUnit } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
 import { drawAnnotated } from './overlay.js';
+import type { FaceSaliency } from './protocol.js';
+import { drawSaliency } from './saliency-overlay.js';
 
 export interface ResultCardInput {
   /** e.g. "snapshot 14:03:22" or the file name. */
@@ -18,6 +20,8 @@ export interface ResultCardInput {
   ms: number;
   aggregateOnly: boolean;
   model?: string;
+  /** One map per face (Grad-CAM) for the "why?" toggles; absent when the model has no Grad-CAM outputs. */
+  saliency?: FaceSaliency[];
 }
 
 /**
@@ -88,11 +92,23 @@ export function renderResultCard(list: HTMLElement, input: ResultCardInput): HTM
 
   const canvas = document.createElement('canvas');
   canvas.className = 'annotated';
-  drawAnnotated(canvas, input.image, faces.map((f, i) => ({ ...f, id: i })), { aggregateOnly: input.aggregateOnly });
+  // Faces whose "why?" is on: their maps are drawn over the annotated image, which is redrawn on every toggle.
+  const shown = new Set<number>();
+  const draw = () => {
+    drawAnnotated(canvas, input.image, faces.map((f, i) => ({ ...f, id: i })), { aggregateOnly: input.aggregateOnly });
+    for (const i of shown) if (input.saliency?.[i]) drawSaliency(canvas, input.saliency[i]);
+    canvas.dataset.why = [...shown].sort((a, b) => a - b).map((i) => i + 1).join(',');
+  };
+  draw();
+  const toggle = (i: number, on: boolean) => {
+    if (on) shown.add(i);
+    else shown.delete(i);
+    draw();
+  };
 
   const body = document.createElement('div');
   body.className = 'result-body';
-  body.append(canvas, input.aggregateOnly || faces.length === 0 ? groupSummary(groupMood(faces)) : faceTable(input.result));
+  body.append(canvas, input.aggregateOnly || faces.length === 0 ? groupSummary(groupMood(faces)) : faceTable(input.result, input.saliency, toggle));
 
   const stem = fileStem(input.name);
   const actions = document.createElement('div');
@@ -111,11 +127,11 @@ export function renderResultCard(list: HTMLElement, input: ResultCardInput): HTM
   return card;
 }
 
-function faceTable(result: AnalysisResult): HTMLElement {
+function faceTable(result: AnalysisResult, saliency: FaceSaliency[] | undefined, toggle: (face: number, on: boolean) => void): HTMLElement {
   const table = document.createElement('table');
   table.className = 'face-table';
   const head = table.createTHead().insertRow();
-  for (const h of ['#', 'dominant', 'probabilities']) {
+  for (const h of ['#', 'dominant', 'probabilities', ...(saliency ? [''] : [])]) {
     const th = document.createElement('th');
     th.textContent = h;
     head.append(th);
@@ -139,6 +155,17 @@ function faceTable(result: AnalysisResult): HTMLElement {
       strip.append(seg);
     }
     probs.append(strip);
+    const map = saliency?.[i];
+    if (map) {
+      const why = button('why?', 'quiet why-toggle', () => {
+        const on = why.getAttribute('aria-pressed') !== 'true';
+        why.setAttribute('aria-pressed', String(on));
+        toggle(i, on);
+      });
+      why.setAttribute('aria-pressed', 'false');
+      why.title = `Show which parts of face ${i + 1} drove "${map.emotion}" (${map.method === 'gradcam' ? 'Grad-CAM' : map.method}; bright = decisive)`;
+      row.insertCell().append(why);
+    }
   });
   return table;
 }

@@ -5,10 +5,10 @@
  * only results go back to the page. This file owns the message protocol and the request queue only.
  */
 import {
-  browserEnv, createAnalyzerCore, validateEmotionSidecar,
-  type Analyzer, type BrowserEnv, type BrowserRuntime, type DetectorSidecar, type RgbaImage,
+  browserEnv, createAnalyzerCore, cropToImageTransform, supportsGradCam, validateEmotionSidecar,
+  type Analyzer, type BrowserEnv, type BrowserRuntime, type DetectorSidecar, type FaceResult, type RgbaImage,
 } from '../browser.js';
-import type { BackendInfo, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { BackendInfo, FaceSaliency, WorkerRequest, WorkerResponse } from './protocol.js';
 
 interface WorkerScope {
   postMessage(message: WorkerResponse): void;
@@ -38,8 +38,10 @@ async function handle(request: WorkerRequest): Promise<void> {
     if (!analyzer || !env) throw new Error('the analyzer is not loaded');
     const started = performance.now();
     if (request.type === 'analyze') {
-      const result = await analyzer.analyze(await env.decodeImage(request.frame), request.options);
-      scope.postMessage({ type: 'result', id: request.id, result, ms: performance.now() - started });
+      const image = await env.decodeImage(request.frame);
+      const result = await analyzer.analyze(image, request.options);
+      const ms = performance.now() - started;
+      scope.postMessage({ type: 'result', id: request.id, result, ms, saliency: await saliencyOf(analyzer, image, result.faces) });
     } else if (request.type === 'detect') {
       liveFrame = undefined;
       const image = await env.decodeImage(request.frame);
@@ -93,6 +95,17 @@ async function init(request: Extract<WorkerRequest, { type: 'init' }>): Promise<
   } catch (err) {
     scope.postMessage({ type: 'error', phase: 'model', message: messageOf(err) });
   }
+}
+
+/**
+ * The "why?" maps of a snapshot or upload: Grad-CAM costs about one more classifier pass, so every face gets one
+ * when the model supports it. Occlusion (~100 passes a face) is not run here: models without Grad-CAM get none.
+ */
+async function saliencyOf(analyzer: Analyzer, image: RgbaImage, faces: readonly FaceResult[]): Promise<FaceSaliency[] | undefined> {
+  if (faces.length === 0 || !supportsGradCam(analyzer.emotionModel)) return undefined;
+  const explained = await analyzer.explainCrops(faces.map((f) => analyzer.alignFace(image, f)), { method: 'gradcam' });
+  const geometry = analyzer.emotionModel.preprocess.faceCrop;
+  return explained.map((e, i) => ({ ...e.saliency, cropToImage: cropToImageTransform(faces[i].landmarks, geometry) }));
 }
 
 function messageOf(err: unknown): string {

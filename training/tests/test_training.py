@@ -235,6 +235,18 @@ class TrainAndExport(unittest.TestCase):
             self.assertEqual(written["sha256"], export.sha256(Path(tmp) / "models" / "tiny.onnx"))
             self.assertEqual(written["metrics"]["val"]["n"], 21)
             self.assertEqual(len(written["training"]["history"]), 1)
+            try:
+                import onnx
+            except ImportError:
+                return  # without python3-onnx the export writes no Grad-CAM outputs (it says so)
+            # contract /2: each branch's last activations are graph outputs, the head that reads them is in the sidecar
+            gradcam = written["explain"]["gradcam"]
+            outputs = [o.name for o in onnx.load(str(Path(tmp) / "models" / "tiny.onnx")).graph.output]
+            self.assertEqual(written["format"], "emolens-model/2")
+            self.assertEqual(outputs[0], "probabilities")
+            self.assertEqual(outputs[1:], [b["output"] for b in gradcam["branches"]])
+            self.assertEqual(gradcam["stride"], 8)
+            self.assertEqual(gradcam["heads"][0]["weight"]["shape"], [7, 2 * 192])  # emolens_vgg_small: 192 channels
 
     def test_warm_start_keeps_the_parent_weights_and_recipe(self):
         with tempfile.TemporaryDirectory() as tmp:
