@@ -100,6 +100,9 @@ if (curves.length) {
   for (let v = 0; v <= xMax + 1e-9; v += 1) parts.push(`<text x="${x(v).toFixed(1)}" y="${H - B + 16}" text-anchor="middle">${v}</text>`);
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle">training CPU minutes (all threads)</text>`);
   parts.push(`<text x="12" y="${T + (H - T - B) / 2}" transform="rotate(-90 12 ${T + (H - T - B) / 2})" text-anchor="middle">FER2013 val accuracy</text>`);
+  // Always answering "happy", the largest val class (895 of 3,589): the floor every curve should clear.
+  const floor = 895 / 3589;
+  parts.push(`<line x1="${L}" y1="${y(floor).toFixed(1)}" x2="${W - R}" y2="${y(floor).toFixed(1)}" stroke="#888" stroke-dasharray="4 3"/><text x="${W - R + 10}" y="${(y(floor) + 4).toFixed(1)}" fill="#666">always "happy"</text>`);
   curves.forEach((c, i) => {
     const pts = c.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
     parts.push(`<polyline points="${pts}" fill="none" stroke="${colours[i % colours.length]}" stroke-width="2"/>`);

@@ -93,7 +93,8 @@ def run_onnxruntime(onnx_path: Path, x: np.ndarray) -> np.ndarray:
 
 
 COMMAND_KEYS = ("arch", "data", "init", "epochs", "optimizer", "lr", "weight_decay", "batch_size", "input_size",
-                "label_smoothing", "erasing", "seed", "tta", "cpu_budget_min", "eval_every_min")
+                "label_smoothing", "erasing", "seed", "tta", "threads", "cpu_budget_min", "eval_every_min")
+BUDGET_KEYS = ("threads", "cpu_budget_min", "eval_every_min")  # in the command only for --cpu-budget-min runs
 
 
 def lineage(ckpt: dict, history: list[dict]) -> list[tuple[dict, list[dict]]]:
@@ -113,7 +114,7 @@ def stage(index: int, train_cfg: dict, history: list[dict]) -> dict:
         "recipe": {k: v for k, v in train_cfg.items() if k not in ("resume", "max_steps", "limit", "cache_dir")},
         "command": "npm run train -- " + " ".join(
             f"--{k.replace('_', '-')} {train_cfg[k]}" for k in COMMAND_KEYS if train_cfg.get(k) is not None
-            and (train_cfg.get("cpu_budget_min") or k not in ("cpu_budget_min", "eval_every_min")))
+            and (train_cfg.get("cpu_budget_min") or k not in BUDGET_KEYS))
             + f" --out {train_cfg.get('out')}",
         "epochsRun": history[-1]["epoch"] if history else 0,  # fractional where a CPU budget cut an epoch
         "trainSeconds": round(sum(h.get("seconds", 0) for h in history)),
