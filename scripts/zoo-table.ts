@@ -2,7 +2,8 @@
  * docs/zoo.md's tables and its val-accuracy chart, from what the zoo runs left behind (prints Markdown; writes the SVG).
  * Per architecture it reads the exported sidecar (models/zoo-<arch>.json, or runs/zoo/<arch>/model/ for the ones not
  * shipped), `emolens eval --json` output (runs/zoo/<arch>/eval.json) and `emolens bench --json` output
- * (runs/zoo/<arch>/bench-*.json, the minimum over the repeats). Nothing here measures anything.
+ * (runs/zoo/<arch>/bench-*.json, the minimum over the repeats) and scripts/zoo-speed.ts --json output
+ * (runs/zoo/speed.json). Nothing here measures anything.
  *
  *   node --import tsx scripts/zoo-table.ts [--svg docs/zoo/val-acc.svg]
  */
@@ -42,14 +43,19 @@ function benchOf(dir: string): { b1: number; b32: number; runs: number } | null 
   return { b1: Math.min(...rows.map((r) => r.batch1MsPerFace)), b32: Math.min(...rows.map((r) => r.batch32MsPerFace)), runs: rows.length };
 }
 
+const speed = (readJson(join('runs', 'zoo', 'speed.json'))?.results ?? []) as Array<{ model: string; batch: number; cpuMsPerFace: number }>;
+const cpuMs = (name: string): string => {
+  const [b1, b32] = [1, 32].map((b) => speed.find((t) => t.model === name && t.batch === b)?.cpuMsPerFace);
+  return b1 === undefined || b32 === undefined ? '—' : `${b1.toFixed(2)} / ${b32.toFixed(2)}`;
+};
 const pct = (v: number | undefined): string => (typeof v === 'number' ? `${(v * 100).toFixed(1)} %` : '—');
 const fix = (v: number | undefined, d: number): string => (typeof v === 'number' ? v.toFixed(d) : '—');
 
 const rows = [...ZOO.map((z) => ({ ...z, name: `zoo-${z.arch}` })),
   { arch: 'emolens_vgg', seed: 'emolens-fer (shipped, reference)', paper: '—', name: 'emolens-fer' }];
 const main: string[] = [
-  '| model | seed / paper | paper\'s figure | val acc | macro-F1 | ECE | eval = sidecar | parameters | MACs / face | ONNX MB | ms / face (b1 / b32) | train CPU-min | wall min | epochs |',
-  '|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+  '| model | seed / paper | paper\'s figure | val acc | macro-F1 | ECE | eval = sidecar | parameters | MACs / face | ONNX MB | CPU ms / face, 1 thread (b1 / b32) | bench wall ms / face (b1 / b32) | train CPU-min | wall min | epochs |',
+  '|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
 ];
 const recall: string[] = [`| model | ${LABELS.join(' | ')} |`, `|---|${LABELS.map(() => '---:').join('|')}|`];
 const curves: Array<{ arch: string; points: Array<[number, number]> }> = [];
@@ -72,7 +78,7 @@ for (const r of rows) {
   const m = ev ?? val;
   main.push(`| ${label} | ${r.seed} | ${r.paper} | ${pct(m?.accuracy)} | ${fix(m?.macroF1, 3)} | ${fix(m?.ece, 3)} | ${same} | ` +
     `${sidecar ? sidecar.parameters.toLocaleString('en-US') : '—'} | ${sidecar ? `${(sidecar.macs / 1e6).toFixed(0)} M` : '—'} | ${mb} | ` +
-    `${bench ? `${bench.b1.toFixed(2)} / ${bench.b32.toFixed(2)}` : '—'} | ${cpuMin} | ${wallMin} | ${fix(sidecar?.training?.epochsRun, 2)} |`);
+    `${cpuMs(r.name)} | ${bench ? `${bench.b1.toFixed(2)} / ${bench.b32.toFixed(2)}` : '—'} | ${cpuMin} | ${wallMin} | ${fix(sidecar?.training?.epochsRun, 2)} |`);
   if (m) recall.push(`| ${label} | ${LABELS.map((l) => fix(m.perClass?.[l]?.recall, 2)).join(' | ')} |`);
   const history = (sidecar?.training?.history ?? []) as Json[];
   if (r.name !== 'emolens-fer' && history.length && typeof history[0].train_cpu_seconds === 'number') {
