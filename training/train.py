@@ -3,6 +3,8 @@
     python3 -m training train --arch emolens_vgg --data ../shared/datasets/fer2013 --out runs/vgg
 
 Writes into --out: last.pt (resumable), best.pt (best val accuracy), history.json, config.json.
+With --cpu-budget-min N the run ends when its training steps have used N CPU minutes and the LR schedule spans the
+budget (docs/zoo.md compares the seed architectures that way).
 """
 from __future__ import annotations
 
