@@ -1,6 +1,7 @@
 // The model factory's own tests (training/tests, Python unittest) run from here so `npm test` covers both halves.
 // They train 2 steps of every registered architecture on generated data, distil from the shipped model and check
-// export -> onnxruntime-node agreement; no real model is trained. Without PyTorch they skip, but fail under CI=true
+// export -> onnxruntime-node agreement, check train.py --cpu-budget-min and that training/metrics.py's ECE equals
+// src/eval/calibration.ts's (test_zoo.py); no real model is trained. Without PyTorch they skip, but fail under CI=true
 // (test/helpers/prerequisites.ts); a Python test that skips (python3-onnx missing) says so here, and fails in CI.
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';

@@ -26,7 +26,7 @@ from torch import nn
 from .augment import center_crop
 from .data import EMOTIONS, load_cached
 from .errors import UsageError
-from .metrics import classification_report
+from .metrics import calibration_report, classification_report
 from .models import create_model
 
 CONTRACT_FORMAT = "emolens-model/2"  # /2: optional "explain" block (docs/model-contract.md)
@@ -108,7 +108,9 @@ def run_onnxruntime(onnx_path: Path, x: np.ndarray) -> np.ndarray:
         return np.fromfile(out, dtype=np.float32).reshape(x.shape[0], -1)
 
 
-COMMAND_KEYS = ("arch", "data", "init", "epochs", "lr", "batch_size", "input_size", "label_smoothing", "erasing", "seed", "tta")
+COMMAND_KEYS = ("arch", "data", "init", "epochs", "optimizer", "lr", "weight_decay", "batch_size", "input_size",
+                "label_smoothing", "erasing", "seed", "tta", "threads", "cpu_budget_min", "eval_every_min")
+BUDGET_KEYS = ("threads", "cpu_budget_min", "eval_every_min")  # in the command only for --cpu-budget-min runs
 
 
 def lineage(ckpt: dict, history: list[dict]) -> list[tuple[dict, list[dict]]]:
@@ -127,10 +129,14 @@ def stage(index: int, train_cfg: dict, history: list[dict]) -> dict:
         "stage": index,
         "recipe": {k: v for k, v in train_cfg.items() if k not in ("resume", "max_steps", "limit", "cache_dir")},
         "command": "npm run train -- " + " ".join(
-            f"--{k.replace('_', '-')} {train_cfg[k]}" for k in COMMAND_KEYS if train_cfg.get(k) is not None)
+            f"--{k.replace('_', '-')} {train_cfg[k]}" for k in COMMAND_KEYS if train_cfg.get(k) is not None
+            and (train_cfg.get("cpu_budget_min") or k not in BUDGET_KEYS))
             + f" --out {train_cfg.get('out')}",
-        "epochsRun": len(history),
+        "epochsRun": history[-1]["epoch"] if history else 0,  # fractional where a CPU budget cut an epoch
         "trainSeconds": round(sum(h.get("seconds", 0) for h in history)),
+        # train.py --cpu-budget-min runs: CPU seconds of the training steps (all threads) and of validation
+        **({"trainCpuSeconds": history[-1]["train_cpu_seconds"], "valCpuSeconds": history[-1]["val_cpu_seconds"],
+            "cpuBudgetMin": train_cfg.get("cpu_budget_min")} if history and "train_cpu_seconds" in history[-1] else {}),
     }
 
 
@@ -160,8 +166,8 @@ def main(cfg: argparse.Namespace) -> dict:
     with torch.no_grad():
         probs = torch.cat([model(x[i:i + 512]) for i in range(0, len(x), 512)]).numpy()
     torch_ms = (time.time() - t0) * 1000 / len(x)
-    report = classification_report(y_val, probs.argmax(1))
-    print(f"val accuracy {report['accuracy']:.4f}  macro-F1 {report['macroF1']:.4f}  "
+    report = {**classification_report(y_val, probs.argmax(1)), **calibration_report(y_val, probs)}
+    print(f"val accuracy {report['accuracy']:.4f}  macro-F1 {report['macroF1']:.4f}  ECE {report['ece']:.4f}  "
           f"disgust recall {report['perClass']['disgust']['recall']:.3f}  ({torch_ms:.2f} ms/img in PyTorch)")
 
     out = Path(cfg.out)
@@ -218,7 +224,7 @@ def main(cfg: argparse.Namespace) -> dict:
             "recipe": stages[-1]["recipe"],
             "command": " && ".join(st["command"] for st in stages),
             "stages": stages,
-            "epochsRun": len(full_history),
+            "epochsRun": full_history[-1]["epoch"] if full_history else 0,
             "trainSeconds": round(sum(h.get("seconds", 0) for h in full_history)),
             "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, PyTorch {torch.__version__}",
             "history": full_history,

@@ -3,6 +3,8 @@
     python3 -m training train --arch emolens_vgg --data ../shared/datasets/fer2013 --out runs/vgg
 
 Writes into --out: last.pt (resumable), best.pt (best val accuracy), history.json, config.json.
+With --cpu-budget-min N the run ends when its training steps have used N CPU minutes and the LR schedule spans the
+budget (docs/zoo.md compares the seed architectures that way).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import torch.nn.functional as F
 from .augment import center_crop, mix, random_affine, random_crop, random_erasing, random_photometric
 from .data import EMOTIONS, class_counts, load_cached
 from .errors import UsageError
-from .metrics import classification_report
+from .metrics import calibration_report, classification_report
 from .models import count_macs, count_parameters, create_model
 
 
@@ -67,6 +69,12 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--seed", type=int, default=0)
     a("--deterministic", action="store_true", help="torch deterministic algorithms (slower)")
     a("--threads", type=int, default=os.cpu_count() or 2)
+    a("--cpu-budget-min", type=float, default=0, help="stop when the training steps have used this many CPU minutes "
+      "(time.process_time, all threads; validation not counted), cutting the epoch; the LR schedule then runs over the "
+      "budget instead of --epochs (0 = off)")
+    a("--budget-warmup", type=float, default=0.03, help="with --cpu-budget-min: linear warm-up over this fraction")
+    a("--eval-every-min", type=float, default=2.5, help="with --cpu-budget-min: also validate (and checkpoint) every "
+      "this many training CPU minutes, so a budget shorter than an epoch still has a curve")
     a("--max-steps", type=int, default=0, help="stop after this many steps (smoke tests)")
     a("--limit", type=int, default=0, help="use only the first N train images (smoke tests)")
     a("--resume", action="store_true", help="continue from <out>/last.pt")
@@ -144,7 +152,12 @@ def main(cfg: argparse.Namespace) -> dict:
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3) \
         if cfg.schedule == "plateau" else None
 
-    def lr_at(step: int) -> float:
+    def lr_at(step: int, train_cpu_s: float) -> float:
+        if cfg.cpu_budget_min:  # progress is the share of the CPU budget used (budgeted training, Li et al. 2020)
+            done = train_cpu_s / (cfg.cpu_budget_min * 60)
+            if done < cfg.budget_warmup:
+                return cfg.lr * max(done / cfg.budget_warmup, 1e-3)
+            return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (done - cfg.budget_warmup) / (1 - cfg.budget_warmup))))
         warm = cfg.warmup_epochs * steps_per_epoch
         if step < warm:
             return cfg.lr * (step + 1) / warm
@@ -152,6 +165,8 @@ def main(cfg: argparse.Namespace) -> dict:
 
     history: list[dict] = []
     start_epoch, best_acc, step = 0, -1.0, 0
+    order, pos = None, 0  # this epoch's sample order and how far into it training is
+    train_cpu_s = val_cpu_s = wall_s = 0.0
     parent = None
     if cfg.init and not (cfg.resume and (out / "last.pt").exists()):
         init = torch.load(cfg.init)
@@ -171,6 +186,9 @@ def main(cfg: argparse.Namespace) -> dict:
         if plateau and ckpt.get("plateau"):
             plateau.load_state_dict(ckpt["plateau"])
         start_epoch, best_acc, step, history = ckpt["epoch"] + 1, ckpt["best_acc"], ckpt["step"], ckpt["history"]
+        if not ckpt.get("epoch_done", True):  # an epoch cut by --eval-every-min / the budget: finish it
+            start_epoch, order, pos = ckpt["epoch"], ckpt["order"], ckpt["pos"]
+        train_cpu_s, val_cpu_s, wall_s = ckpt.get("train_cpu_s", 0.0), ckpt.get("val_cpu_s", 0.0), ckpt.get("wall_s", 0.0)
         mean, std, parent = ckpt["mean"], ckpt["std"], ckpt.get("parent")  # as the run began, not recomputed
         torch.set_rng_state(ckpt["rng"])
         print(f"resumed from epoch {start_epoch}, best val acc {best_acc:.4f}", flush=True)
@@ -187,17 +205,25 @@ def main(cfg: argparse.Namespace) -> dict:
 
     x_train_t = torch.from_numpy(x_train)
     y_train_t = torch.from_numpy(y_train)
-    epochs_without_gain = 0
-    for epoch in range(start_epoch, cfg.epochs):
+    epochs_without_gain, epoch_best_acc = 0, best_acc
+    budget_s = cfg.cpu_budget_min * 60
+    eval_every_s = cfg.eval_every_min * 60 if budget_s else 0
+    next_eval_s = (math.floor(train_cpu_s / eval_every_s) + 1) * eval_every_s if eval_every_s else math.inf
+    epoch = start_epoch
+    while epoch < cfg.epochs and not (budget_s and train_cpu_s >= budget_s):
+        # One segment: the rest of this epoch, or up to the next --eval-every-min point or the end of the budget.
         t0 = time.time()
         model.train()
-        if sample_p is not None:
-            order = torch.from_numpy(np.random.choice(len(x_train), len(x_train), p=sample_p))
-        else:
-            order = torch.randperm(len(x_train))
+        if order is None:
+            if sample_p is not None:
+                order = torch.from_numpy(np.random.choice(len(x_train), len(x_train), p=sample_p))
+            else:
+                order = torch.randperm(len(x_train))
+            pos = 0
         seen, loss_sum, correct = 0, 0.0, 0
-        for i in range(0, len(order), cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
+        while pos < len(order):
+            c0 = time.process_time()
+            idx = order[pos:pos + cfg.batch_size]
             xb, yb = normalize(x_train_t[idx], mean, std), y_train_t[idx]
             xb = random_affine(xb, cfg.rotate, cfg.zoom, cfg.shift, cfg.shear, bool(cfg.flip))
             xb = random_crop(xb, cfg.input_size)
@@ -208,7 +234,7 @@ def main(cfg: argparse.Namespace) -> dict:
             xb = xb.contiguous(memory_format=torch.channels_last)
             if plateau is None:
                 for g in opt.param_groups:
-                    g["lr"] = lr_at(step)
+                    g["lr"] = lr_at(step, train_cpu_s)
             if cfg.mix != "none" and random.random() < cfg.mix_prob:
                 xb, ya, yb2, lam = mix(xb, yb, cfg.mix, cfg.mix_alpha)
                 logits = model(xb)
@@ -225,49 +251,75 @@ def main(cfg: argparse.Namespace) -> dict:
             loss.backward()
             opt.step()
             step += 1
+            pos += len(idx)
             seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
+            train_cpu_s += time.process_time() - c0
             if cfg.max_steps and step >= cfg.max_steps:
                 break
+            if budget_s and (train_cpu_s >= budget_s or train_cpu_s >= next_eval_s):
+                break
+        epoch_done = pos >= len(order) or not budget_s  # without a budget only --max-steps cuts an epoch: as before
+        while train_cpu_s >= next_eval_s:
+            next_eval_s += eval_every_s
 
+        c0 = time.process_time()
         probs = predict(model, x_val, cfg, mean, std)
-        report = classification_report(y_val, probs.argmax(1))
+        val_cpu_s += time.process_time() - c0
+        report = {**classification_report(y_val, probs.argmax(1)), **calibration_report(y_val, probs)}
         val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
+        wall_s += time.time() - t0
         row = {
-            "epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1),
-            "train_loss": loss_sum / seen, "train_acc": correct / seen,
+            # a whole number at an epoch's end; a fraction where --eval-every-min or the budget cut an epoch
+            "epoch": epoch + 1 if epoch_done else round(epoch + pos / len(order), 3),
+            "step": step, "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1),
+            "train_cpu_seconds": round(train_cpu_s, 1), "val_cpu_seconds": round(val_cpu_s, 1),
+            "wall_seconds": round(wall_s, 1),
+            "train_loss": loss_sum / max(1, seen), "train_acc": correct / max(1, seen),
             "val_loss": val_loss, "val_acc": report["accuracy"], "val_macro_f1": report["macroF1"],
+            "val_ece": report["ece"],
             "val_recall": {k: v["recall"] for k, v in report["perClass"].items()},
         }
         history.append(row)
-        if plateau:
+        if plateau and epoch_done:
             plateau.step(report["accuracy"])
         improved = report["accuracy"] > best_acc
         if improved:
-            best_acc, epochs_without_gain = report["accuracy"], 0
-        else:
-            epochs_without_gain += 1
+            best_acc = report["accuracy"]
+        if epoch_done:
+            epochs_without_gain = 0 if best_acc > epoch_best_acc else epochs_without_gain + 1
+            epoch_best_acc = best_acc
         recalls = " ".join(f"{k[:3]}={v:.2f}" for k, v in row["val_recall"].items())
-        print(f"epoch {epoch + 1:3d}/{cfg.epochs}  {row['seconds']:5.0f}s  lr {row['lr']:.4f}  "
+        budget = f"  cpu {train_cpu_s / 60:.1f}/{cfg.cpu_budget_min:g} min" if budget_s else ""
+        print(f"epoch {row['epoch']:>7}/{cfg.epochs}  {row['seconds']:5.0f}s{budget}  lr {row['lr']:.4f}  "
               f"train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}  "
-              f"val loss {val_loss:.3f} acc {report['accuracy']:.4f} F1 {report['macroF1']:.3f}  "
+              f"val loss {val_loss:.3f} acc {report['accuracy']:.4f} F1 {report['macroF1']:.3f} ECE {report['ece']:.3f}  "
               f"recall {recalls}{'  *' if improved else ''}", flush=True)
 
+        if epoch_done:
+            epoch, order, pos = epoch + 1, None, 0
         meta = {"arch": cfg.arch, "config": vars(cfg), "mean": mean, "std": std, "parameters": params, "macs": macs,
                 "parent": parent}
-        ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "step": step,
-                "best_acc": best_acc, "history": history, "rng": torch.get_rng_state(),
+        # epoch = the last epoch touched; order/pos let --resume continue a cut epoch where it stopped
+        ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch - 1 if epoch_done else epoch,
+                "epoch_done": epoch_done, "order": order, "pos": pos, "step": step, "best_acc": best_acc,
+                "epoch_best_acc": epoch_best_acc, "history": history, "rng": torch.get_rng_state(),
+                "train_cpu_s": train_cpu_s, "val_cpu_s": val_cpu_s, "wall_s": wall_s,
                 "plateau": plateau.state_dict() if plateau else None, **meta}
         torch.save(ckpt, out / "last.pt.tmp")
         os.replace(out / "last.pt.tmp", out / "last.pt")
         if improved:
-            torch.save({"model": model.state_dict(), "epoch": epoch, "val": report, **meta}, out / "best.pt")
+            torch.save({"model": model.state_dict(), "epoch": ckpt["epoch"], "history_row": len(history) - 1,
+                        "val": report, **meta}, out / "best.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
         if cfg.max_steps and step >= cfg.max_steps:
             break
         if cfg.patience and epochs_without_gain >= cfg.patience:
             print(f"early stop: no val gain for {cfg.patience} epochs", flush=True)
             break
+    if budget_s and train_cpu_s >= budget_s:
+        print(f"CPU budget reached: {train_cpu_s / 60:.2f} CPU-min of training (+{val_cpu_s / 60:.2f} validating), "
+              f"{wall_s / 60:.1f} min wall", flush=True)
     print(f"best val acc {best_acc:.4f}; checkpoints in {out}", flush=True)
     return {"best_acc": best_acc, "history": history}
