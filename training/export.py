@@ -10,7 +10,6 @@ images and must agree with PyTorch. See docs/model-contract.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import subprocess
@@ -28,6 +27,7 @@ from .data import EMOTIONS, load_cached
 from .errors import UsageError
 from .metrics import calibration_report, classification_report
 from .models import create_model
+from .sidecar import sha256, write_sidecar
 
 CONTRACT_FORMAT = "emolens-model/2"  # /2: optional "explain" block (docs/model-contract.md)
 REPO = Path(__file__).resolve().parent.parent
@@ -83,10 +83,6 @@ def with_gradcam_outputs(onnx_path: Path) -> dict | None:
     if block:
         onnx.save(model, str(onnx_path))
     return {"gradcam": block} if block else None
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_onnxruntime(onnx_path: Path, x: np.ndarray) -> np.ndarray:
@@ -236,6 +232,6 @@ def main(cfg: argparse.Namespace) -> dict:
         "provenance": "Trained by emolens training/ on FER2013 train (28,709 images), selected on FER2013 val (PublicTest).",
         "license": "Weights: MIT (emolens). Training data FER2013: research use; see docs/model-card.md.",
     }
-    (out / f"{cfg.name}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    write_sidecar(out / f"{cfg.name}.onnx", sidecar)
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB) and {out / (cfg.name + '.json')}")
     return sidecar

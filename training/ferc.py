@@ -23,7 +23,6 @@ standardisation inside the graph, probabilities [N,7] out) + sidecar. Needs torc
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import time
@@ -34,6 +33,7 @@ from torch import nn
 
 from .data import EMOTIONS
 from .metrics import classification_report
+from .sidecar import sha256, write_sidecar
 
 SEED = 0
 EPOCHS_MLP = 60
@@ -124,10 +124,6 @@ def line(name, r):
     return f"{name:44s} acc {100 * r['accuracy']:5.2f} %  macro-F1 {r['macroF1']:.3f}  recall: {rec}"
 
 
-def sha256(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--features", default="runs/ferc")
@@ -211,9 +207,7 @@ def main(argv=None):
             "sha256": sha256(args.export),
             "license": "MIT", "provenance": "trained by training/ferc.py on EVs from face-landmarks68 (MIT)",
         }
-        with open(os.path.splitext(args.export)[0] + ".json", "w") as f:
-            json.dump(sidecar, f, indent=2)
-            f.write("\n")
+        write_sidecar(args.export, sidecar)
         print(f"wrote {args.export} ({os.path.getsize(args.export)} bytes) + sidecar")
     return 0
 

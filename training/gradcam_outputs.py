@@ -17,9 +17,10 @@ Models whose graph does not end in that pattern (seed002's flatten head, mini-Xc
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
+
+from .sidecar import sha256, write_sidecar
 
 FEATURE_PREFIX = "gradcam_features_"
 
@@ -187,8 +188,8 @@ def main(cfg: argparse.Namespace) -> dict | None:
         sidecar = dict(items[:at] + [("explain", {"gradcam": block})] + items[at:])
         print(f"{dst}: {len(block['branches'])} Grad-CAM branch output(s) "
               f"({', '.join(b['output'] + (' (mirror)' if b['hflip'] else '') for b in block['branches'])})")
-    sidecar["sha256"] = hashlib.sha256(dst.read_bytes()).hexdigest()
-    dst.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    sidecar["sha256"] = sha256(dst)
+    write_sidecar(dst, sidecar)
     return block
 
 

@@ -12,11 +12,10 @@ with a separable stride-2 conv first), TF 'SAME' padding (training/tfjs.py's con
 
 The ONNX model: input `input` [N,3,112,112] float32 RGB, already normalised as x / 255 - mean (the sidecar's
 preprocess), the face box padded to a square (centred, zeros) and resized to 112; output `landmarks` [N,136]:
-x0, y0, x1, y1, ... as fractions of the padded square. scripts/verify-landmarks68.mjs checks it against face-api
+x0, y0, x1, y1, ... as fractions of the padded square. scripts/verify-landmarks68.ts checks it against face-api
 itself. Needs torch and numpy only.
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -26,8 +25,10 @@ import torch
 import torch.nn.functional as F
 
 if __package__:
+    from .sidecar import sha256, write_sidecar
     from .tfjs import conv_same, read_weights
 else:  # run as a script: training/ itself is on sys.path
+    from sidecar import sha256, write_sidecar
     from tfjs import conv_same, read_weights
 
 OPSET = 13
@@ -127,10 +128,6 @@ def count_macs(net):
     return macs + 256 * 136
 
 
-def sha256(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--manifest", default="node_modules/@vladmandic/face-api/model/face_landmark_68_model-weights_manifest.json")
@@ -176,13 +173,9 @@ def main(argv=None):
         "conversion": {"tool": "training/landmarks68.py", "opset": OPSET, "torch": torch.__version__,
                        "source": os.path.relpath(args.manifest), "sourceSha256": sha256(args.manifest),
                        "weightsSha256": sha256(os.path.join(os.path.dirname(args.manifest), "face_landmark_68_model.bin")),
-                       "verify": "node scripts/verify-landmarks68.mjs"},
+                       "verify": "node --import tsx scripts/verify-landmarks68.ts"},
     }
-    sidecar_path = os.path.splitext(args.out)[0] + ".json"
-    with open(sidecar_path, "w") as f:
-        json.dump(sidecar, f, indent=2)
-        f.write("\n")
-    print(f"wrote {sidecar_path}")
+    print(f"wrote {write_sidecar(args.out, sidecar)}")
     return 0
 
 

@@ -274,7 +274,7 @@ def main(cfg: argparse.Namespace) -> dict:
             # a whole number at an epoch's end; a fraction where --eval-every-min or the budget cut an epoch
             "epoch": epoch + 1 if epoch_done else round(epoch + pos / len(order), 3),
             "step": step, "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1),
-            "train_cpu_seconds": round(train_cpu_s, 1), "val_cpu_seconds": round(val_cpu_s, 1),
+            "train_cpu_seconds": round(train_cpu_s, 3), "val_cpu_seconds": round(val_cpu_s, 3),
             "wall_seconds": round(wall_s, 1),
             "train_loss": loss_sum / max(1, seen), "train_acc": correct / max(1, seen),
             "val_loss": val_loss, "val_acc": report["accuracy"], "val_macro_f1": report["macroF1"],
