@@ -24,12 +24,16 @@ import { DEFAULT_FER_VAL, devSet, matchFaces, type DevImage } from './detector-d
 
 /** Named candidates: a detector model and its options. */
 const CANDIDATES: Record<string, { model: string; options: DetectOptions }> = {
+  today: { model: 'blazeface', options: { views: [] } },
+  'today-off': { model: 'blazeface', options: { views: [], tiles: 'off' } },
+  'today-min0.2': { model: 'blazeface', options: { views: [], minScore: 0.2 } },
+  'today-tiles512': { model: 'blazeface', options: { views: [], tiles: 512 } },
   default: { model: 'blazeface', options: {} },
-  off: { model: 'blazeface', options: { tiles: 'off' } },
-  'min0.35': { model: 'blazeface', options: { minScore: 0.35 } },
-  'min0.2': { model: 'blazeface', options: { minScore: 0.2 } },
-  'off-min0.2': { model: 'blazeface', options: { tiles: 'off', minScore: 0.2 } },
-  tiles512: { model: 'blazeface', options: { tiles: 512 } },
+  'views2': { model: 'blazeface', options: { views: [2] } },
+  'views1.5+2.5': { model: 'blazeface', options: { views: [1.5, 2.5] } },
+  'views2+3': { model: 'blazeface', options: { views: [2, 3] } },
+  'views2+4': { model: 'blazeface', options: { views: [2, 4] } },
+  'views2+3-tiles-off': { model: 'blazeface', options: { views: [2, 3], tiles: 'off' } },
 };
 
 const { values: args } = parseArgs({
@@ -40,6 +44,7 @@ const { values: args } = parseArgs({
     candidates: { type: 'string', default: 'default,off,min0.35' },
     threads: { type: 'string', default: '1' },
     'no-samples': { type: 'boolean', default: false },
+    'show-false': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -95,6 +100,14 @@ async function scoreDevImage(dev: DevImage): Promise<void> {
     t.wallMs.push(wall); t.cpuMs += cpu; t.images++;
     const { matched, falsePositives } = matchFaces(dev.faces, faces);
     t.falsePositives += falsePositives.length;
+    if (args['show-false']) {
+      for (const f of falsePositives) {
+        const near = dev.faces.map((tr) => ({ tr, d: Math.hypot(f.box.x + f.box.width / 2 - tr.box.x - tr.side / 2, f.box.y + f.box.height / 2 - tr.box.y - tr.side / 2) }))
+          .sort((a, b) => a.d - b.d)[0];
+        console.error(`false ${t.name} ${dev.name} ${dev.image.width}x${dev.image.height} ${dev.background} score ${f.score.toFixed(2)} side ${Math.max(f.box.width, f.box.height).toFixed(0)}`
+          + (near ? ` nearest face ${near.tr.side} px ${near.tr.framing} at ${(near.d / near.tr.side).toFixed(2)} sides` : ''));
+      }
+    }
     const crops: GrayImage[] = [];
     const which: number[] = [];
     dev.faces.forEach((truth, i) => {
@@ -137,6 +150,7 @@ if (!args['no-samples']) {
     for (let c = 0; c < detectors.length; c++) {
       const { faces, wall } = await timed(detectors[c], image);
       const { matched, falsePositives } = matchFaces(truth.faces.map((f) => ({ box: f.box, side: Math.max(f.box.width, f.box.height) })), faces);
+      if (args['show-false']) for (const f of falsePositives) console.error(`false ${tallies[c].name} ${truth.photo} score ${f.score.toFixed(2)} box ${JSON.stringify(f.box)}`);
       const s = tallies[c].samples;
       s.total += truth.faces.length; s.found += matched.filter(Boolean).length; s.falsePositives += falsePositives.length; s.wallMs.push(wall);
     }

@@ -78,7 +78,8 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
     torch.onnx.export(model, dummy, args.out, opset_version=OPSET, input_names=["input"],
                       output_names=["regressors", "classificators"],
-                      dynamic_axes={"input": {0: "batch"}, "regressors": {0: "batch"}, "classificators": {0: "batch"}},
+                      dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
+                                    "regressors": {0: "batch", 1: "anchors"}, "classificators": {0: "batch", 1: "anchors"}},
                       do_constant_folding=True)
     params = sum(p.numel() for p in model.parameters())
     size = os.path.getsize(args.out)
