@@ -30,6 +30,7 @@ const CANDIDATES: Record<string, { model: string; options: DetectOptions }> = {
   'today-tiles512': { model: 'blazeface', options: { views: [], tiles: 512 } },
   default: { model: 'blazeface', options: {} },
   'views2': { model: 'blazeface', options: { views: [2] } },
+  'views2+3+tiles640': { model: 'blazeface', options: { views: [2, 3], tiles: 640 } },
   'views1.5+2.5': { model: 'blazeface', options: { views: [1.5, 2.5] } },
   'views2+3': { model: 'blazeface', options: { views: [2, 3] } },
   'views2+4': { model: 'blazeface', options: { views: [2, 4] } },

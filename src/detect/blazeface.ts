@@ -57,6 +57,8 @@ export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
   batchSize: 8,
 };
 
+/** Smallest face box (input px) a view reports at all; below MIN_FACE_INPUT_PX only the close-up can tell. */
+const VIEW_MIN_INPUT_PX = 8;
 /** A view's face seen at this box side (input px) or more is sure; smaller ones get a close-up check. */
 const VIEW_SURE_INPUT_PX = 24;
 /**
@@ -112,7 +114,7 @@ export class FaceDetector {
       // higher: views are where texture turns into "faces"); smaller ones get a close-up, like tile faces (level 1).
       for (const face of faces) {
         const inputSide = sideOf(face.box) * view.zoom;
-        if (inputSide < MIN_FACE_INPUT_PX || inputSide > VIEW_MAX_INPUT_PX) continue;
+        if (inputSide < VIEW_MIN_INPUT_PX || inputSide > VIEW_MAX_INPUT_PX) continue;
         const sure = inputSide >= VIEW_SURE_INPUT_PX;
         if (sure && face.score < opts.minScore + VIEW_SCORE_MARGIN) continue;
         const pass: Pass = { region: whole, level: sure ? 0 : 1, floor: MIN_FACE_INPUT_PX / view.zoom, minFaceSize: 0, maxFaceSize: Infinity };
@@ -128,7 +130,7 @@ export class FaceDetector {
     if (unsure.length === 0) return wholePhoto;
     // A candidate on a face already sure is that face: no close-up for it.
     const fresh = nonMaxSuppression(unsure.map((k) => k.face), opts.iouThreshold, opts.maxFaces)
-      .filter((c) => wholePhoto.every((w) => iou(w.box, c.box) <= opts.iouThreshold && containment(w.box, c.box) <= NESTED_THRESHOLD));
+      .filter((c) => !overlapsAny(c, wholePhoto, opts.iouThreshold));
     const confirmed = await this.confirmCloseUp(image, fresh, minLogit, opts.batchSize);
     return nonMaxSuppression([...wholePhoto, ...confirmed], opts.iouThreshold, opts.maxFaces);
   }
@@ -273,6 +275,10 @@ export class FaceDetector {
 }
 
 const sideOf = (box: Box): number => Math.max(box.width, box.height);
+
+/** Whether `face` is one of `faces` by NMS's rules (overlap above iouThreshold, or nested in it). */
+const overlapsAny = (face: DetectedFace, faces: readonly DetectedFace[], iouThreshold: number): boolean =>
+  faces.some((f) => iou(f.box, face.box) > iouThreshold || containment(f.box, face.box) > NESTED_THRESHOLD);
 
 /** Whether `pass` owns this face: its size is in the pass's band and, for tiles, it lies wholly inside. */
 function keptByPass(box: Box, pass: Pass): boolean {
