@@ -51,6 +51,16 @@ describe('model contract', () => {
     assert.deepEqual(Array.from(anchors.slice(1024, 1026)), [16, 16]);              // then the 32 px grid
   });
 
+  it('runs any input size in multiples of 32: more rows, on the same grids, in the same order', async () => {
+    const wide = generateAnchors({ ...parseDetectorSidecar(sidecar).anchors, inputWidth: 512, inputHeight: 256 });
+    assert.equal(wide.length / 2, 32 * 16 * 2 + 16 * 8 * 6);
+    assert.deepEqual(Array.from(wide.slice(2 * 64, 2 * 64 + 2)), [8, 24]);        // the 16 px grid's second row (64 anchors on)
+    const session = await ort.InferenceSession.create(readFileSync(MODEL));
+    const out = await session.run({ input: new ort.Tensor('float32', new Float32Array(3 * 256 * 512), [1, 3, 256, 512]) });
+    assert.deepEqual(out.regressors.dims, [1, wide.length / 2, 16]);
+    assert.deepEqual(out.classificators.dims, [1, wide.length / 2, 1]);
+  });
+
   it('rejects a sidecar for another task', () => {
     assert.throws(() => parseDetectorSidecar({ ...sidecar, task: 'emotion' }), InvalidModelError);
   });
@@ -158,5 +168,6 @@ describe('FaceDetector on the sample photos', () => {
     const image: RgbaImage = { data: new Uint8Array(64 * 64 * 4), width: 64, height: 64 };
     await assert.rejects(detector.detect(image, { minScore: 2 }), UsageError);
     await assert.rejects(detector.detect(image, { tiles: 10 }), UsageError);
+    await assert.rejects(detector.detect(image, { views: [0.5] }), UsageError);
   });
 });

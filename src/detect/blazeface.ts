@@ -1,8 +1,9 @@
 /**
- * FaceDetector: BlazeFace (MediaPipe short-range front model, converted to ONNX by training/tfjs_to_onnx.py) on any
- * RgbaImage. Owns pre-processing (letterbox, tiles), the batched ONNX runs (through engine/, the only ORT user) and
- * post-processing: anchor decoding, sigmoid and NMS as @vladmandic/human does them, plus the merging of tiled passes
- * (tiles.ts) and a close-up check of faces only a tile saw. Browser-safe: no Node imports.
+ * FaceDetector: BlazeFace (MediaPipe's 256 px model, converted to ONNX by training/tfjs_to_onnx.py, any input size)
+ * on any RgbaImage. Owns pre-processing (letterbox; the whole photo at 256 px and as larger views; tiles), the
+ * batched ONNX runs (through engine/, the only ORT user) and post-processing: anchor decoding, sigmoid and NMS as
+ * @vladmandic/human does them, plus the merging of passes (tiles.ts) and a close-up check of faces only a tile or a
+ * view saw small. Browser-safe: no Node imports.
  */
 import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
 import { UsageError } from '../errors.js';
@@ -136,8 +137,8 @@ export class FaceDetector {
   }
 
   /**
-   * Looks again at each face a tile found, from close up (the face a quarter of the input, a scale BlazeFace knows
-   * well): a face is confirmed there, texture mostly is not. Costs one input per tile face. Returns the close-up's
+   * Looks again at each face a tile (or a view, small) found, from close up (the face a quarter of the input, a
+   * scale BlazeFace knows well): a face is confirmed there, texture mostly is not. Costs one input per face. Returns the close-up's
    * estimates (sharper: the face spans ~64 input px instead of 12-30) of the confirmed faces.
    */
   private async confirmCloseUp(image: RgbaImage, faces: DetectedFace[], minLogit: number, batchSize: number): Promise<DetectedFace[]> {
