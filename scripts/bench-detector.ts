@@ -4,7 +4,7 @@
  * read-out accuracy of detected faces (emotion of the aligned detected face vs the bare 48x48 crop and the label).
  * A benchmark: prints numbers, asserts nothing. Figures are FER2013 *validation* figures.
  *
- *   npm run bench:detector -- [--count 100] [--seed 1] [--candidates default,off,...] [--threads 1] [--json]
+ *   npm run bench:detector -- [--count 100] [--seed 1] [--candidates today,default,...] [--threads 1] [--json] [--show-false]
  *
  * Every candidate sees the same canvases, interleaved image by image, so machine load hits them alike.
  */
@@ -42,7 +42,7 @@ const { values: args } = parseArgs({
     count: { type: 'string', default: '100' },
     seed: { type: 'string', default: '1' },
     data: { type: 'string', default: DEFAULT_FER_VAL },
-    candidates: { type: 'string', default: 'default,off,min0.35' },
+    candidates: { type: 'string', default: 'today,default' },
     threads: { type: 'string', default: '1' },
     'no-samples': { type: 'boolean', default: false },
     'show-false': { type: 'boolean', default: false },
