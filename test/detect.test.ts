@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { FaceDetector, generateAnchors, iou, letterboxInto, nonMaxSuppression, parseDetectorSidecar, planPasses } from '../src/detect/index.js';
+import { FaceDetector, generateAnchors, iou, letterboxInto, nonMaxSuppression, parseDetectorSidecar, planPasses, plausibleLandmarks } from '../src/detect/index.js';
 import { InvalidImageError, InvalidModelError, UsageError } from '../src/errors.js';
 import type { DetectedFace, RgbaImage } from '../src/types.js';
 
@@ -97,6 +97,21 @@ describe('helpers', () => {
     ], 0.3, 10);
     assert.deepEqual(kept.map((k) => k.score), [0.9, 0.6]);
     assert.equal(iou(box(0, 0, 10), box(20, 20, 10)), 0);
+  });
+
+  it('tells a face-like keypoint layout (at any roll) from a bunched one', () => {
+    // a frontal face's keypoints in a 100 px box (as BlazeFace places them), then turned about the box centre
+    const at = (deg: number, points: Record<string, [number, number]>) => {
+      const a = (deg * Math.PI) / 180;
+      const turn = ([x, y]: [number, number]) => ({ x: 50 + (x - 50) * Math.cos(a) - (y - 50) * Math.sin(a), y: 50 + (x - 50) * Math.sin(a) + (y - 50) * Math.cos(a) });
+      return { box: { x: 0, y: 0, width: 100, height: 100 }, score: 0.9, landmarks: Object.fromEntries(Object.entries(points).map(([k, p]) => [k, turn(p)])) } as unknown as DetectedFace;
+    };
+    const face = { rightEye: [30, 30], leftEye: [70, 30], nose: [50, 55], mouth: [50, 75], rightEar: [5, 40], leftEar: [95, 40] } as Record<string, [number, number]>;
+    for (const deg of [0, 30, -30, 90, 180]) assert.ok(plausibleLandmarks(at(deg, face)), `roll ${deg}`);
+    assert.ok(!plausibleLandmarks(at(0, { ...face, leftEye: [38, 31] })), 'eyes 8 px apart');
+    assert.ok(!plausibleLandmarks(at(0, { ...face, rightEar: [40, 40], leftEar: [60, 40] })), 'ears 20 px apart');
+    assert.ok(!plausibleLandmarks(at(0, { ...face, mouth: [50, 35] })), 'mouth level with the eyes');
+    assert.ok(!plausibleLandmarks(at(0, { ...face, mouth: [50, 5] })), 'mouth above the eyes');
   });
 });
 

@@ -14,7 +14,7 @@ import { generateAnchors } from './anchors.js';
 import { parseDetectorSidecar, type DetectorSidecar } from './contract.js';
 import { NESTED_THRESHOLD, nonMaxSuppression } from './nms.js';
 import { letterboxInto, scaleImage, type Placement, type Region } from './letterbox.js';
-import { floorFor, isPartOf, MIN_FACE_INPUT_PX, planPasses, tileSizeFor, type Pass, type TilePlan } from './tiles.js';
+import { floorFor, isPartOf, MIN_FACE_INPUT_PX, planPasses, plausibleLandmarks, tileSizeFor, type Pass, type TilePlan } from './tiles.js';
 
 export interface DetectOptions {
   /** Minimum face score 0..1 (sigmoid of the logit). */
@@ -106,7 +106,12 @@ export class FaceDetector {
     const kept: { face: DetectedFace; pass: Pass; zoom: number }[] = [];
     passes.forEach((pass, i) => {
       const zoom = this.inputSize / Math.max(pass.region.width, pass.region.height);
-      for (const face of found[i]) if (keptByPass(face.box, pass)) kept.push({ face, pass, zoom });
+      for (const face of found[i]) {
+        if (!keptByPass(face.box, pass)) continue;
+        // a face with its keypoints bunched together (part of a face, texture; a strong half profile too) needs a close-up
+        const p = plausibleLandmarks(face) ? pass : { ...pass, level: Math.max(1, pass.level) };
+        kept.push({ face, pass: p, zoom });
+      }
     });
     const whole = { x: 0, y: 0, width: image.width, height: image.height };
     for (const view of views) {
@@ -118,6 +123,8 @@ export class FaceDetector {
         if (inputSide < VIEW_MIN_INPUT_PX || inputSide > VIEW_MAX_INPUT_PX) continue;
         const sure = inputSide >= VIEW_SURE_INPUT_PX;
         if (sure && face.score < opts.minScore + VIEW_SCORE_MARGIN) continue;
+        // zoomed in, part of a large face or texture passes for a face, its keypoints often bunched together
+        if (!plausibleLandmarks(face)) continue;
         const pass: Pass = { region: whole, level: sure ? 0 : 1, floor: MIN_FACE_INPUT_PX / view.zoom, minFaceSize: 0, maxFaceSize: Infinity };
         kept.push({ face, pass, zoom: view.zoom });
       }
