@@ -331,6 +331,9 @@ def op_reshape(g, name, node, attr, args):
     x = args[0]
     if x.dim() == 4:
         x = x.permute(0, 2, 3, 1)                  # back to NHWC so element order is TF's
+        if len(shape) == 3:
+            # a detection head [1, H*W*anchors, k]: rows follow the grid, so a larger input gives more rows
+            return x.reshape(x.shape[0], -1, shape[2])
     return x.reshape(-1, *shape[1:])               # dynamic batch instead of the graph's fixed 1
 
 

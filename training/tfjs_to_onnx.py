@@ -10,8 +10,9 @@ NHWC only matters where the graph reshapes (the detection heads), and there we t
 so anchor order is TF's.
 
 Only the ops training/tfjs.py knows are supported (its OPS); anything else stops the conversion with its name.
-The ONNX model has one input `input` [N,3,256,256] float32 (already normalised to [-1, 1]) and two outputs in
-MediaPipe's order — 16x16 grid anchors (512) first, then 8x8 (384):
+The ONNX model has one input `input` [N,3,H,W] float32 (already normalised to [-1, 1]; 256x256 as trained, or any
+multiples of 32: the heads reshape to [N, -1, k], so a larger input is a larger grid) and two outputs in
+MediaPipe's order — 16x16 grid anchors (512) first, then 8x8 (384) at 256x256:
     regressors      [N,896,16]  box (cx, cy, w, h) + 6 keypoints (x, y), in input pixels, relative to the anchor
     classificators  [N,896,1]   score logit
 Needs torch (1.13 tested) and numpy only.
@@ -78,7 +79,8 @@ def main(argv=None):
     warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
     torch.onnx.export(model, dummy, args.out, opset_version=OPSET, input_names=["input"],
                       output_names=["regressors", "classificators"],
-                      dynamic_axes={"input": {0: "batch"}, "regressors": {0: "batch"}, "classificators": {0: "batch"}},
+                      dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
+                                    "regressors": {0: "batch", 1: "anchors"}, "classificators": {0: "batch", 1: "anchors"}},
                       do_constant_folding=True)
     params = sum(p.numel() for p in model.parameters())
     size = os.path.getsize(args.out)
@@ -91,7 +93,9 @@ def main(argv=None):
         "name": "blazeface",
         "task": "face-detection",
         "input": {"name": "input", "layout": "NCHW", "channels": 3, "height": INPUT_SIZE, "width": INPUT_SIZE,
-                  "dtype": "float32", "dynamicBatch": True, "colorOrder": "RGB"},
+                  "dtype": "float32", "dynamicBatch": True, "colorOrder": "RGB",
+                  "dynamicSize": "height and width may be any multiples of 32 (larger views of a photo); "
+                                 "256 x 256 is the size the network was trained at"},
         "preprocess": {
             "resize": "aspect kept, letterboxed into the square (padding pixel value 0); area average when shrinking",
             "scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
@@ -99,6 +103,7 @@ def main(argv=None):
         },
         "outputs": {
             "regressors": {"shape": ["N", 896, 16],
+                           "anchorsAtOtherSizes": "(H/16)(W/16)*2 + (H/32)(W/32)*6, same order",
                            "layout": "per anchor: cx, cy, w, h, then 6 keypoints (x, y); input pixels; "
                                      "cx, cy and keypoints are offsets from the anchor centre"},
             "classificators": {"shape": ["N", 896, 1], "activation": "sigmoid gives the face score"},

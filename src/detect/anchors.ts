@@ -5,6 +5,9 @@
  */
 export interface AnchorConfig {
   inputSize: number;
+  /** A non-square input (a larger view of the whole photo): its width and height; default inputSize. */
+  inputWidth?: number;
+  inputHeight?: number;
   strides: number[];
   anchorsPerCell: number[];
   /** Cell-centre offset in cells (0.5 = centre). */
@@ -15,10 +18,11 @@ export interface AnchorConfig {
 export function generateAnchors(config: AnchorConfig): Float32Array {
   const centres: number[] = [];
   config.strides.forEach((stride, level) => {
-    const cells = Math.ceil(config.inputSize / stride);
-    for (let row = 0; row < cells; row++) {
+    const rows = Math.ceil((config.inputHeight ?? config.inputSize) / stride);
+    const cols = Math.ceil((config.inputWidth ?? config.inputSize) / stride);
+    for (let row = 0; row < rows; row++) {
       const y = stride * (row + config.offset);
-      for (let col = 0; col < cells; col++) {
+      for (let col = 0; col < cols; col++) {
         const x = stride * (col + config.offset);
         for (let n = 0; n < config.anchorsPerCell[level]; n++) centres.push(x, y);
       }

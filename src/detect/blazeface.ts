@@ -1,23 +1,32 @@
 /**
- * FaceDetector: BlazeFace (MediaPipe short-range front model, converted to ONNX by training/tfjs_to_onnx.py) on any
- * RgbaImage. Owns pre-processing (letterbox, tiles), the batched ONNX runs (through engine/, the only ORT user) and
- * post-processing: anchor decoding, sigmoid and NMS as @vladmandic/human does them, plus the merging of tiled passes
- * (tiles.ts) and a close-up check of faces only a tile saw. Browser-safe: no Node imports.
+ * FaceDetector: BlazeFace (MediaPipe's 256 px model, converted to ONNX by training/tfjs_to_onnx.py, any input size)
+ * on any RgbaImage. Owns pre-processing (letterbox; the whole photo at 256 px and as larger views; tiles), the
+ * batched ONNX runs (through engine/, the only ORT user) and post-processing: anchor decoding, sigmoid and NMS as
+ * @vladmandic/human does them, plus the merging of passes (tiles.ts) and a close-up check of faces only a tile or a
+ * view saw small. Browser-safe: no Node imports.
  */
 import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
 import { UsageError } from '../errors.js';
-import { boxFromCorners } from '../geometry.js';
+import { boxFromCorners, containment, iou } from '../geometry.js';
 import { assertRgbaImage } from '../image/rgba.js';
 import type { Box, DetectedFace, Landmarks, Point, RgbaImage } from '../types.js';
 import { generateAnchors } from './anchors.js';
 import { parseDetectorSidecar, type DetectorSidecar } from './contract.js';
-import { nonMaxSuppression } from './nms.js';
+import { NESTED_THRESHOLD, nonMaxSuppression } from './nms.js';
 import { letterboxInto, scaleImage, type Placement, type Region } from './letterbox.js';
-import { floorFor, isPartOf, planPasses, tileSizeFor, type Pass, type TilePlan } from './tiles.js';
+import { floorFor, isPartOf, MIN_FACE_INPUT_PX, planPasses, plausibleLandmarks, tileSizeFor, type Pass, type TilePlan } from './tiles.js';
 
 export interface DetectOptions {
   /** Minimum face score 0..1 (sigmoid of the logit). */
   minScore?: number;
+  /**
+   * Larger views of the whole photo, as multiples of the base pass's resolution (the photo shrunk into the 256 px
+   * input): e.g. [2] adds one pass at twice the resolution (four times the pixels). Blurry or tightly cropped faces
+   * need ~40 input px where sharp faces in context need 12; these passes give them that. [] = none.
+   */
+  views?: number[];
+  /** Most input pixels over all views together (a 1024 x 640 view is 655,360); views past it are left out. */
+  maxViewPixels?: number;
   /** Candidates overlapping a better one by more than this IoU are dropped. */
   iouThreshold?: number;
   maxFaces?: number;
@@ -38,6 +47,8 @@ export interface DetectOptions {
 
 export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
   minScore: 0.5,
+  views: [2, 3],
+  maxViewPixels: 1024 * 1024,
   iouThreshold: 0.3,
   maxFaces: 100,
   tiles: 'auto',
@@ -47,6 +58,18 @@ export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
   batchSize: 8,
 };
 
+/** Smallest face box (input px) a view reports at all; below MIN_FACE_INPUT_PX only the close-up can tell. */
+const VIEW_MIN_INPUT_PX = 8;
+/** A view's face seen at this box side (input px) or more is sure; smaller ones get a close-up check. */
+const VIEW_SURE_INPUT_PX = 24;
+/**
+ * Larger faces in a view are left to coarser passes, which see them at a third (or less) of this and well: zoomed
+ * in, a dark corner or a shirt's texture is more often taken for a big face than a real one is missed.
+ */
+const VIEW_MAX_INPUT_PX = 128;
+/** How much more than minScore a sure face from a view must score. */
+const VIEW_SCORE_MARGIN = 0.1;
+
 /** Close-up side for confirming a tile's face, in face sizes. */
 const CLOSE_UP_CONTEXT = 4;
 
@@ -55,12 +78,11 @@ const logit = (p: number): number => Math.log(p / (1 - p));
 
 export class FaceDetector {
   readonly sidecar: DetectorSidecar;
-  private readonly anchors: Float32Array;
+  private readonly anchorsBySize = new Map<string, Float32Array>();
   private readonly inputSize: number;
 
   private constructor(private readonly model: OnnxModel, sidecar: DetectorSidecar, private readonly defaults: Required<DetectOptions>) {
     this.sidecar = sidecar;
-    this.anchors = generateAnchors(sidecar.anchors);
     this.inputSize = sidecar.input.width;
   }
 
@@ -75,29 +97,55 @@ export class FaceDetector {
   async detect(image: RgbaImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     assertRgbaImage(image);
     const opts = resolveOptions(this.defaults, options);
-    const passes = planPasses(image.width, image.height, this.inputSize, this.tilePlan(image, opts));
+    const views = this.viewPlan(image, opts);
+    const passes = planPasses(image.width, image.height, this.inputSize, this.tilePlan(image, opts, views.at(-1)?.zoom));
     const minLogit = logit(Math.min(Math.max(opts.minScore, 1e-6), 1 - 1e-6));
     const found = await this.runRegions(image, passes.map((p) => p.region), minLogit, opts.batchSize, passes.map((p) => p.level));
 
-    const kept: { face: DetectedFace; pass: Pass }[] = [];
+    // every face with the pass it came from and that pass's zoom (input px per image px)
+    const kept: { face: DetectedFace; pass: Pass; zoom: number }[] = [];
     passes.forEach((pass, i) => {
-      for (const face of found[i]) if (keptByPass(face.box, pass)) kept.push({ face, pass });
+      const zoom = this.inputSize / Math.max(pass.region.width, pass.region.height);
+      for (const face of found[i]) {
+        if (!keptByPass(face.box, pass)) continue;
+        // a face with its keypoints bunched together (part of a face, texture; a strong half profile too) needs a close-up
+        const p = plausibleLandmarks(face) ? pass : { ...pass, level: Math.max(1, pass.level) };
+        kept.push({ face, pass: p, zoom });
+      }
     });
-    const wholePhoto = kept.filter((k) => k.pass.level === 0).map((k) => k.face);
-    const fromTiles = kept.filter((k) => k.pass.level > 0);
-    if (fromTiles.length === 0) return nonMaxSuppression(wholePhoto, opts.iouThreshold, opts.maxFaces);
-
-    // A tile's face on the head of a face a coarser pass sees well (comfortably above its floor) is part of it.
+    const whole = { x: 0, y: 0, width: image.width, height: image.height };
+    for (const view of views) {
+      const [faces] = await this.runRegions(image, [whole], minLogit, opts.batchSize, undefined, view);
+      // Seen at VIEW_SURE_INPUT_PX or more, a view's face is as good as the base pass's (if it scores a little
+      // higher: views are where texture turns into "faces"); smaller ones get a close-up, like tile faces (level 1).
+      for (const face of faces) {
+        const inputSide = sideOf(face.box) * view.zoom;
+        if (inputSide < VIEW_MIN_INPUT_PX || inputSide > VIEW_MAX_INPUT_PX) continue;
+        const sure = inputSide >= VIEW_SURE_INPUT_PX;
+        if (sure && face.score < opts.minScore + VIEW_SCORE_MARGIN) continue;
+        // zoomed in, part of a large face or texture passes for a face, its keypoints often bunched together
+        if (!plausibleLandmarks(face)) continue;
+        const pass: Pass = { region: whole, level: sure ? 0 : 1, floor: MIN_FACE_INPUT_PX / view.zoom, minFaceSize: 0, maxFaceSize: Infinity };
+        kept.push({ face, pass, zoom: view.zoom });
+      }
+    }
+    // A finer pass's face on the head of a face a coarser pass sees well (comfortably above its floor) is part of it.
     const wellSeen = kept.filter((k) => sideOf(k.face.box) >= k.pass.floor * 1.25);
-    const ownFaces = fromTiles.filter((small) => !wellSeen.some((l) => l.pass.level < small.pass.level && isPartOf(small.face, l.face)));
-    const candidates = nonMaxSuppression(ownFaces.map((k) => k.face), opts.iouThreshold, opts.maxFaces);
-    const confirmed = await this.confirmCloseUp(image, candidates, minLogit, opts.batchSize);
+    const partOfAnother = (small: (typeof kept)[number]) => wellSeen.some((l) => l.zoom < small.zoom && isPartOf(small.face, l.face));
+    // Sure: whole-photo faces (base pass, large in a view); tile faces and small view faces need a close-up.
+    const wholePhoto = nonMaxSuppression(kept.filter((k) => k.pass.level === 0).map((k) => k.face), opts.iouThreshold, opts.maxFaces);
+    const unsure = kept.filter((k) => k.pass.level > 0 && !partOfAnother(k));
+    if (unsure.length === 0) return wholePhoto;
+    // A candidate on a face already sure is that face: no close-up for it.
+    const fresh = nonMaxSuppression(unsure.map((k) => k.face), opts.iouThreshold, opts.maxFaces)
+      .filter((c) => !overlapsAny(c, wholePhoto, opts.iouThreshold));
+    const confirmed = await this.confirmCloseUp(image, fresh, minLogit, opts.batchSize);
     return nonMaxSuppression([...wholePhoto, ...confirmed], opts.iouThreshold, opts.maxFaces);
   }
 
   /**
-   * Looks again at each face a tile found, from close up (the face a quarter of the input, a scale BlazeFace knows
-   * well): a face is confirmed there, texture mostly is not. Costs one input per tile face. Returns the close-up's
+   * Looks again at each face a tile (or a view, small) found, from close up (the face a quarter of the input, a
+   * scale BlazeFace knows well): a face is confirmed there, texture mostly is not. Costs one input per face. Returns the close-up's
    * estimates (sharper: the face spans ~64 input px instead of 12-30) of the confirmed faces.
    */
   private async confirmCloseUp(image: RgbaImage, faces: DetectedFace[], minLogit: number, batchSize: number): Promise<DetectedFace[]> {
@@ -126,15 +174,19 @@ export class FaceDetector {
    * Every region letterboxed to the input and run in batches; faces (logit >= minLogit) per region, image pixels.
    * Regions sharing a `group` (a tile level: same size) are cut from one copy of the image scaled down once.
    */
-  private async runRegions(image: RgbaImage, regions: Region[], minLogit: number, batchSize: number, groups?: number[]): Promise<DetectedFace[][]> {
+  private async runRegions(
+    image: RgbaImage, regions: Region[], minLogit: number, batchSize: number, groups?: number[],
+    input: { width: number; height: number } = { width: this.inputSize, height: this.inputSize },
+  ): Promise<DetectedFace[][]> {
     const size = this.inputSize;
-    const perInput = 3 * size * size;
-    const perRun = batchSize;
+    const perInput = 3 * input.width * input.height;
+    const perRun = Math.max(1, Math.min(batchSize, Math.floor((batchSize * 3 * size * size) / perInput)));
     const buffer = new Float32Array(Math.min(perRun, regions.length) * perInput);
+    const anchors = this.anchorsFor(input.width, input.height);
     const scaled = new Map<number, RgbaImage>();   // group -> the image at that group's zoom (at most one kept)
     const place = (region: Region, i: number, group: number | undefined): Placement => {
       const zoom = size / Math.max(region.width, region.height);
-      if (group === undefined || group === 0 || zoom > 0.75) return letterboxInto(image, region, size, this.sidecar.preprocess, buffer, i * perInput);
+      if (group === undefined || group === 0 || zoom > 0.75) return letterboxInto(image, region, input, this.sidecar.preprocess, buffer, i * perInput);
       if (!scaled.has(group)) { scaled.clear(); scaled.set(group, scaleImage(image, zoom)); }
       // whole view pixels, so the tile is a plain copy (shifted by under half a view pixel from `region`)
       const inView = {
@@ -149,39 +201,70 @@ export class FaceDetector {
     for (let first = 0; first < regions.length; first += perRun) {
       const batch = regions.slice(first, first + perRun);
       const placements = batch.map((region, i) => place(region, i, groups?.[first + i]));
-      const input = batch.length * perInput === buffer.length ? buffer : buffer.subarray(0, batch.length * perInput);
-      const out = await this.model.run(input, [batch.length, 3, size, size]);
+      const data = batch.length * perInput === buffer.length ? buffer : buffer.subarray(0, batch.length * perInput);
+      const out = await this.model.run(data, [batch.length, 3, input.height, input.width]);
       const boxes = out.regressors ?? out[this.model.outputNames[0]];
       const scores = out.classificators ?? out[this.model.outputNames[1]];
-      placements.forEach((placement, i) => faces.push(this.decode(boxes.data, scores.data, i, placement, minLogit, image)));
+      placements.forEach((placement, i) => faces.push(this.decode(boxes.data, scores.data, i, placement, minLogit, image, anchors)));
     }
     return faces;
   }
 
   async dispose(): Promise<void> { await this.model.dispose(); }
 
+  /** Anchor centres for an input of width x height px (the sidecar's grids, extended over the larger input). */
+  private anchorsFor(width: number, height: number): Float32Array {
+    const key = `${width}x${height}`;
+    let anchors = this.anchorsBySize.get(key);
+    if (!anchors) this.anchorsBySize.set(key, anchors = generateAnchors({ ...this.sidecar.anchors, inputWidth: width, inputHeight: height }));
+    return anchors;
+  }
+
+  /**
+   * The larger views of the whole photo under `opts.views`: view s sees the photo at s times the base pass's
+   * resolution (never above full resolution), as an input of that size rounded up to whole cells of the coarsest
+   * grid (multiples of 32 px). Views over `maxViewPixels` (input pixels, all views together) are left out.
+   */
+  private viewPlan(image: RgbaImage, opts: Required<DetectOptions>): { width: number; height: number; zoom: number }[] {
+    const base = this.inputSize / Math.max(image.width, image.height);
+    const cell = Math.max(...this.sidecar.anchors.strides);
+    const views: { width: number; height: number; zoom: number }[] = [];
+    let pixels = 0;
+    for (const scale of opts.views) {
+      const zoom = Math.min(1, base * scale);
+      if (zoom <= base * 1.2 || views.some((v) => v.zoom === zoom)) continue;
+      const width = Math.ceil((image.width * zoom) / cell) * cell;
+      const height = Math.ceil((image.height * zoom) / cell) * cell;
+      if (pixels + width * height > opts.maxViewPixels) break;
+      pixels += width * height;
+      views.push({ width, height, zoom: Math.min(width / image.width, height / image.height) });
+    }
+    return views;
+  }
+
   /** Tiling for this image under `opts`, or null for a single whole-photo pass. */
-  private tilePlan(image: RgbaImage, opts: Required<DetectOptions>): TilePlan | null {
+  private tilePlan(image: RgbaImage, opts: Required<DetectOptions>, finestViewZoom?: number): TilePlan | null {
     if (opts.tiles === 'off') return null;
     const plan = { overlap: opts.tileOverlap, maxTiles: opts.maxTiles };
     if (opts.tiles !== 'auto') return { ...plan, tileSize: opts.tiles };
-    // auto: tiles only when the whole-photo pass cannot see faces as small as minFaceSize
+    // auto: tiles only when neither the whole-photo pass nor the finest view can see faces as small as minFaceSize
     if (floorFor(Math.max(image.width, image.height), this.inputSize) <= opts.minFaceSize) return null;
+    if (finestViewZoom !== undefined && MIN_FACE_INPUT_PX / finestViewZoom <= opts.minFaceSize) return null;
     return { ...plan, tileSize: tileSizeFor(opts.minFaceSize, this.inputSize) };
   }
 
   /** Anchor outputs of batch item `item` -> faces in image pixels (logit at least minLogit only). */
-  private decode(boxes: Float32Array, scores: Float32Array, item: number, p: Placement, minLogit: number, image: RgbaImage): DetectedFace[] {
+  private decode(boxes: Float32Array, scores: Float32Array, item: number, p: Placement, minLogit: number, image: RgbaImage, anchors: Float32Array): DetectedFace[] {
     const faces: DetectedFace[] = [];
-    const anchorCount = this.anchors.length / 2;
+    const anchorCount = anchors.length / 2;
     const stride = 4 + 2 * this.sidecar.keypoints.length;
     const toImage = (x: number, y: number): Point => ({ x: p.region.x + (x - p.padX) / p.scaleX, y: p.region.y + (y - p.padY) / p.scaleY });
     for (let a = 0; a < anchorCount; a++) {
       const s = scores[item * anchorCount + a];
       if (!(s >= minLogit)) continue;
       const r = (item * anchorCount + a) * stride;
-      const ax = this.anchors[2 * a];
-      const ay = this.anchors[2 * a + 1];
+      const ax = anchors[2 * a];
+      const ay = anchors[2 * a + 1];
       const cx = ax + boxes[r];
       const cy = ay + boxes[r + 1];
       const w = boxes[r + 2];
@@ -200,6 +283,10 @@ export class FaceDetector {
 }
 
 const sideOf = (box: Box): number => Math.max(box.width, box.height);
+
+/** Whether `face` is one of `faces` by NMS's rules (overlap above iouThreshold, or nested in it). */
+const overlapsAny = (face: DetectedFace, faces: readonly DetectedFace[], iouThreshold: number): boolean =>
+  faces.some((f) => iou(f.box, face.box) > iouThreshold || containment(f.box, face.box) > NESTED_THRESHOLD);
 
 /** Whether `pass` owns this face: its size is in the pass's band and, for tiles, it lies wholly inside. */
 function keptByPass(box: Box, pass: Pass): boolean {
@@ -222,6 +309,8 @@ function resolveOptions(base: Required<DetectOptions>, given: DetectOptions): Re
     throw new UsageError(`detector option ${name} must be ${want}, got ${JSON.stringify(value)}`);
   };
   if (!(opts.minScore >= 0 && opts.minScore <= 1)) bad('minScore', 'between 0 and 1', opts.minScore);
+  if (!(Array.isArray(opts.views) && opts.views.every((v) => typeof v === 'number' && v > 1))) bad('views', 'a list of resolution multiples above 1', opts.views);
+  if (!(opts.maxViewPixels >= 0)) bad('maxViewPixels', 'a non-negative number of input pixels', opts.maxViewPixels);
   if (!(opts.iouThreshold >= 0 && opts.iouThreshold <= 1)) bad('iouThreshold', 'between 0 and 1', opts.iouThreshold);
   if (!(Number.isInteger(opts.maxFaces) && opts.maxFaces >= 0)) bad('maxFaces', 'a non-negative integer', opts.maxFaces);
   if (opts.tiles !== 'auto' && opts.tiles !== 'off' && !(typeof opts.tiles === 'number' && opts.tiles >= 64)) {

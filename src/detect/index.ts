@@ -5,4 +5,4 @@ export { generateAnchors, type AnchorConfig } from './anchors.js';
 export { nonMaxSuppression } from './nms.js';
 export { containment, iou } from '../geometry.js';
 export { letterboxInto, scaleImage, type Region, type Placement, type Normalization } from './letterbox.js';
-export { planPasses, type Pass, type TilePlan } from './tiles.js';
+export { planPasses, plausibleLandmarks, type Pass, type TilePlan } from './tiles.js';

@@ -66,18 +66,21 @@ function filterTaps(srcStart: number, srcSize: number, dstSize: number, srcLimit
 }
 
 /**
- * Letterboxes `region` of `image` into a size x size input at `out[offset ..]` (3 planes, NCHW), padding with the
- * normalised value of a black pixel. Returns where the region landed, to map detections back.
+ * Letterboxes `region` of `image` into a size x size input (or `size.width` x `size.height`) at `out[offset ..]`
+ * (3 planes, NCHW), padding with the normalised value of a black pixel. Returns where the region landed, to map
+ * detections back.
  */
 export function letterboxInto(
-  image: RgbaImage, region: Region, size: number, norm: Normalization, out: Float32Array, offset: number,
+  image: RgbaImage, region: Region, size: number | { width: number; height: number }, norm: Normalization, out: Float32Array, offset: number,
 ): Placement {
-  const fit = size / Math.max(region.width, region.height);
-  const dstW = Math.max(1, Math.min(size, Math.round(region.width * fit)));
-  const dstH = Math.max(1, Math.min(size, Math.round(region.height * fit)));
-  const padX = Math.floor((size - dstW) / 2);
-  const padY = Math.floor((size - dstH) / 2);
-  const plane = size * size;
+  const outW = typeof size === 'number' ? size : size.width;
+  const outH = typeof size === 'number' ? size : size.height;
+  const fit = Math.min(outW / region.width, outH / region.height);
+  const dstW = Math.max(1, Math.min(outW, Math.round(region.width * fit)));
+  const dstH = Math.max(1, Math.min(outH, Math.round(region.height * fit)));
+  const padX = Math.floor((outW - dstW) / 2);
+  const padY = Math.floor((outH - dstH) / 2);
+  const plane = outW * outH;
 
   // Fill the whole input with the padding value, then overwrite the picture.
   for (let c = 0; c < 3; c++) {
@@ -122,7 +125,7 @@ export function letterboxInto(
       const wt = ys.weights[dy * ys.maxTaps + t];
       for (let i = 0; i < rowStride; i++) acc[i] += rows[q + i] * wt;
     }
-    const line = offset + (padY + dy) * size + padX;
+    const line = offset + (padY + dy) * outW + padX;
     for (let dx = 0, i = 0; dx < dstW; dx++, i += 3) {
       out[line + dx] = acc[i] * kR - mR;
       out[plane + line + dx] = acc[i + 1] * kG - mG;

@@ -62,8 +62,8 @@ export class LiveView {
   mirror = true;
   aggregateOnly = false;
   /**
-   * Live frames get one whole-frame detector pass (tiles off): that finds faces down to ~1/21 of the frame's long
-   * side (60 px at 1280) at video rate. On, the detector adds tiled passes for smaller faces — several times slower.
+   * Live frames get the whole-frame detector passes (the frame and its 2x and 3x views, tiles off): faces down to
+   * ~25 px at 1280. On, the detector adds tiled passes where those cannot reach 40 px faces (frames over ~2560 px).
    * Snapshots and uploads always use the detector's default ('auto' tiles).
    */
   smallFaces = false;
