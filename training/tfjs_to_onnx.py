@@ -18,7 +18,6 @@ MediaPipe's order — 16x16 grid anchors (512) first, then 8x8 (384) at 256x256:
 Needs torch (1.13 tested) and numpy only.
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -27,8 +26,10 @@ import warnings
 import torch
 
 if __package__:
+    from .sidecar import sha256, write_sidecar
     from .tfjs import TfjsGraph, read_weights
 else:  # run as a script: training/ itself is on sys.path
+    from sidecar import sha256, write_sidecar
     from tfjs import TfjsGraph, read_weights
 
 OPSET = 13
@@ -53,10 +54,6 @@ class BlazeFaceOnnx(torch.nn.Module):
 
 
 # ---------------------------------------------------------------- main
-
-def sha256(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -123,11 +120,7 @@ def main(argv=None):
                        "source": os.path.relpath(args.graph), "sourceSha256": sha256(args.graph),
                        "sourceOutputs": shapes},
     }
-    sidecar_path = os.path.splitext(args.out)[0] + ".json"
-    with open(sidecar_path, "w") as f:
-        json.dump(sidecar, f, indent=2)
-        f.write("\n")
-    print(f"wrote {sidecar_path}")
+    print(f"wrote {write_sidecar(args.out, sidecar)}")
     return 0
 
 
