@@ -62,9 +62,10 @@ export class LiveView {
   mirror = true;
   aggregateOnly = false;
   /**
-   * Live frames get the whole-frame detector passes (the frame and its 2x and 3x views, tiles off): faces down to
-   * ~25 px at 1280. On, the detector adds tiled passes where those cannot reach 40 px faces (frames over ~2560 px).
-   * Snapshots and uploads always use the detector's default ('auto' tiles).
+   * Off (default): one whole-frame detector pass per live frame (67 ms at 1280x720 in headless Chromium on 2 cores,
+   * 7 FPS). On: the detector's defaults, its 2x and 3x views of the frame plus tiles where those cannot reach 40 px
+   * faces, which find tight, blurry and small faces at about 6x the detection time (2 FPS; docs/web.md).
+   * Snapshots and uploads always use the detector's defaults.
    */
   smallFaces = false;
   /** Faces with a reading (what the group panel and the timeline use). */
