@@ -87,6 +87,14 @@ describe('emolens video', () => {
     assert.deepEqual(doc.tracks.map((t: { id: number }) => t.id), [1, 2]);
   });
 
+  it('--one-pass: one whole-frame detector pass per frame finds the same two faces on this clip', () => {
+    const { code, stdout, stderr } = cli([clip, '--json', '--budget-ms', 'all', '--one-pass']);
+    assert.equal(code, 0, stderr);
+    const doc = JSON.parse(stdout);
+    assert.equal(doc.frames.length, 15);
+    assert.deepEqual(doc.tracks.map((t: { id: number }) => t.id), [1, 2]);
+  });
+
   it('--csv --per-second: one row per (second, face), whole-second t', () => {
     const { code, stdout, stderr } = cli([clip, '--csv', '--per-second', '--budget-ms', 'all']);
     assert.equal(code, 0, stderr);

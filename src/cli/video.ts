@@ -39,6 +39,7 @@ interface VideoFlags {
   model: string;
   minScore?: string;
   maxFaces?: string;
+  onePass?: boolean;
   threads?: string;
   progress: boolean;
   verbose?: boolean;
@@ -65,6 +66,7 @@ export function register(program: Command): void {
     .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
     .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
     .option('--max-faces <n>', 'at most this many faces per frame, best first')
+    .option('--one-pass', 'one whole-frame detector pass per frame, as the live view: about 3x faster, misses more tight, blurry and small faces')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText('after', `
@@ -195,7 +197,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       const started = performance.now();
       let video: VideoAnalysis;
       try {
-        video = await analyzeVideo(file, { ...options, analyzer, tools, fps: settings.fps, everyFrame: settings.everyFrame, budgetMs: settings.budgetMs, durationS: settings.durationS, maxDurationS: settings.maxDurationS, maxPixels, signal: abort.signal });
+        video = await analyzeVideo(file, { ...options, analyzer, tools, fps: settings.fps, everyFrame: settings.everyFrame, budgetMs: settings.budgetMs, durationS: settings.durationS, maxDurationS: settings.maxDurationS, maxPixels, signal: abort.signal, ...(flags.onePass ? { detector: { views: [] } } : {}) });
       } catch (err) {
         failed++;
         progress.line(`${red('error:', errStyle)} ${errorLine(err)}\n`);
@@ -264,6 +266,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
               detector: {
                 model: DEFAULT_DETECTOR_MODEL, minFaceScore: video.settings.detector.minFaceScore, maxFaces: video.settings.detector.maxFaces,
                 tiles: video.settings.detector.detector?.tiles === undefined ? undefined : String(video.settings.detector.detector.tiles),
+                views: video.settings.detector.detector?.views?.length === 0 ? 'off (--one-pass)' : undefined,
               },
               ffmpeg: describeBinary(tools.ffmpeg, 'ffmpeg'),
               emolensVersion: emolensVersion(),

@@ -57,7 +57,7 @@ export interface VideoReportSettings {
   /** `--until`, when given. */
   durationS?: number;
   model: { name: string; sha256: string };
-  detector: { model: string; minFaceScore?: number; maxFaces?: number; tiles?: string };
+  detector: { model: string; minFaceScore?: number; maxFaces?: number; tiles?: string; views?: string };
   /** Which ffmpeg decoded the frames (src/video/ffmpeg.ts describeBinary). */
   ffmpeg: string;
   emolensVersion: string;
@@ -193,7 +193,7 @@ function settingsSection(report: VideoReportData): string {
   rows.push(
     ['emotion model', esc(s.model.name)],
     ['model sha256', `<code class="hash">${esc(s.model.sha256)}</code>`],
-    ['face detector', `${esc(d.model)}${d.tiles ? `, tiles ${esc(d.tiles)}` : ''}${d.minFaceScore !== undefined ? `, min score ${fmt(d.minFaceScore)}` : ''}${d.maxFaces !== undefined ? `, at most ${d.maxFaces} faces` : ''}`],
+    ['face detector', `${esc(d.model)}${d.tiles ? `, tiles ${esc(d.tiles)}` : ''}${d.views ? `, views ${esc(d.views)}` : ''}${d.minFaceScore !== undefined ? `, min score ${fmt(d.minFaceScore)}` : ''}${d.maxFaces !== undefined ? `, at most ${d.maxFaces} faces` : ''}`],
     ['decoder', `<code>${esc(s.ffmpeg)}</code>`],
     ['thumbnails', report.thumbnails ? 'embedded (one per face)' : 'off (--no-thumbnails)'],
     ['emolens', esc(s.emolensVersion)],

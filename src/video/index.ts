@@ -127,7 +127,8 @@ export async function analyzeVideo(file: string, options: AnalyzeVideoOptions = 
   const info = await probeVideo(file, tools.ffprobe, { maxPixels: options.maxPixels, maxDurationS: options.maxDurationS });
   const everyFrame = options.everyFrame ?? false;
   const fps = everyFrame ? info.fps : options.fps ?? DEFAULT_VIDEO_FPS;
-  // Live-view detection: the whole frame and its larger views (docs/detector.md); no tiles (for tiny faces in large photos).
+  // The whole frame and its larger views (docs/detector.md; `detector: { views: [] }` = one pass, as the live view);
+  // no tiles (they are for tiny faces in large photos).
   const detector: AnalyzeOptions = { ...(options.minFaceScore !== undefined ? { minFaceScore: options.minFaceScore } : {}), ...(options.maxFaces !== undefined ? { maxFaces: options.maxFaces } : {}), detector: { tiles: 'off', ...options.detector } };
   const settings: VideoSettings = { fps, everyFrame, budgetMs: options.budgetMs ?? defaultBudgetMs(fps), durationS: options.durationS, detector };
   const tracks = new TrackSummaries();
