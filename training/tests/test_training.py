@@ -56,6 +56,20 @@ def write_folder_set(root: Path, per_class=3, seed=0):
                 Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(d / f"{i}.jpg")
 
 
+class FolderSetCase(unittest.TestCase):
+    """A tiny random folder-layout data set at `self.tmp / "fer"` (3 images per class and split), shared by the class's tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory()
+        cls.tmp = Path(cls._tmp.name)
+        write_folder_set(cls.tmp / "fer", per_class=3)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+
+
 class CsvLoader(unittest.TestCase):
     def test_reads_splits_and_maps_kaggle_labels(self):
         rng = np.random.default_rng(0)
@@ -178,17 +192,7 @@ class Registry(unittest.TestCase):
             create_model("nope")
 
 
-class TrainEveryArchitecture(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory()
-        cls.tmp = Path(cls._tmp.name)
-        write_folder_set(cls.tmp / "fer", per_class=3)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
-
+class TrainEveryArchitecture(FolderSetCase):
     def test_every_architecture_trains_two_steps(self):
         for name in sorted(REGISTRY):
             with self.subTest(name=name):

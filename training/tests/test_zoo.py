@@ -9,7 +9,6 @@ import contextlib
 import io
 import json
 import subprocess
-import tempfile
 import unittest
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from training import train
 from training.metrics import calibration_report
 from training.models import count_macs, count_parameters, create_model
-from training.tests.test_training import REPO, write_folder_set
+from training.tests.test_training import REPO, FolderSetCase
 
 # Parameter counts and MACs (one 48 px pass) as docs/zoo.md and docs/training.md state them.
 DOCUMENTED = {
@@ -55,17 +54,7 @@ class SeedArchitectures(unittest.TestCase):
         self.assertEqual(kinds, ["Conv2d"] * 9 + ["Linear"] * 3)
 
 
-class CpuBudget(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory()
-        cls.tmp = Path(cls._tmp.name)
-        write_folder_set(cls.tmp / "fer", per_class=3)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
-
+class CpuBudget(FolderSetCase):
     def run_train(self, out: Path, budget_min: float, *extra: str) -> dict:
         with contextlib.redirect_stdout(io.StringIO()) as log:
             result = train.main(parse_train([
