@@ -244,3 +244,20 @@ def seed000_mobilenet_v2(num_classes: int = 7) -> nn.Module:
     layers += [nn.Conv2d(cin, 1280, 1, bias=False), nn.BatchNorm2d(1280), nn.ReLU6(inplace=True),
                nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1280, num_classes)]
     return nn.Sequential(*layers)
+
+
+# --- pretrained: dlib's face-recognition ResNet (public domain, shipped by @vladmandic/face-api), fine-tuned ---
+# training/facerec.py holds the port (checked against face-api: `python3 -m training.facerec check`). The name says
+# the in-graph working size; the stem stays at its face-recognition weights. All facerec* share one state dict, so
+# `train --init` moves weights between working sizes.
+
+@register
+def facerec96(num_classes: int = 7) -> nn.Module:
+    from .facerec import FaceRecEmotion
+    return FaceRecEmotion(num_classes, work=96)
+
+
+@register
+def facerec56(num_classes: int = 7) -> nn.Module:  # 27.7 M MACs: the fast model's budget is 30 M
+    from .facerec import FaceRecEmotion
+    return FaceRecEmotion(num_classes, work=56)

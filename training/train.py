@@ -84,6 +84,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--teacher", default=None, help="distil from this shipped model (models/<name>.onnx): the student learns the "
       "teacher's probabilities on the same augmented view (knowledge distillation, Hinton et al. 2015)")
     a("--kd-alpha", type=float, default=0.9, help="weight of the distillation term; 1 - alpha goes to the labels")
+    a("--teacher-probs", default=None, help="offline distillation: the train-set probabilities cached by "
+      "`python3 -m training ensemble` (one per image, of its un-augmented crop and mirror) stand in for --teacher")
     a("--kd-temperature", type=float, default=2.0, help="softmax temperature of both sides of the distillation term")
     return p
 
@@ -119,6 +121,7 @@ def main(cfg: argparse.Namespace) -> dict:
 
     x_train, y_train = load_cached(cfg.data, "train", cfg.cache_dir)
     x_val, y_val = load_cached(cfg.val_data or cfg.data, "val", cfg.cache_dir)
+    n_train_full = len(x_train)
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
     counts = class_counts(y_train)
@@ -126,6 +129,8 @@ def main(cfg: argparse.Namespace) -> dict:
     print(f"train {len(x_train)}  val {len(x_val)}  classes {dict(zip(EMOTIONS, counts.tolist()))}", flush=True)
 
     model = create_model(cfg.arch).to(memory_format=torch.channels_last)
+    if hasattr(model, "set_input_normalization"):  # nets that undo the data's normalisation in-graph (facerec_*)
+        model.set_input_normalization(mean, std)
     params, macs = count_parameters(model), count_macs(model, cfg.input_size)
     print(f"{cfg.arch}: {params:,} parameters, {macs / 1e6:.1f} M MACs at {cfg.input_size}px", flush=True)
 
@@ -170,9 +175,10 @@ def main(cfg: argparse.Namespace) -> dict:
     parent = None
     if cfg.init and not (cfg.resume and (out / "last.pt").exists()):
         init = torch.load(cfg.init)
-        if init.get("arch") != cfg.arch:
-            raise UsageError(f"--init {cfg.init} holds a {init.get('arch')}, not a {cfg.arch}")
-        model.load_state_dict(init["model"])
+        try:  # the same architecture, or one with the same state dict (facerec* at another working size)
+            model.load_state_dict(init["model"])
+        except RuntimeError:
+            raise UsageError(f"--init {cfg.init} holds a {init.get('arch')}, whose weights do not fit a {cfg.arch}") from None
         mean, std = init["mean"], init["std"]  # the weights expect the parent's normalisation
         parent_history = Path(cfg.init).parent / "history.json"
         parent = {"checkpoint": str(cfg.init), "config": init["config"], "parent": init.get("parent"),
@@ -202,6 +208,16 @@ def main(cfg: argparse.Namespace) -> dict:
         if size != cfg.input_size:
             raise UsageError(f"--teacher {cfg.teacher} reads {size}px crops, not --input-size {cfg.input_size}")
         print(f"distilling from {cfg.teacher} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})", flush=True)
+
+    teacher_logp = None
+    if cfg.teacher_probs:
+        if cfg.teacher:
+            raise UsageError("--teacher and --teacher-probs: choose one")
+        from .ensemble import load_teacher_probs
+        # log-probabilities act as logits: softmax(log p / T) is p softened at temperature T
+        teacher_logp = torch.from_numpy(np.log(np.clip(load_teacher_probs(cfg.teacher_probs, n_train_full)[:len(x_train)], 1e-8, 1)))
+        print(f"distilling from cached targets {cfg.teacher_probs} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})",
+              flush=True)
 
     x_train_t = torch.from_numpy(x_train)
     y_train_t = torch.from_numpy(y_train)
@@ -247,6 +263,9 @@ def main(cfg: argparse.Namespace) -> dict:
                 teacher_logits = teacher((xb * std + mean - teacher.mean) / teacher.std)
                 loss = (1 - cfg.kd_alpha) * loss + \
                     cfg.kd_alpha * distillation_loss(logits, teacher_logits, cfg.kd_temperature)
+            elif teacher_logp is not None:
+                loss = (1 - cfg.kd_alpha) * loss + \
+                    cfg.kd_alpha * distillation_loss(logits, teacher_logp[idx], cfg.kd_temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -351,6 +351,75 @@ class Distillation(unittest.TestCase):
                     "--threads", "1", "--cache-dir", str(Path(tmp) / "cache")]))
 
 
+class OfflineTeacher(unittest.TestCase):
+    """python3 -m training ensemble -> cached soft targets -> train --teacher-probs; export --quantize-weights."""
+
+    def setUp(self):
+        require_module(self, "onnx", "python3-onnx")
+
+    def test_ensemble_targets_feed_offline_distillation(self):
+        from training import ensemble
+        with tempfile.TemporaryDirectory() as tmp:
+            data, cache = Path(tmp) / "fer", str(Path(tmp) / "cache")
+            write_folder_set(data, per_class=2)
+            common = ["--data", str(data), "--epochs", "1", "--batch-size", "8", "--max-steps", "1", "--threads", "1",
+                      "--cache-dir", cache]
+            with contextlib.redirect_stdout(io.StringIO()):
+                train.main(parse_train(common + ["--arch", "emolens_vgg_tiny", "--out", str(Path(tmp) / "a")]))
+            npz = Path(tmp) / "teacher.npz"
+            log = io.StringIO()
+            with contextlib.redirect_stdout(log):
+                meta = ensemble.main(ensemble.build_parser().parse_args([
+                    "--member", str(Path(tmp) / "a" / "best.pt"), "--member", str(SHIPPED_MODEL), "--data", str(data),
+                    "--cache-dir", cache, "--out", str(npz), "--threads", "1"]))
+            self.assertEqual(len(meta["members"]), 2)
+            self.assertIn("ensemble of 2 (mean of probabilities)", log.getvalue())
+            with np.load(npz) as z:
+                targets, val = z["train"], z["val"]
+            self.assertEqual(targets.shape, (14, 7))
+            np.testing.assert_allclose(targets.sum(1), 1, atol=1e-5)
+            # the ensemble is the plain mean of its members' flip-averaged probabilities
+            x_val, _ = train.load_cached(str(data), "val", cache)
+            members = [ensemble.Member(str(Path(tmp) / "a" / "best.pt")), ensemble.Member(str(SHIPPED_MODEL))]
+            np.testing.assert_allclose(val, np.mean([m.probs(x_val) for m in members], 0), atol=1e-5)
+            with contextlib.redirect_stdout(io.StringIO()) as log:
+                result = train.main(parse_train(common + ["--arch", "emolens_vgg_tiny", "--out", str(Path(tmp) / "b"),
+                                                          "--teacher-probs", str(npz), "--max-steps", "2"]))
+            self.assertIn("distilling from cached targets", log.getvalue())
+            self.assertTrue(np.isfinite(result["history"][0]["train_loss"]))
+            with self.assertRaisesRegex(UsageError, "holds 14 train targets, the train set has 7"):
+                ensemble.load_teacher_probs(str(npz), 7)
+            with self.assertRaisesRegex(UsageError, "not found"):
+                ensemble.load_teacher_probs(str(Path(tmp) / "none.npz"), 14)
+
+    def test_int8_weights_are_smaller_and_the_sidecar_reports_the_quantised_graph(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "fer"
+            write_folder_set(data, per_class=3)
+            with contextlib.redirect_stdout(io.StringIO()):
+                train.main(parse_train(["--data", str(data), "--out", str(Path(tmp) / "run"), "--arch", "emolens_vgg_small",
+                                        "--epochs", "1", "--batch-size", "8", "--max-steps", "2", "--threads", "1",
+                                        "--cache-dir", str(Path(tmp) / "cache")]))
+                args = ["--run", str(Path(tmp) / "run"), "--out", str(Path(tmp) / "models")]
+                plain = export.main(export.build_parser(argparse.ArgumentParser()).parse_args(args + ["--name", "f"]))
+                small = export.main(export.build_parser(argparse.ArgumentParser()).parse_args(
+                    args + ["--name", "q", "--quantize-weights"]))
+            f, q = Path(tmp) / "models" / "f.onnx", Path(tmp) / "models" / "q.onnx"
+            self.assertLess(q.stat().st_size, f.stat().st_size / 3)
+            storage = small["weightStorage"]
+            self.assertGreater(storage["tensors"], 0)
+            self.assertGreaterEqual(storage["sameArgmaxAsFloat"], 0.9)
+            self.assertLess(storage["maxAbsDiffFromFloat"], 0.05)
+            self.assertEqual(small["sha256"], export.sha256(q))
+            self.assertNotIn("weightStorage", plain)
+            # the sidecar's metrics are the quantised graph's own, as ONNX Runtime computes them
+            x_val, y_val = train.load_cached(str(data), "val", str(Path(tmp) / "cache"))
+            ckpt = torch.load(Path(tmp) / "run" / "best.pt")
+            x = center_crop(train.normalize(torch.from_numpy(x_val), ckpt["mean"], ckpt["std"]), 44).contiguous().numpy()
+            ort = export.run_onnxruntime(q, x)
+            self.assertAlmostEqual(small["metrics"]["val"]["accuracy"], float((ort.argmax(1) == y_val).mean()), places=6)
+
+
 class CommandLineErrors(unittest.TestCase):
     """python3 -m training: the user's errors are one line and exit 2; a bug keeps its traceback."""
 
