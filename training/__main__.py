@@ -1,8 +1,8 @@
-"""python3 -m training {train,export,ensemble,gradcam-outputs,saliency} ... — see docs/training.md and docs/explain.md."""
+"""python3 -m training {train,export,ensemble,from-onnx,gradcam-outputs,saliency} ... — see docs/training.md and docs/explain.md."""
 import argparse
 import sys
 
-from . import ensemble, export, gradcam_outputs, saliency, train
+from . import ensemble, export, gradcam_outputs, saliency, teacher, train
 from .data import DataError
 from .errors import UsageError
 
@@ -13,10 +13,12 @@ def main(argv=None) -> int:
     train.build_parser(sub.add_parser("train", help="train an architecture on FER2013"))
     export.build_parser(sub.add_parser("export", help="write models/<name>.onnx + .json from a checkpoint"))
     ensemble.build_parser(sub.add_parser("ensemble", help="val figures of a teacher ensemble; cache its soft targets"))
+    teacher.build_parser(sub.add_parser("from-onnx", help="a shipped model's weights as a checkpoint for train --init"))
     gradcam_outputs.build_parser(sub.add_parser("gradcam-outputs", help="add Grad-CAM's activations to an exported model"))
     saliency.build_parser(sub.add_parser("saliency", help="Grad-CAM and guided backprop of a shipped model (PyTorch)"))
     args = parser.parse_args(argv)
-    commands = {"train": train.main, "export": export.main, "ensemble": ensemble.main, "gradcam-outputs": gradcam_outputs.main, "saliency": saliency.main}
+    commands = {"train": train.main, "export": export.main, "ensemble": ensemble.main, "from-onnx": teacher.from_onnx_main,
+                "gradcam-outputs": gradcam_outputs.main, "saliency": saliency.main}
     try:
         commands[args.command](args)
     # Only the errors a user can fix become one line; anything else (a KeyError included) is a bug: keep its traceback.

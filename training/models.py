@@ -113,18 +113,23 @@ def conv_bn(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+def conv_relu(cin: int, cout: int) -> list[nn.Module]:  # conv_bn after export: batch norm folded into the conv
+    return [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
+
+
 class EmolensVGG(nn.Module):
     """Four stages of two 3x3 conv-BN-ReLU layers (width doubling, 2x2 max pool between stages),
     global average + max pooling, dropout and one linear layer. Works at any input size >= 32 px."""
 
-    def __init__(self, widths=(32, 64, 128, 256), num_classes: int = 7, dropout: float = 0.4):
+    def __init__(self, widths=(32, 64, 128, 256), num_classes: int = 7, dropout: float = 0.4, batch_norm: bool = True):
         super().__init__()
         layers: list[nn.Module] = []
         cin = 1
+        block = conv_bn if batch_norm else conv_relu
         for i, w in enumerate(widths):
             if i:
                 layers.append(nn.MaxPool2d(2))
-            layers += conv_bn(cin, w) + conv_bn(w, w)
+            layers += block(cin, w) + block(w, w)
             cin = w
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * cin, num_classes))
@@ -138,6 +143,13 @@ class EmolensVGG(nn.Module):
 @register
 def emolens_vgg(num_classes: int = 7) -> nn.Module:
     return EmolensVGG((32, 64, 128, 256), num_classes)
+
+
+@register
+def emolens_vgg_folded(num_classes: int = 7) -> nn.Module:
+    """emolens_vgg as it ships (batch norm folded into the convs): `python3 -m training from-onnx` rebuilds a shipped
+    model's checkpoint in it, so a run can warm-start from a model whose training checkpoint is gone."""
+    return EmolensVGG((32, 64, 128, 256), num_classes, batch_norm=False)
 
 
 @register

@@ -4,6 +4,11 @@ The export folds batch norm into the convolutions, so the teacher is rebuilt fro
 branch of the graph (the plain image; the second is its mirror) is read node by node — Conv, Relu, MaxPool, the
 mean+max global pooling and the Gemm head — and replayed with the same weights. `logits()` returns the head's
 output before the softmax, for the image as given (the student's augmented view), in the teacher's own normalisation.
+
+`checkpoint_from_onnx` goes the other way for warm starts: the same weights in a trainable `emolens_vgg_folded`,
+as a checkpoint whose lineage is the shipped model's training stages (from its sidecar), for `train --init`:
+
+    python3 -m training from-onnx --model models/emolens-fer.onnx --out runs/fer-onnx/best.pt
 """
 from __future__ import annotations
 
@@ -74,3 +79,57 @@ class OnnxTeacher(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.logits(x)
+
+
+def checkpoint_from_onnx(onnx_path: str | Path) -> dict:
+    """A train.py-style checkpoint of a shipped emolens_vgg model, rebuilt as emolens_vgg_folded (same function)."""
+    from .models import count_macs, count_parameters, create_model
+    teacher = OnnxTeacher(onnx_path)
+    sidecar = teacher.sidecar
+    model = create_model("emolens_vgg_folded")
+    layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    ops = [(op, a) for op, a in teacher.ops if op in ("conv", "linear")]
+    if len(layers) != len(ops) or sidecar["training"]["arch"] != "emolens_vgg":
+        raise ValueError(f"{onnx_path}: not an emolens_vgg export ({len(ops)} conv/linear layers)")
+    with torch.no_grad():
+        for layer, (op, a) in zip(layers, ops):
+            w, b = teacher.params[a["w"]], teacher.params[a["w"] + 1]
+            if op == "linear" and not a["transB"]:
+                w = w.t()
+            if layer.weight.shape != w.shape:
+                raise ValueError(f"{onnx_path}: layer shape {tuple(w.shape)} does not fit {tuple(layer.weight.shape)}")
+            layer.weight.copy_(w)
+            layer.bias.copy_(b)
+    size = sidecar["input"]["height"]
+    stages = sidecar["training"]["stages"]
+    history = sidecar["training"]["history"]
+    parent = None
+    for st in stages:  # the sidecar's training stages become the checkpoint's lineage, oldest first
+        rows = [{**h, "epoch": h["epoch"] - sum(s["epochsRun"] for s in stages[:st["stage"]])}
+                for h in history if h.get("stage") == st["stage"]]
+        parent = {"checkpoint": st["recipe"].get("out"), "config": st["recipe"], "parent": parent, "history": rows}
+    val = sidecar["metrics"]["val"]
+    return {"model": model.state_dict(), "arch": "emolens_vgg_folded", "mean": teacher.mean, "std": teacher.std,
+            "config": {**parent["config"], "input_size": size}, "parent": parent["parent"],
+            "history_from_sidecar": parent["history"], "epoch": len(parent["history"]) - 1, "val": val,
+            "parameters": count_parameters(model), "macs": count_macs(model, size),
+            "source": {"onnx": str(onnx_path), "sha256": sidecar["sha256"]}}
+
+
+def build_parser(p=None):
+    import argparse
+    p = p or argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", default="models/emolens-fer.onnx", help="a shipped emolens_vgg model (.onnx + .json)")
+    p.add_argument("--out", default="runs/fer-onnx/best.pt", help="checkpoint to write; history.json goes beside it")
+    return p
+
+
+def from_onnx_main(cfg) -> dict:
+    ckpt = checkpoint_from_onnx(cfg.model)
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, out)
+    (out.parent / "history.json").write_text(json.dumps(ckpt["history_from_sidecar"], indent=1))
+    print(f"wrote {out}: {ckpt['arch']} with the weights of {cfg.model} (val acc {ckpt['val']['accuracy']:.4f}); "
+          f"warm-start with: train --arch emolens_vgg_folded --init {out}")
+    return ckpt

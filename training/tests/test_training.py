@@ -326,6 +326,22 @@ class Distillation(unittest.TestCase):
         self.assertLess(float(np.abs(probs.numpy() - expected).max()), 1e-4)
         self.assertEqual(probs.argmax(1).tolist(), expected.argmax(1).tolist())
 
+    def test_a_shipped_model_becomes_a_checkpoint_with_its_lineage(self):
+        from training.teacher import OnnxTeacher, checkpoint_from_onnx
+        ckpt = checkpoint_from_onnx(SHIPPED_MODEL)
+        model = create_model(ckpt["arch"]).eval()
+        model.load_state_dict(ckpt["model"])
+        x = torch.randn(3, 1, 44, 44)
+        with torch.no_grad():
+            self.assertLess(float((model(x) - OnnxTeacher(SHIPPED_MODEL)(x)).abs().max()), 1e-5)
+        stages = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())["training"]["stages"]
+        chain, node = [ckpt["config"]], ckpt["parent"]
+        while node:
+            chain.insert(0, node["config"])
+            node = node["parent"]
+        self.assertEqual([c["out"] for c in chain], [s["recipe"]["out"] for s in stages])
+        self.assertEqual(len(ckpt["history_from_sidecar"]), stages[-1]["epochsRun"])
+
     def test_two_steps_of_distillation(self):
         with tempfile.TemporaryDirectory() as tmp:
             write_folder_set(Path(tmp) / "fer", per_class=2)
