@@ -85,6 +85,8 @@ describe('detector on FER2013 val faces pasted on canvases', requires(sharedData
         found[key] += matched.filter(Boolean).length;
         falsePositives[key] += extra.length;
       }
+      // second-look faces obey a caller's minScore too
+      for (const f of await detector.detect(d.image, { minScore: 0.9 })) assert.ok(f.score >= 0.9, `score ${f.score}`);
     }
     await detector.dispose();
     assert.ok(found.on >= found.off + 3, `of ${total} faces: ${found.on} with the second look, ${found.off} without`);

@@ -2,8 +2,8 @@
  * FaceDetector: BlazeFace (MediaPipe's 256 px model, converted to ONNX by training/tfjs_to_onnx.py, any input size)
  * on any RgbaImage. Owns pre-processing (letterbox; the whole photo at 256 px and as larger views; tiles), the
  * batched ONNX runs (through engine/, the only ORT user) and post-processing: anchor decoding, sigmoid and NMS as
- * @vladmandic/human does them, plus the merging of passes (tiles.ts) and a close-up check of faces only a tile or a
- * view saw small. Browser-safe: no Node imports.
+ * @vladmandic/human does them, plus the merging of passes (tiles.ts), a close-up check of faces only a tile or a
+ * view saw small, and the second look (close-ups of faint view faces and of weak faces). Browser-safe: no Node imports.
  */
 import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
 import { UsageError } from '../errors.js';
@@ -184,7 +184,8 @@ export class FaceDetector {
     if (doubtful.length === 0) return faces;
     const second = nonMaxSuppression(doubtful, opts.iouThreshold, opts.maxFaces)
       .filter((c) => !overlapsAny(c, faces, opts.iouThreshold)).slice(0, SECOND_LOOK_MAX_FACES);
-    const confirmed = await this.secondLook(image, second, opts.batchSize);
+    // the close-up's estimate scores 0.7 or more, but a caller's minScore may be higher still
+    const confirmed = (await this.secondLook(image, second, opts.batchSize)).filter((f) => f.score >= opts.minScore);
     return nonMaxSuppression([...faces, ...confirmed], opts.iouThreshold, opts.maxFaces);
   }
 
