@@ -4,7 +4,7 @@
  * read-out accuracy of detected faces (emotion of the aligned detected face vs the bare 48x48 crop and the label).
  * A benchmark: prints numbers, asserts nothing. Figures are FER2013 *validation* figures.
  *
- *   npm run bench:detector -- [--count 100] [--seed 1] [--candidates today,default,...] [--threads 1] [--json] [--show-false]
+ *   npm run bench:detector -- [--count 100] [--seed 1] [--candidates today,default,...] [--threads 1] [--json] [--show-false] [--show-missed]
  *
  * Every candidate sees the same canvases, interleaved image by image, so machine load hits them alike.
  */
@@ -35,6 +35,7 @@ const CANDIDATES: Record<string, { model: string; options: DetectOptions }> = {
   'views2+3': { model: 'blazeface', options: { views: [2, 3] } },
   'views2+4': { model: 'blazeface', options: { views: [2, 4] } },
   'views2+3-tiles-off': { model: 'blazeface', options: { views: [2, 3], tiles: 'off' } },
+  'no-second-look': { model: 'blazeface', options: { secondLook: false } },
 };
 
 const { values: args } = parseArgs({
@@ -46,6 +47,7 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '1' },
     'no-samples': { type: 'boolean', default: false },
     'show-false': { type: 'boolean', default: false },
+    'show-missed': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -108,6 +110,16 @@ async function scoreDevImage(dev: DevImage): Promise<void> {
         console.error(`false ${t.name} ${dev.name} ${dev.image.width}x${dev.image.height} ${dev.background} score ${f.score.toFixed(2)} side ${Math.max(f.box.width, f.box.height).toFixed(0)}`
           + (near ? ` nearest face ${near.tr.side} px ${near.tr.framing} at ${(near.d / near.tr.side).toFixed(2)} sides` : ''));
       }
+    }
+    if (args['show-missed']) {
+      dev.faces.forEach((tr, i) => {
+        if (matched[i]) return;
+        const cx = tr.box.x + tr.side / 2;
+        const cy = tr.box.y + tr.side / 2;
+        const near = faces.map((f) => ({ f, d: Math.hypot(f.box.x + f.box.width / 2 - cx, f.box.y + f.box.height / 2 - cy) })).sort((a, b) => a.d - b.d)[0];
+        console.error(`missed ${t.name} ${dev.name} ${dev.image.width}x${dev.image.height} ${dev.background} face ${tr.side} px ${tr.framing} at ${cx.toFixed(0)},${cy.toFixed(0)}`
+          + (near ? `; nearest detection side ${Math.max(near.f.box.width, near.f.box.height).toFixed(0)} score ${near.f.score.toFixed(2)} at ${(near.d / tr.side).toFixed(2)} sides` : ''));
+      });
     }
     const crops: GrayImage[] = [];
     const which: number[] = [];

@@ -20,6 +20,7 @@ const TRUTH = JSON.parse(readFileSync(join(import.meta.dirname, 'detector-sample
   { photo: string; faces: { box: { x: number; y: number; width: number; height: number } }[] }[];
 const OPTIONS: Record<string, DetectOptions> = {
   'views [2, 3] (default)': {},
+  'views [2, 3], no second look': { secondLook: false },
   'tiles auto, no views (before)': { views: [] },
   'one pass': { views: [], tiles: 'off' },
 };

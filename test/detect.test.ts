@@ -184,5 +184,6 @@ describe('FaceDetector on the sample photos', () => {
     await assert.rejects(detector.detect(image, { minScore: 2 }), UsageError);
     await assert.rejects(detector.detect(image, { tiles: 10 }), UsageError);
     await assert.rejects(detector.detect(image, { views: [0.5] }), UsageError);
+    await assert.rejects(detector.detect(image, { secondLook: 'yes' as unknown as boolean }), UsageError);
   });
 });
