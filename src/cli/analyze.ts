@@ -14,7 +14,7 @@ import type { CreateAnalyzerOptions } from '../node.js';
 import { annotateImage } from '../report/annotate.js';
 import { csvHeader, csvRows, imageEntry, imageErrorEntry } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
-import { bold, dim, errorLine, expandInputs, faceTable, moodSummary, parseNumber, parseTiles, red, styleFor, type InputItem } from './common.js';
+import { bold, dim, errorLine, expandInputs, faceTable, type InputItem, MODEL_OPTION, moodSummary, parseNumber, parseTiles, red, styleFor } from './common.js';
 import { assertFreshOrResuming, readResults, resultKey, ResultsWriter } from './results-file.js';
 
 /** The analyzer's flags, as commander hands them over (strings; analyzerOptionsFrom validates them). */
@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .option('--resume', 'with --out: skip the images the file already holds; images that failed are tried again')
     .option('--landmarks68', 'with --json/--csv/--out: add each face\'s 68 points (landmarks68: [[x, y] x 68], image px)')
     .option('--ev', 'with --json/--csv/--out: add each face\'s 24-value expressional vector (ev: { names, values }; docs/ferc.md)')
-    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option(...MODEL_OPTION)
     .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
     .option('--max-faces <n>', 'at most this many faces per image, best first')
     .option('--max-pixels <n>', 'refuse images larger than this many pixels, checked before decoding (default 50000000)')

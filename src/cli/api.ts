@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { loadTokens } from '../api/auth.js';
 import { DEFAULT_LIMITS, type ApiLimits } from '../api/errors.js';
 import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
-import { parseNumber } from './common.js';
+import { MODEL_OPTION, parseNumber } from './common.js';
 
 interface ApiFlags extends AnalyzerFlags {
   port: string;
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--redis <url>', 'queue jobs on BullMQ in this Redis (redis://host:6379) for `emolens worker` processes')
     .option('--queue <name>', 'BullMQ queue name', 'emolens-jobs')
     .option('--workers <n>', 'inference worker threads (default: one per core)')
-    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option(...MODEL_OPTION)
     .option('--detector <name|path>', 'face detector model (default blazeface)')
     .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
     .option('--max-faces <n>', `at most this many faces per image, best first (default ${DEFAULT_LIMITS.maxFaces})`)

@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
+import { DEFAULT_EMOTION_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
 import { clamp } from '../geometry.js';
 import { IMAGE_EXTENSION_LIST, isImageFileName } from '../image/formats.js';
@@ -136,6 +137,13 @@ export function styleFor(stream: NodeJS.WriteStream): Style {
 }
 
 const ansi = (open: string, text: string, style: Style) => (style.color ? `\x1b[${open}m${text}\x1b[0m` : text);
+/** The `--model` option of every command that classifies faces: flags, help text and the bundled default. */
+export const MODEL_OPTION = [
+  '--model <name|path>',
+  'emotion model: a bundled name or an .onnx file with its .json beside it',
+  DEFAULT_EMOTION_MODEL,
+] as const;
+
 export const bold = (text: string, style: Style) => ansi('1', text, style);
 export const dim = (text: string, style: Style) => ansi('2', text, style);
 export const red = (text: string, style: Style) => ansi('31', text, style);

@@ -10,7 +10,7 @@ import { samplePhotos } from '../samples.js';
 import type { AnalysisResult } from '../types.js';
 import { faceJson } from '../report/serialize.js';
 import { analyzerOptionsFrom } from './analyze.js';
-import { bold, dim, faceTable, moodSummary, styleFor } from './common.js';
+import { bold, dim, faceTable, MODEL_OPTION, moodSummary, styleFor } from './common.js';
 
 interface DemoFlags {
   json?: boolean;
@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .description('analyse the bundled sample photos: faces, 7 emotion probabilities each, annotated copies')
     .option('--json', 'print JSON (same shape as `analyze --json`, plus "annotated" paths) instead of tables')
     .option('--out <dir>', 'where to write the annotated photos', './emolens-demo')
-    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option(...MODEL_OPTION)
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .action(async (flags: DemoFlags) => {
       await runDemo(flags);

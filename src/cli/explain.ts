@@ -14,7 +14,7 @@ import { imageErrorEntry, serializeFace } from '../report/serialize.js';
 import { lumaWeights } from '../classify/index.js';
 import { resolveMethod, SALIENCY_METHODS, type ExplainOptions } from '../explain/index.js';
 import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
-import { bold, dim, emotionColor, errorLine, expandInputs, parseNumber, red, styleFor } from './common.js';
+import { bold, dim, emotionColor, errorLine, expandInputs, MODEL_OPTION, parseNumber, red, styleFor } from './common.js';
 
 interface ExplainFlags extends AnalyzerFlags {
   out?: string;
@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--patch <px>', 'occlusion: side of the grey patch in crop px (default 8)')
     .option('--stride <px>', 'occlusion: step between patches in crop px (default 4)')
     .option('--scale <n>', 'PNG size as a multiple of the crop (48 px)', '4')
-    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option(...MODEL_OPTION)
     .option('--detector <name|path>', 'face detector model')
     .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
     .option('--max-faces <n>', 'at most this many faces per image, best first')

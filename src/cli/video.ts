@@ -20,7 +20,7 @@ import { TrackThumbnails } from '../report/thumbnails.js';
 import type { VideoReportData } from '../report/video-html.js';
 import { VideoReportSeries } from '../report/video-series.js';
 import { analyzerOptionsFrom } from './analyze.js';
-import { bold, dim, emolensVersion, emotionColor, errorLine, parseNumber, red, styleFor, type Style } from './common.js';
+import { bold, dim, emolensVersion, emotionColor, errorLine, MODEL_OPTION, parseNumber, red, type Style, styleFor } from './common.js';
 
 interface VideoFlags {
   fps?: string;
@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--until <s>', 'analyse only the first <s> seconds')
     .option('--max-duration <s>', 'refuse videos longer than this (default 14400 = 4 h)')
     .option('--max-pixels <n>', 'refuse videos with more pixels per frame (default 33177600 = 7680x4320)')
-    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option(...MODEL_OPTION)
     .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
     .option('--max-faces <n>', 'at most this many faces per frame, best first')
     .option('--one-pass', 'one whole-frame detector pass per frame, as the live view: about 3x faster, misses more tight, blurry and small faces')

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
 import { redactUrl, untilSignal } from './api.js';
-import { parseNumber } from './common.js';
+import { MODEL_OPTION, parseNumber } from './common.js';
 
 interface WorkerFlags extends AnalyzerFlags {
   redis?: string;
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .option('--redis <url>', 'the Redis the API queues jobs in (redis://host:6379)')
     .option('--queue <name>', 'BullMQ queue name', 'emolens-jobs')
     .option('--workers <n>', 'inference worker threads = jobs run at once (default: one per core)')
-    .option('--model <name|path>', 'emotion model: a bundled name or an .onnx file with its .json beside it', 'emolens-fer')
+    .option(...MODEL_OPTION)
     .option('--detector <name|path>', 'face detector model (default blazeface)')
     .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
     .option('--max-faces <n>', 'at most this many faces per image, best first (default 100)')
