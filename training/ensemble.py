@@ -15,17 +15,17 @@ import argparse
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .augment import center_crop
 from .data import EMOTIONS, load_cached
 from .errors import UsageError
 from .metrics import calibration_report, classification_report
 from .models import create_model
 from .sidecar import sha256
+from .train import predict
 
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -58,14 +58,9 @@ class Member:
             self.what = f"{ckpt['arch']} {path} (epoch {ckpt['epoch'] + 1})"
         self.net.eval()
 
-    @torch.no_grad()
-    def probs(self, x: np.ndarray, batch: int = 256) -> np.ndarray:
-        out = []
-        for i in range(0, len(x), batch):
-            xb = (torch.from_numpy(x[i:i + batch]).float().unsqueeze(1) / 255 - self.mean) / self.std
-            xb = center_crop(xb, self.size).contiguous()
-            out.append((F.softmax(self.net(xb), 1) + F.softmax(self.net(xb.flip(3)), 1)) / 2)
-        return torch.cat(out).numpy()
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        """As train.py validates: centre crop at the member's size, mean of the face's and its mirror's softmax."""
+        return predict(self.net, x, SimpleNamespace(input_size=self.size, tta="hflip"), self.mean, self.std)
 
 
 def summary(name: str, y: np.ndarray, p: np.ndarray) -> dict:
