@@ -16,49 +16,23 @@
  * This entry is Node-only (onnxruntime-node, sharp). Browser code imports 'emolens/browser' (src/browser.ts): the same
  * `createAnalyzerCore` with `browserEnv()` (onnxruntime-web, models by URL), and nothing Node-only.
  */
+export * from './core.js';
 export { analyze, createAnalyzer } from './node.js';
 export type { AnalysisWithImage, AnalyzeInputOptions, CreateAnalyzerOptions, ImageInput, NodeAnalyzer } from './node.js';
 export { analyzeVideo, DEFAULT_VIDEO_FPS, FfmpegNotFoundError, InvalidVideoError, VideoInterruptedError, VideoTooLargeError } from './video/index.js';
 export type { AnalyzeVideoOptions, TrackSummary, VideoAnalysis, VideoFace, VideoFrameResult, VideoInfo, VideoSummary } from './video/index.js';
-export { createAnalyzerCore } from './analyzer.js';
-export type { AnalyzeOptions, Analyzer, AnalyzerModels, AnalyzerOptions, DetectorOptions, DetectorSidecar } from './analyzer.js';
 export { analyzeFrames, FrameTracking, type AnalyzeFramesOptions, type Frame, type FrameResult, type TrackedFace, type TrackedFrame } from './track/frames.js';
 export { DEFAULT_SMOOTHING, FaceTracker, type SmoothingOptions, type Track } from './track/tracker.js';
 export { ClassifyBudget, DEFAULT_CLASSIFY_BUDGET, type ClassifyBudgetOptions } from './track/budget.js';
 export { groupMood, type GroupMood } from './aggregate/mood.js';
 export { CSV_HEADER, csvRows, faceJson, serializeFace, type FaceJson } from './report/serialize.js';
 export { EMOTION_COLORS } from './report/palette.js';
-export { alignFace, cropToImageTransform, type FaceCropGeometry, type AlignOptions } from './align/index.js';
-export {
-  explainCrops, heatColor, heatmapRgba, overlayRgba, resolveMethod, SALIENCY_METHODS, supportsGradCam,
-  type ExplainOptions, type FaceExplanation, type SaliencyMap, type SaliencyMethod,
-} from './explain/index.js';
-export { EmotionClassifier, validateEmotionSidecar, type ClassifierOptions } from './classify/index.js';
-export {
-  EV_FEATURES, EV_MIRROR, expressionalVector, faceOutline, interOcularDistance, LandmarkDetector, maskOutside, mirrorPoints,
-  parseLandmarkSidecar, type EvFeature, type LandmarkOptions, type LandmarkSidecar,
-} from './landmarks/index.js';
-export { CONTRACT_FORMAT, type EmotionModelSidecar, type EvalMetrics } from './classify/contract.js';
 export {
   bundledModelNames, DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL, loadDetectorModel, loadEmotionModel, loadLandmarkModel,
   loadNodeRuntime, nodeEnv,
   type ModelFiles, type NodeEnv, type NodeImageSource,
 } from './env/node.js';
-export type { EmolensEnv, ModelTask } from './env/types.js';
 export { decodeImage, DEFAULT_MAX_PIXELS, type DecodeOptions, type DecodedImage } from './image/decode.js';
-export { dominantEmotion, EMOTIONS, isEmotion, toEmotionProbabilities, type Emotion, type EmotionProbabilities } from './labels.js';
-export type { AnalysisResult, Box, DetectedFace, FaceResult, GrayImage, Landmarks, Point, RgbaImage } from './types.js';
-export {
-  DatasetError,
-  EmolensError,
-  ImageTooLargeError,
-  InputNotFoundError,
-  InvalidImageError,
-  InvalidModelError,
-  ModelNotFoundError,
-  SidecarMissingError,
-  UsageError,
-} from './errors.js';
 export { evaluate, evaluateWithSidecar, type EvalOptions, type EvalResult } from './eval/evaluate.js';
 export { classificationMetrics, ConfusionMatrix, metricsFromConfusion, type ClassificationMetrics, type PerClassMetrics } from './eval/metrics.js';
 export { CALIBRATION_BINS, CalibrationBins, calibrationMetrics, type CalibrationMetrics, type ReliabilityBin } from './eval/calibration.js';
