@@ -28,6 +28,7 @@ from .errors import UsageError
 from .metrics import calibration_report, classification_report
 from .models import create_model
 from .sidecar import sha256, write_sidecar
+from .train import build_parser as train_parser
 
 CONTRACT_FORMAT = "emolens-model/2"  # /2: optional "explain" block (docs/model-contract.md)
 REPO = Path(__file__).resolve().parent.parent
@@ -112,6 +113,43 @@ COMMAND_KEYS = ("arch", "data", "init", "epochs", "optimizer", "lr", "weight_dec
 BUDGET_KEYS = ("threads", "cpu_budget_min", "eval_every_min")  # in the command only for --cpu-budget-min runs
 
 
+def train_command(train_cfg: dict) -> str:
+    """The `npm run train` line that repeats a run: the usual knobs always, any other one where it is not the default
+    (distillation, photometric augmentation, mixing, ...)."""
+    defaults = vars(train_parser().parse_args([]))
+    skip = {"out", "resume", "max_steps", "limit", "cache_dir", *COMMAND_KEYS}
+    flags = [f"--{k.replace('_', '-')} {train_cfg[k]}" for k in COMMAND_KEYS if train_cfg.get(k) is not None
+             and (train_cfg.get("cpu_budget_min") or k not in BUDGET_KEYS)]
+    for k, v in train_cfg.items():
+        if k in skip or k not in defaults or v == defaults[k]:
+            continue
+        flags.append(f"--{k.replace('_', '-')}" if v is True else f"--{k.replace('_', '-')} {v}")
+    return "npm run train -- " + " ".join(flags) + f" --out {train_cfg.get('out')}"
+
+
+def distillation(train_cfg: dict) -> dict:
+    """Who taught a distilled stage, and how: the teacher model's name, sha256 and val figures (from its sidecar), or
+    the members of a cached ensemble (its `meta`), with the loss weights."""
+    record = {"alpha": train_cfg.get("kd_alpha"), "temperature": train_cfg.get("kd_temperature")}
+    if train_cfg.get("teacher"):
+        teacher = Path(train_cfg["teacher"])
+        sidecar_path = (teacher if teacher.is_absolute() else REPO / teacher).with_suffix(".json")
+        sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.exists() else {}
+        record |= {"mode": "online: the teacher scores the student's own augmented view", "teacher": str(teacher),
+                   "teacherSha256": sidecar.get("sha256"),
+                   "teacherValAccuracy": sidecar.get("metrics", {}).get("val", {}).get("accuracy")}
+    else:
+        probs = Path(train_cfg["teacher_probs"])
+        probs = probs if probs.is_absolute() else REPO / probs
+        meta = {}
+        if probs.exists():
+            with np.load(probs) as z:
+                meta = json.loads(str(z["meta"])) if "meta" in z else {}
+        record |= {"mode": "offline: cached ensemble probabilities per train image", "teacherProbs": train_cfg["teacher_probs"],
+                   "members": meta.get("members")}
+    return record
+
+
 def lineage(ckpt: dict, history: list[dict]) -> list[tuple[dict, list[dict]]]:
     """(config, per-epoch history) of the run that wrote `ckpt` and of the runs it was warm-started from
     (train.py --init), oldest first."""
@@ -127,10 +165,8 @@ def stage(index: int, train_cfg: dict, history: list[dict]) -> dict:
     return {
         "stage": index,
         "recipe": {k: v for k, v in train_cfg.items() if k not in ("resume", "max_steps", "limit", "cache_dir")},
-        "command": "npm run train -- " + " ".join(
-            f"--{k.replace('_', '-')} {train_cfg[k]}" for k in COMMAND_KEYS if train_cfg.get(k) is not None
-            and (train_cfg.get("cpu_budget_min") or k not in BUDGET_KEYS))
-            + f" --out {train_cfg.get('out')}",
+        "command": train_command(train_cfg),
+        **({"distillation": distillation(train_cfg)} if train_cfg.get("teacher") or train_cfg.get("teacher_probs") else {}),
         "epochsRun": history[-1]["epoch"] if history else 0,  # fractional where a CPU budget cut an epoch
         "trainSeconds": round(sum(h.get("seconds", 0) for h in history)),
         # train.py --cpu-budget-min runs: CPU seconds of the training steps (all threads) and of validation

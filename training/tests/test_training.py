@@ -357,6 +357,21 @@ class Distillation(unittest.TestCase):
             self.assertTrue(np.isfinite(result["history"][0]["train_loss"]))
             self.assertEqual(torch.load(Path(tmp) / "run" / "best.pt")["config"]["teacher"], str(SHIPPED_MODEL))
 
+    def test_a_distilled_stage_records_its_teacher_and_repeatable_command(self):
+        cfg = vars(parse_train(["--arch", "emolens_vgg_tiny", "--teacher", "models/emolens-fer.onnx", "--kd-alpha", "0.8",
+                                "--contrast", "0.3", "--blur", "0.2", "--tta", "none", "--out", "runs/fast"]))
+        stage = export.stage(0, cfg, [])
+        for flag in ("--teacher models/emolens-fer.onnx", "--kd-alpha 0.8", "--contrast 0.3", "--blur 0.2", "--tta none"):
+            self.assertIn(flag, stage["command"])
+        self.assertNotIn("--brightness", stage["command"], "a knob at its default is left out")
+        # the command parses back to the same recipe
+        back = vars(parse_train(stage["command"].removeprefix("npm run train -- ").split()))
+        self.assertEqual({k: back[k] for k in stage["recipe"]}, stage["recipe"])
+        shipped = json.loads(SHIPPED_MODEL.with_suffix(".json").read_text())
+        self.assertEqual(stage["distillation"]["teacherSha256"], shipped["sha256"])
+        self.assertEqual(stage["distillation"]["teacherValAccuracy"], shipped["metrics"]["val"]["accuracy"])
+        self.assertEqual((stage["distillation"]["alpha"], stage["distillation"]["temperature"]), (0.8, 2.0))
+
     def test_a_teacher_of_another_input_size_is_a_usage_error(self):
         with tempfile.TemporaryDirectory() as tmp:
             write_folder_set(Path(tmp) / "fer", per_class=1)
