@@ -5,6 +5,9 @@
  *
  *   npm run build:web && node --import tsx scripts/bench-web.ts [--seconds 10] [--warmup 4] [--runs 3] [--small-faces]
  *       [--models-dir DIR --model NAME]   (default: models/emolens-fer, else a generated test model)
+ *       [--live-model NAME[,NAME…]]       (the live view's model, as `emolens serve --live-model`; default: serve's
+ *                                          own, emolens-fast. Several: every scenario with each, then the FPS gain
+ *                                          of the first over each other, e.g. --live-model emolens-fast,emolens-fer)
  *       [--threads N]                     (wasm threads, as the page's ?threads=N; default: the page's own choice)
  *       [--skip-first-load] [--only 25@640x480,1@1280x720]
  *
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     'models-dir': { type: 'string' },
     model: { type: 'string' },
+    'live-model': { type: 'string' },
     'small-faces': { type: 'boolean', default: false },
     threads: { type: 'string' },
     'skip-first-load': { type: 'boolean', default: false },
@@ -63,33 +67,66 @@ const models = args['models-dir'] || args.model
   ? { args: [...(args['models-dir'] ? ['--models-dir', args['models-dir']] : []), ...(args.model ? ['--model', args.model] : [])] }
   : serveModelArgs();
 console.log(`emotion model: ${args.model ?? (testEmotionModel().real ? 'emolens-fer' : 'generated test model (models/emolens-fer.onnx not there yet)')}${args['models-dir'] ? ` in ${args['models-dir']}` : ''}`);
+// undefined: serve's own default live model (or the fixture's, for generated test models).
+const liveModels: Array<string | undefined> = args['live-model']?.split(',').map((s) => s.trim()) ?? [undefined];
 
-const serve = await startServe(models.args);
+const SCENARIOS = ([[1, 640, 480], [1, 1280, 720], [25, 640, 480], [25, 1280, 720]] as const)
+  .filter(([faces, width, height]) => !only || only.includes(`${faces}@${width}x${height}`));
+const scenarioName = ([faces, width, height]: (typeof SCENARIOS)[number]): string => `${faces} face${faces > 1 ? 's' : ''} @ ${width}x${height}`;
+// Median FPS per live model (as the page named it) per scenario, for the gain table.
+const medianFps = new Map<string, Map<string, number>>();
 try {
-  if (!args['skip-first-load']) await firstLoad(serve.url);
-  console.log(`\nlive analysis (fake camera, ${warmupSeconds} s warm-up, ${seconds} s measured, median of ${runs} runs [min-max]; detector tiles ${args['small-faces'] ? 'auto (Small faces on)' : 'off (live default)'})`);
-  console.log('scenario              faces found   FPS              ms/frame (worker)   readings/s        detect ms/frame   classify ms/face  backend');
-  for (const [faces, width, height] of [[1, 640, 480], [1, 1280, 720], [25, 640, 480], [25, 1280, 720]] as const) {
-    if (only && !only.includes(`${faces}@${width}x${height}`)) continue;
+  const videos = new Map<(typeof SCENARIOS)[number], string>();
+  for (const scenario of SCENARIOS) {
+    const [faces, width, height] = scenario;
     const side = faces === 1 ? 1 : 5;
     const frame = await faceGrid(crops, { width, height, cols: side, rows: side });
-    const video = await stillVideo(frame, join(work, `f${faces}-${width}.y4m`), { width, height, seconds: 2, fps: 30 });
-    const results: LiveResult[] = [];
-    for (let run = 0; run < runs; run++) {
-      const shot = run === 0 && faces === 25 && width === 1280 ? join(ROOT, 'test-artifacts', 'bench-web-25-faces.png') : undefined;
-      results.push(await live(serve.url, video, shot));
-    }
-    const stat = (pick: (r: LiveResult) => number, digits: number): string => {
-      const v = results.map(pick).sort((a, b) => a - b);
-      const median = v[Math.floor(v.length / 2)];
-      return `${median.toFixed(digits)} [${v[0].toFixed(digits)}-${v[v.length - 1].toFixed(digits)}]`;
-    };
-    const found = Math.round(results.map((r) => r.faces).sort((a, b) => a - b)[Math.floor(results.length / 2)]);
-    console.log(`${`${faces} face${faces > 1 ? 's' : ''} @ ${width}x${height}`.padEnd(22)}${`${found}/${faces}`.padStart(11)}   ${stat((r) => r.fps, 1).padEnd(17)}${stat((r) => r.ms, 0).padEnd(20)}${stat((r) => r.readings, 1).padEnd(18)}${stat((r) => r.detectMs, 0).padEnd(18)}${stat((r) => r.msPerFace, 0).padEnd(18)}${results[0].backend}`);
+    videos.set(scenario, await stillVideo(frame, join(work, `f${faces}-${width}.y4m`), { width, height, seconds: 2, fps: 30 }));
   }
+  for (const [m, liveModel] of liveModels.entries()) {
+    const serve = await startServe([...models.args, ...(liveModel ? ['--live-model', liveModel] : [])]);
+    try {
+      if (m === 0 && !args['skip-first-load']) await firstLoad(serve.url);
+      console.log(`\nlive analysis, live model ${liveModel ?? '(serve\'s default)'} (fake camera, ${warmupSeconds} s warm-up, ${seconds} s measured, median of ${runs} runs [min-max]; detector tiles ${args['small-faces'] ? 'auto (Small faces on)' : 'off (live default)'})`);
+      console.log('scenario              faces found   FPS              ms/frame (worker)   readings/s            detect ms/frame   classify ms/face  live model / backend');
+      for (const scenario of SCENARIOS) {
+        const [faces, width] = scenario;
+        const results: LiveResult[] = [];
+        for (let run = 0; run < runs; run++) {
+          const shot = m === 0 && run === 0 && faces === 25 && width === 1280 ? join(ROOT, 'test-artifacts', 'bench-web-25-faces.png') : undefined;
+          results.push(await live(serve.url, videos.get(scenario)!, shot));
+        }
+        const median = (pick: (r: LiveResult) => number): number => results.map(pick).sort((a, b) => a - b)[Math.floor(results.length / 2)];
+        const stat = (pick: (r: LiveResult) => number, digits: number): string => {
+          const v = results.map(pick).sort((a, b) => a - b);
+          return `${median(pick).toFixed(digits)} [${v[0].toFixed(digits)}-${v[v.length - 1].toFixed(digits)}]`;
+        };
+        const found = Math.round(median((r) => r.faces));
+        const model = results[0].model;
+        if (!medianFps.has(model)) medianFps.set(model, new Map());
+        medianFps.get(model)!.set(scenarioName(scenario), median((r) => r.fps));
+        console.log(`${scenarioName(scenario).padEnd(22)}${`${found}/${faces}`.padStart(11)}   ${stat((r) => r.fps, 1).padEnd(17)}${stat((r) => r.ms, 0).padEnd(20)}${stat((r) => r.readings, 1).padEnd(22)}${stat((r) => r.detectMs, 0).padEnd(18)}${stat((r) => r.msPerFace, 0).padEnd(18)}${model} / ${results[0].backend}`);
+      }
+    } finally {
+      await serve.stop();
+    }
+  }
+  printGain();
 } finally {
-  await serve.stop();
   rmSync(work, { recursive: true, force: true }); // ~150 MB of .y4m
+}
+
+/** With two or more live models: the first one's median FPS over each other's, per scenario. */
+function printGain(): void {
+  const [first, ...others] = [...medianFps.keys()];
+  if (!first || others.length === 0) return;
+  console.log(`\nlive FPS gain of ${first} (its median FPS ÷ the other model's)`);
+  console.log(`scenario              ${others.map((o) => `vs ${o}`.padEnd(20)).join('')}`.trimEnd());
+  for (const scenario of SCENARIOS) {
+    const name = scenarioName(scenario);
+    const ours = medianFps.get(first)!.get(name)!;
+    console.log(`${name.padEnd(22)}${others.map((o) => `${(ours / medianFps.get(o)!.get(name)!).toFixed(2)}x`.padEnd(20)).join('')}`.trimEnd());
+  }
 }
 
 /** Faces of the sample photos (boxes from the same analyzer), largest first, for tiling. */
@@ -138,7 +175,7 @@ async function firstLoad(url: string): Promise<void> {
   }
 }
 
-interface LiveResult { fps: number; ms: number; faces: number; readings: number; detectMs: number; msPerFace: number; backend: string }
+interface LiveResult { fps: number; ms: number; faces: number; readings: number; detectMs: number; msPerFace: number; backend: string; model: string }
 
 async function live(url: string, video: string, screenshot?: string): Promise<LiveResult> {
   const browser: Browser = await launchChromium({ fakeVideo: video });
@@ -163,6 +200,8 @@ async function live(url: string, video: string, screenshot?: string): Promise<Li
     const a = await read();
     await page.waitForTimeout(seconds * 1000);
     const b = await read();
+    // The model that read the live faces, as the worker reported it (docs/web.md: the live model).
+    const model = (await page.textContent('#stat-model'))?.trim() ?? '?';
     if (screenshot) {
       mkdirSync(dirname(screenshot), { recursive: true });
       await page.screenshot({ path: screenshot });
@@ -176,6 +215,7 @@ async function live(url: string, video: string, screenshot?: string): Promise<Li
       detectMs: frames ? (b.detectMsTotal - a.detectMsTotal) / frames : NaN,
       msPerFace: b.msPerFace,
       backend,
+      model,
     };
   } finally {
     await browser.close();

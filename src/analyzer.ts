@@ -1,7 +1,8 @@
 /**
  * The pipeline core: RgbaImage → detect → align every face → one batched classify → FaceResult[].
  * `analyze()` is `detect()` then `classifyFaces()`; callers that classify only some faces per frame (the web app's
- * live view) call the two steps themselves.
+ * live view) call the two steps themselves. The emotion half alone is an EmotionStage (`createEmotionStage`), so
+ * faces found by one detector can be read by a second emotion model (the web app's fast live model).
  * Browser-safe (the web app runs it in a Web Worker on onnxruntime-web): it is handed the ONNX Runtime module and
  * the model bytes; reading files, decoding images and picking onnxruntime-node live in src/node.ts.
  */
@@ -52,13 +53,10 @@ export interface AnalyzerOptions extends AnalyzeOptions {
   ev?: boolean;
 }
 
-export interface Analyzer {
+/** One emotion model and the alignment it needs: the part of an Analyzer that reads faces someone else detected. */
+export interface EmotionStage {
   /** The emotion model's sidecar (labels, crop geometry, metrics). */
   readonly emotionModel: EmotionModelSidecar;
-  /** Find every face in `image` and its 7 emotion probabilities: `detect()` then `classifyFaces()`. */
-  analyze(image: RgbaImage, options?: AnalyzeOptions): Promise<AnalysisResult>;
-  /** Find the faces only (boxes, scores, landmarks), in reading order: rows top to bottom, each left to right. */
-  detect(image: RgbaImage, options?: AnalyzeOptions): Promise<DetectedFace[]>;
   /** Emotions of faces detected in `image` (any subset of `detect()`'s), aligned from their landmarks; one batch. */
   classifyFaces(image: RgbaImage, faces: readonly DetectedFace[]): Promise<EmotionProbabilities[]>;
   /** Emotions for face crops that are already aligned (gray, `emotionModel.preprocess.faceCrop.size` square). */
@@ -67,8 +65,47 @@ export interface Analyzer {
   alignFace(image: RgbaImage, face: DetectedFace): GrayImage;
   /** Emotions and a saliency map over each aligned crop (Grad-CAM or occlusion; src/explain/, docs/explain.md). */
   explainCrops(crops: GrayImage[], options?: ExplainOptions): Promise<FaceExplanation[]>;
-  /** Release both ONNX sessions. */
+  /** Release the emotion model's ONNX session. */
   dispose(): Promise<void>;
+}
+
+export interface Analyzer extends EmotionStage {
+  /** Find every face in `image` and its 7 emotion probabilities: `detect()` then `classifyFaces()`. */
+  analyze(image: RgbaImage, options?: AnalyzeOptions): Promise<AnalysisResult>;
+  /** Find the faces only (boxes, scores, landmarks), in reading order: rows top to bottom, each left to right. */
+  detect(image: RgbaImage, options?: AnalyzeOptions): Promise<DetectedFace[]>;
+  /** Release every ONNX session (detector, emotion model, landmarks). */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Load one emotion model on its own: align (with this model's crop geometry and luma weights) and classify faces
+ * that an Analyzer's `detect()` found. createAnalyzerCore builds its emotion half with it.
+ * @example
+ * const live = await createEmotionStage(ort, { bytes, sidecar }, { sessionOptions });
+ * const emotions = await live.classifyFaces(image, await analyzer.detect(image));
+ */
+export async function createEmotionStage(
+  ort: OrtModule,
+  emotion: AnalyzerModels['emotion'],
+  options: { sessionOptions?: SessionOptions; batchSize?: number } = {},
+): Promise<EmotionStage> {
+  const classifier = await EmotionClassifier.load(ort, emotion.bytes, emotion.sidecar, { ...options.sessionOptions, batchSize: options.batchSize });
+  const sidecar = classifier.sidecar;
+  const geometry = sidecar.preprocess.faceCrop;
+  const weights = lumaWeights(sidecar);
+  const alignOne = (image: RgbaImage, face: DetectedFace): GrayImage => alignFace(image, face.landmarks, geometry, { lumaWeights: weights });
+  return {
+    emotionModel: sidecar,
+    async classifyFaces(image, faces) {
+      assertRgbaImage(image);
+      return classifier.classify(faces.map((face) => alignOne(image, face)));
+    },
+    classifyCrops: (crops) => classifier.classify(crops),
+    alignFace: alignOne,
+    explainCrops: (crops, explainOptions) => explainCrops(classifier, crops, explainOptions),
+    dispose: () => classifier.dispose(),
+  };
 }
 
 /**
@@ -81,15 +118,11 @@ export async function createAnalyzerCore(models: AnalyzerModels, options: Analyz
   const session = models.sessionOptions ?? {};
   const wantsPoints = Boolean(options.landmarks68 || options.ev);
   if (wantsPoints && !models.landmarks) throw new UsageError('landmarks68 / ev need the landmark model (models.landmarks)');
-  const [detector, classifier, landmarker] = await Promise.all([
+  const [detector, emotion, landmarker] = await Promise.all([
     FaceDetector.load(models.ort, models.detector.bytes, models.detector.sidecar, session),
-    EmotionClassifier.load(models.ort, models.emotion.bytes, models.emotion.sidecar, { ...session, batchSize: options.batchSize }),
+    createEmotionStage(models.ort, models.emotion, { sessionOptions: session, batchSize: options.batchSize }),
     wantsPoints ? LandmarkDetector.load(models.ort, models.landmarks!.bytes, models.landmarks!.sidecar, session) : undefined,
   ]);
-  const sidecar = classifier.sidecar;
-  const geometry = sidecar.preprocess.faceCrop;
-  const weights = lumaWeights(sidecar);
-  const align = (image: RgbaImage, face: DetectedFace): GrayImage => alignFace(image, face.landmarks, geometry, { lumaWeights: weights });
 
   const detect = async (image: RgbaImage, callOptions: AnalyzeOptions = {}): Promise<DetectedFace[]> => {
     assertRgbaImage(image);
@@ -112,17 +145,12 @@ export async function createAnalyzerCore(models: AnalyzerModels, options: Analyz
     return orderForReading(faces);
   };
 
-  const classifyFaces = async (image: RgbaImage, faces: readonly DetectedFace[]): Promise<EmotionProbabilities[]> => {
-    assertRgbaImage(image);
-    return classifier.classify(faces.map((face) => align(image, face)));
-  };
-
   return {
-    emotionModel: sidecar,
+    emotionModel: emotion.emotionModel,
 
     async analyze(image, callOptions = {}) {
       const faces = await detect(image, callOptions);
-      const emotions = await classifyFaces(image, faces);
+      const emotions = await emotion.classifyFaces(image, faces);
       const points = landmarker ? await landmarker.detectFaces(image, faces) : undefined;
       const results: FaceResult[] = faces.map((face, i) => ({
         box: face.box,
@@ -137,13 +165,13 @@ export async function createAnalyzerCore(models: AnalyzerModels, options: Analyz
     },
 
     detect,
-    classifyFaces,
-    classifyCrops: (crops) => classifier.classify(crops),
-    alignFace: align,
-    explainCrops: (crops, explainOptions) => explainCrops(classifier, crops, explainOptions),
+    classifyFaces: emotion.classifyFaces,
+    classifyCrops: emotion.classifyCrops,
+    alignFace: emotion.alignFace,
+    explainCrops: emotion.explainCrops,
 
     async dispose() {
-      await Promise.all([detector.dispose(), classifier.dispose(), landmarker?.dispose()]);
+      await Promise.all([detector.dispose(), emotion.dispose(), landmarker?.dispose()]);
     },
   };
 }

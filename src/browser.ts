@@ -26,4 +26,6 @@ export {
   browserEnv, fetchModel, frameDecoder, loadBrowserRuntime,
   type BrowserEnv, type BrowserRuntime, type BrowserRuntimeOptions,
 } from './env/browser.js';
-export { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL, modelUrls, type ModelUrls } from './env/models.js';
+export {
+  DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL, DEFAULT_LIVE_MODEL, modelUrls, SHIPPED_EMOTION_MODELS, type ModelUrls,
+} from './env/models.js';

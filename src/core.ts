@@ -4,8 +4,8 @@
  * (src/index.ts for Node, src/browser.ts for the browser), so it must stay browser-safe: nothing here may import
  * onnxruntime-node, sharp or a Node built-in (test/browser-entry.test.ts walks the browser entry's imports).
  */
-export { createAnalyzerCore } from './analyzer.js';
-export type { AnalyzeOptions, Analyzer, AnalyzerModels, AnalyzerOptions, DetectorOptions, DetectorSidecar } from './analyzer.js';
+export { createAnalyzerCore, createEmotionStage } from './analyzer.js';
+export type { AnalyzeOptions, Analyzer, AnalyzerModels, AnalyzerOptions, DetectorOptions, DetectorSidecar, EmotionStage } from './analyzer.js';
 export { alignFace, cropToImageTransform, type AlignOptions, type FaceCropGeometry } from './align/index.js';
 export {
   explainCrops, heatColor, heatmapRgba, overlayRgba, resolveMethod, SALIENCY_METHODS, supportsGradCam,

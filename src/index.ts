@@ -28,8 +28,8 @@ export { groupMood, type GroupMood } from './aggregate/mood.js';
 export { CSV_HEADER, csvRows, faceJson, serializeFace, type FaceJson } from './report/serialize.js';
 export { EMOTION_COLORS } from './report/palette.js';
 export {
-  bundledModelNames, DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL, loadDetectorModel, loadEmotionModel, loadLandmarkModel,
-  loadNodeRuntime, nodeEnv,
+  bundledModelNames, DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL, DEFAULT_LIVE_MODEL, loadDetectorModel, loadEmotionModel,
+  loadLandmarkModel, loadNodeRuntime, nodeEnv, SHIPPED_EMOTION_MODELS,
   type ModelFiles, type NodeEnv, type NodeImageSource,
 } from './env/node.js';
 export { decodeImage, DEFAULT_MAX_PIXELS, type DecodeOptions, type DecodedImage } from './image/decode.js';

@@ -20,6 +20,8 @@ import { BROWSER, FFMPEG, requires } from './helpers/prerequisites.js';
 const DURATION_S = 3;
 
 describe('web app: a video file, analysed in headless Chromium', requires(...BROWSER, FFMPEG), () => {
+  // Video files go through the live view's path, so the live model reads them.
+  const models = serveModelArgs();
   let serve: ServeProcess;
   let browser: Browser;
   let page: Page;
@@ -33,7 +35,7 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
       out: join(work, 'two-faces.webm'), width: 640, height: 360, fps: 25, durationS: DURATION_S, codec: 'vp8',
       faces: [{ face: 2, size: 240, x: '30+10*t', y: '60' }, { face: 4, size: 240, x: '360-10*t', y: '60' }],
     }, work);
-    serve = await startServe(serveModelArgs().args);
+    serve = await startServe(models.args);
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
     await page.goto(serve.url);
@@ -57,6 +59,7 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
     await page.waitForSelector('#export-json:not([disabled])', { timeout: 5_000 });
     const [timelineDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
     const timeline = JSON.parse(readFileSync((await timelineDownload.path())!, 'utf8'));
+    assert.equal(timeline.model, models.live);
     assert.deepEqual(timeline.samples.map((s: { t: number }) => s.t), [0, 1, 2]);
     assert.ok(timeline.samples.slice(1).every((s: { group: { faces: number } }) => s.group.faces === 2));
   });
@@ -73,11 +76,12 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
     assert.equal(Number(await page.getAttribute('#group-count', 'data-count')), 2, 'the group panel follows the playhead');
   });
 
-  test('JSON and CSV exports are emolens video --json / --csv documents', async () => {
+  test('JSON and CSV exports are emolens video --json / --csv documents (+ the model)', async () => {
     const [jsonDownload] = await Promise.all([page.waitForEvent('download'), page.click('#video-export-json')]);
     const json = JSON.parse(readFileSync((await jsonDownload.path())!, 'utf8'));
-    assert.deepEqual(Object.keys(json), ['file', 'width', 'height', 'fps', 'duration', 'frames', 'tracks']);
+    assert.deepEqual(Object.keys(json), ['file', 'width', 'height', 'fps', 'duration', 'model', 'frames', 'tracks']);
     assert.equal(json.file, 'two-faces.webm');
+    assert.equal(json.model, models.live, 'the model that read the faces');
     assert.deepEqual([json.width, json.height, json.fps], [640, 360, ANALYSIS_FPS]);
     assert.ok(Math.abs(json.duration - DURATION_S) < 0.1, `duration ${json.duration}`);
     assert.equal(json.frames.length, Number(await page.getAttribute('#video-status', 'data-frames')));

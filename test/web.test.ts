@@ -1,7 +1,9 @@
 /**
  * The web app (`emolens serve`): the page's own pure pieces (tracking, mood and timeline: test/track.test.ts; here
- * failure messages), the static server's safety, and — in Debian's headless Chromium with a fake camera playing
- * a sample photo — the live view, group panel, snapshot download, uploads and the failure notices.
+ * failure messages), the static server's safety, which models /config.json names (the full one for images, the
+ * live one for the live view, the fallback when the live one is missing), and — in Debian's headless Chromium with a
+ * fake camera playing a sample photo — the live view (read by the live model), group panel, snapshot download
+ * (read by the full model), uploads and the failure notices.
  *
  * Browser tests skip with a message when /usr/bin/chromium, ffmpeg or the built app (dist/web) is missing; with
  * CI=true they fail instead (test/helpers/prerequisites.ts). They wait on page state, never on fixed sleeps.
@@ -17,7 +19,8 @@ import type { Browser, Page } from 'playwright-core';
 import { EMOTIONS } from '../src/labels.js';
 import { startWebServer, type RunningWebServer } from '../src/serve/server.js';
 import { missingCapability, mediaErrorNotice } from '../src/web/messages.js';
-import { hasChromium, launchChromium, serveModelArgs, startServe, type ServeProcess } from './fixtures/browser.js';
+import { DEFAULT_LIVE_MODEL } from '../src/env/models.js';
+import { hasChromium, launchChromium, serveModelArgs, startServe, tinyModels, type ServeProcess } from './fixtures/browser.js';
 import { CHROMIUM, hasFfmpeg, SAMPLE_PHOTOS, stillVideo } from './fixtures/fake-camera.js';
 import { ROOT, tempDir } from './helpers/fixtures.js';
 import { BROWSER, FFMPEG, requires } from './helpers/prerequisites.js';
@@ -99,6 +102,24 @@ describe('static server', () => {
     const config = JSON.parse((await get('/config.json')).body);
     assert.equal(config.models.emotion.onnx, 'models/m.onnx');
     assert.equal(config.models.detector.onnx, 'models/blazeface.onnx');
+    assert.deepEqual(config.models.live, config.models.emotion, 'without a live model, one model does both');
+    assert.equal(config.liveFallback, undefined);
+  });
+
+  test('config.json names the live model beside the full one; a bad live model name is refused', async () => {
+    const live = await startWebServer({ port: 0, webRoot: join(dir, 'web'), modelsDir: join(dir, 'models'), emotionModel: 'm', liveModel: 'fast' });
+    try {
+      const res = await fetch(new URL('config.json', live.url));
+      const config = await res.json() as { models: Record<string, { onnx: string; sidecar: string }> };
+      assert.deepEqual(config.models.emotion, { onnx: 'models/m.onnx', sidecar: 'models/m.json' });
+      assert.deepEqual(config.models.live, { onnx: 'models/fast.onnx', sidecar: 'models/fast.json' });
+    } finally {
+      await live.close();
+    }
+    await assert.rejects(
+      startWebServer({ port: 0, webRoot: join(dir, 'web'), modelsDir: join(dir, 'models'), liveModel: '../m' }),
+      (err: Error) => /invalid model name: "\.\.\/m"/.test(err.message),
+    );
   });
 
   test('refuses traversal, dotfiles, symlinks out, unknown types and non-GET methods', async () => {
@@ -124,6 +145,63 @@ describe('static server', () => {
   });
 });
 
+describe('emolens serve --live-model', () => {
+  let models: string;
+  before(() => {
+    models = tinyModels(['tiny', 'tiny-live']);
+  });
+  const configOf = async (serve: ServeProcess) => (await (await fetch(new URL('config.json', serve.url))).json()) as {
+    models: Record<'detector' | 'emotion' | 'live', { onnx: string }>;
+    liveFallback?: string;
+  };
+
+  test('names both models in /config.json and on its start-up lines', async () => {
+    const serve = await startServe(['--models-dir', models, '--model', 'tiny', '--live-model', 'tiny-live']);
+    try {
+      const config = await configOf(serve);
+      assert.equal(config.models.emotion.onnx, 'models/tiny.onnx');
+      assert.equal(config.models.live.onnx, 'models/tiny-live.onnx');
+      assert.equal(config.liveFallback, undefined);
+      assert.match(serve.output(), /^live view: tiny-live; snapshots and images: tiny$/m);
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  test('"same" (or the --model name) loads one model for both', async () => {
+    for (const live of ['same', 'tiny']) {
+      const serve = await startServe(['--models-dir', models, '--model', 'tiny', '--live-model', live]);
+      try {
+        const config = await configOf(serve);
+        assert.deepEqual(config.models.live, config.models.emotion, live);
+        assert.equal(config.liveFallback, undefined);
+      } finally {
+        await serve.stop();
+      }
+    }
+  });
+
+  test(`a missing default live model (${DEFAULT_LIVE_MODEL}) falls back to --model's with a warning line, not a failure`, async () => {
+    const serve = await startServe(['--models-dir', models, '--model', 'tiny']);
+    try {
+      const config = await configOf(serve);
+      assert.deepEqual(config.models.live, config.models.emotion);
+      assert.match(config.liveFallback ?? '', new RegExp(`the live model ${DEFAULT_LIVE_MODEL} is not in .*no ${DEFAULT_LIVE_MODEL}\\.onnx`));
+      assert.match(serve.output(), new RegExp(`^warning: the live model ${DEFAULT_LIVE_MODEL} is not in .*; the live view uses tiny \\(slower\\)$`, 'm'));
+      assert.doesNotMatch(serve.output(), /\n\s+at /, 'no stack trace');
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  test('a live model named on the command line must exist: one error line, exit 1', async () => {
+    await assert.rejects(
+      startServe(['--models-dir', models, '--model', 'tiny', '--live-model', 'no-such-model']),
+      (err: Error) => /exited with 1:\nerror: model not found: no-such-model \(looked for [^\n]*\)\n?$/.test(err.message),
+    );
+  });
+});
+
 // ---- in the browser ---------------------------------------------------------------------------------------------
 
 // Chromium and dist/web (and ffmpeg for the fake camera): skipped with one line when missing, a failed run when
@@ -145,6 +223,8 @@ function liveOverlaySettled(page: Page, minFaces: number, frames: number, timeou
 }
 
 describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
+  // The full model reads snapshots and images, the live model the live view (the same one where it has not landed).
+  const models = serveModelArgs();
   let serve: ServeProcess;
   let browser: Browser;
   let page: Page;
@@ -155,7 +235,7 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     // sample6: four faces in a row; 1280x720 like a webcam.
     const video = await stillVideo(SAMPLE_PHOTOS[5], join(work, 'camera.y4m'), { width: 1280, height: 720, seconds: 2, fps: 15 });
-    serve = await startServe(serveModelArgs().args);
+    serve = await startServe(models.args);
     browser = await launchChromium({ fakeVideo: video });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
     await page.goto(serve.url);
@@ -188,6 +268,12 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     assert.ok(Math.abs(counted - labels.length) <= 1, `group panel counts ${counted}, overlay shows ${labels.length}`);
     await page.waitForFunction(() => Number(document.querySelector('#stat-fps')!.getAttribute('data-value')) > 0, null, { timeout: 10_000 });
     assert.ok(Number(await page.getAttribute('#stat-ms', 'data-value')) > 0, 'ms/frame is shown');
+    // The worker names the model of every live reading; the page shows it under the video.
+    assert.equal(await page.textContent('#stat-model'), models.live);
+    const line = await page.textContent('#model-line') ?? '';
+    if (models.live === models.full) assert.match(line, new RegExp(`^Emotion model ${models.full}\\b`));
+    else assert.match(line, new RegExp(`^Live view: emotion model ${models.live}\\b.* · snapshots and images: ${models.full}\\b`));
+    if (models.real) assert.match(line, /FER2013 validation accuracy \d+\.\d%/);
     await page.screenshot({ path: join(ARTIFACTS, 'web-live.png'), fullPage: true });
   });
 
@@ -198,6 +284,7 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     const [jsonDownload] = await Promise.all([page.waitForEvent('download'), card.locator('.download-json').click()]);
     const json = JSON.parse(readFileSync((await jsonDownload.path())!, 'utf8'));
     assert.equal(json.format, 'emolens-snapshot/1');
+    assert.equal(json.model, models.full, 'snapshots are read by the full model');
     assert.deepEqual([json.width, json.height], [1280, 720]);
     assert.ok(json.faces.length >= 3, `snapshot found ${json.faces.length} faces`);
     assert.equal(json.group.faces, json.faces.length);
@@ -219,6 +306,7 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
     const json = JSON.parse(readFileSync((await download.path())!, 'utf8'));
     assert.equal(json.format, 'emolens-timeline/1');
+    assert.equal(json.model, models.live, 'the timeline holds the live view\'s readings');
     assert.ok(json.samples.length >= 1);
     assert.ok(json.samples.some((s: { group: { faces: number } }) => s.group.faces >= 3));
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
@@ -255,6 +343,8 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     const photoCard = page.locator('.result-card[data-source="upload"]', { hasText: 'sample1.jpg' });
     await photoCard.waitFor({ timeout: 60_000 });
     assert.ok(Number(await photoCard.getAttribute('data-faces')) >= 3, 'sample1 has three faces');
+    const [upload] = await Promise.all([page.waitForEvent('download'), photoCard.locator('.download-json').click()]);
+    assert.equal(JSON.parse(readFileSync((await upload.path())!, 'utf8')).model, models.full, 'images are read by the full model');
     await page.waitForSelector('.notice[data-code="no-face-in-image"]', { timeout: 30_000 });
     assert.match(await page.textContent('.notice[data-code="no-face-in-image"]') ?? '', /No face found.*blank\.png/);
 
@@ -316,6 +406,39 @@ describe('web app failure notices in headless Chromium', inChromium, () => {
     } finally {
       await browser.close();
       await serve.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('no live model, or a broken one: the page works with the full model and says so', async () => {
+    const dir = tinyModels(['tiny']);
+    writeFileSync(join(dir, 'broken-live.onnx'), 'version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n');
+    writeFileSync(join(dir, 'broken-live.json'), '{}');
+    const browser = await launchChromium();
+    try {
+      for (const [args, reason] of [
+        [[], new RegExp(`the live model ${DEFAULT_LIVE_MODEL} is not in`)],
+        [['--live-model', 'broken-live'], /models\/broken-live\.onnx did not load/],
+      ] as const) {
+        const serve = await startServe(['--models-dir', dir, '--model', 'tiny', ...args]);
+        try {
+          const page = await browser.newPage();
+          await page.goto(serve.url);
+          await page.waitForSelector('#backend[data-state="ready"]', { timeout: 90_000 });
+          const notice = page.locator('.notice[data-code="live-model-fallback"]');
+          await notice.waitFor({ timeout: 10_000 });
+          const text = await notice.textContent() ?? '';
+          assert.match(text, /live view uses the full emotion model/i);
+          assert.match(text, reason);
+          assert.match(text, /live frames are read by tiny/);
+          assert.match(await page.textContent('#model-line') ?? '', /^Emotion model tiny\b/);
+          await page.close();
+        } finally {
+          await serve.stop();
+        }
+      }
+    } finally {
+      await browser.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

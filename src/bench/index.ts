@@ -1,8 +1,10 @@
 /**
  * The benchmark of emolens itself: how fast each pipeline stage runs on real photos (decode, detection, alignment,
- * the whole pipeline) and the emotion model's ms per face at batch 1 and 32 — and, when the comparison packages
- * (devDependencies) are installed, face-api's and Human's expression models on the SAME face crops (compare.ts,
- * imported only then). It returns numbers; the CLI (src/cli/bench.ts) prints them. Nothing here is a test.
+ * the whole pipeline) and every shipped emotion model's ms per face at batch 1 and 32 (src/env/models.ts
+ * SHIPPED_EMOTION_MODELS, or the one `model` given) — and, when the comparison packages (devDependencies) are
+ * installed, face-api's and Human's expression models on the SAME faces (compare.ts, imported only then), with the
+ * speed ratio of each emolens model to each of them. It returns numbers; the CLI (src/cli/bench.ts) prints them.
+ * Nothing here is a test.
  *
  * emolens runs on onnxruntime-node, as `analyze` does.
  */
@@ -11,9 +13,11 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { alignFace } from '../align/index.js';
 import { EmotionClassifier, lumaWeights } from '../classify/index.js';
-import { DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadNodeRuntime } from '../env/node.js';
+import type { EmotionModelSidecar } from '../classify/contract.js';
+import { SHIPPED_EMOTION_MODELS } from '../env/models.js';
+import { bundledModelNames, loadDetectorModel, loadEmotionModel, loadNodeRuntime, MODELS_DIR } from '../env/node.js';
 import { FaceDetector } from '../detect/index.js';
-import { UsageError } from '../errors.js';
+import { ModelNotFoundError, UsageError } from '../errors.js';
 import { decodeImage, type DecodedImage } from '../image/decode.js';
 import { dominantEmotion, type Emotion } from '../labels.js';
 import { samplePhotos } from '../samples.js';
@@ -23,6 +27,7 @@ import { missingComparisonPackages, packageRoot } from './packages.js';
 
 export interface BenchOptions {
   images?: string[];
+  /** Time this emotion model (bundled name or .onnx path) instead of every shipped one. */
   model?: string;
   /** Timed passes over the images, and timed rounds per classifier (after a warm-up). Medians are reported. */
   rounds?: number;
@@ -39,8 +44,31 @@ export interface ClassifierTiming {
   inputSize: string;
   batch1MsPerFace: number;
   batch32MsPerFace: number | null;
-  /** Share of faces whose dominant emotion matches emolens's (on the same crops). */
+  /** Share of faces whose dominant emotion matches the first emolens model's (on the same faces). */
   agreement?: number;
+}
+
+/** theirs ÷ ours in ms/face, one emolens model against one comparison model: above 1 means emolens is faster. */
+export interface SpeedRatio {
+  versus: string;
+  batch1: number;
+  batch32: number | null;
+  batch1SingleThread: number;
+  batch32SingleThread: number | null;
+}
+
+/** One emolens emotion model: what it is, its two timing rows of `classifiers`, and its ratios to the others. */
+export interface ModelBench {
+  name: string;
+  parameters?: number;
+  /** Multiply-adds per face, as its sidecar counts them (a mirror pass in the graph included). */
+  macs?: number;
+  /** FER2013 validation accuracy from its sidecar, if it has one. */
+  valAccuracy?: number;
+  /** ONNX Runtime's default threads. */
+  timing: ClassifierTiming;
+  singleThread: ClassifierTiming;
+  ratios: SpeedRatio[];
 }
 
 export interface BenchResult {
@@ -48,6 +76,7 @@ export interface BenchResult {
   images: string[];
   faces: number;
   rounds: number;
+  /** The first of `models` (emolens-fer by default): the whole-pipeline figure is with this one. */
   model: { name: string; parameters?: number; macs?: number };
   /** Per image: reading + decoding to RGBA, detection, aligning all its faces. Per face: alignment. */
   decodeMsPerImage: number;
@@ -57,10 +86,33 @@ export interface BenchResult {
   /** Whole pipeline (decode → detect → align → classify), one image after another. */
   pipelineMsPerImage: number;
   imagesPerSecond: number;
-  /** emolens first (ORT default threads), then emolens on 1 thread, then the comparison models. */
+  /** Every row timed: each emolens model (ORT default threads, then 1 thread), then the comparison models. */
   classifiers: ClassifierTiming[];
-  /** theirs ÷ ours in ms/face: above 1 means emolens is faster. */
-  ratios: Array<{ versus: string; batch1: number; batch32: number | null; batch1SingleThread: number; batch32SingleThread: number | null }>;
+  /** The first model's ratios (`models[0].ratios`). */
+  ratios: SpeedRatio[];
+  /** Every emolens model timed, in SHIPPED_EMOTION_MODELS order (the default first). */
+  models: ModelBench[];
+}
+
+/** The emotion models to time: `model` alone, or the shipped ones that are in the models folder. */
+function modelsToTime(model: string | undefined, log: (line: string) => void): string[] {
+  if (model) return [model];
+  const bundled = new Set(bundledModelNames(MODELS_DIR, 'emotion'));
+  const present = SHIPPED_EMOTION_MODELS.filter((name) => bundled.has(name));
+  const missing = SHIPPED_EMOTION_MODELS.filter((name) => !bundled.has(name));
+  if (present.length === 0) throw new ModelNotFoundError(SHIPPED_EMOTION_MODELS.join(', '), [...bundled]);
+  if (missing.length) log(`bench: ${missing.join(', ')} not in ${MODELS_DIR}; timing ${present.join(', ')}`);
+  return present;
+}
+
+/** One emolens model loaded for the bench: two sessions (default threads, 1 thread) and its own alignment. */
+interface LoadedModel {
+  sidecar: EmotionModelSidecar;
+  classifier32: EmotionClassifier;
+  classifier1t: EmotionClassifier;
+  align(image: DecodedImage, face: DetectedFace): GrayImage;
+  /** This model's crops of every face found (models may differ in crop geometry), in one order for all. */
+  crops: GrayImage[];
 }
 
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
@@ -68,27 +120,37 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const rounds = options.rounds ?? 3;
   const images = options.images?.length ? options.images : samplePhotos();
   const ort = await loadNodeRuntime();
-  const emotion = loadEmotionModel(options.model ?? DEFAULT_EMOTION_MODEL);
+  const models: LoadedModel[] = [];
+  for (const name of modelsToTime(options.model, log)) {
+    const emotion = loadEmotionModel(name);
+    const geometry = emotion.sidecar.preprocess.faceCrop;
+    const weights = lumaWeights(emotion.sidecar);
+    models.push({
+      sidecar: emotion.sidecar,
+      classifier32: await EmotionClassifier.load(ort, emotion.bytes, emotion.sidecar, { batchSize: 32 }),
+      classifier1t: await EmotionClassifier.load(ort, emotion.bytes, emotion.sidecar, { batchSize: 32, threads: 1 }),
+      align: (image, face) => alignFace(image, face.landmarks, geometry, { lumaWeights: weights }),
+      crops: [],
+    });
+  }
+  const [main] = models;
   const detectorFiles = loadDetectorModel();
   const detector = await FaceDetector.load(ort, detectorFiles.bytes, detectorFiles.sidecar);
-  const classifier32 = await EmotionClassifier.load(ort, emotion.bytes, emotion.sidecar, { batchSize: 32 });
-  const classifier1t = await EmotionClassifier.load(ort, emotion.bytes, emotion.sidecar, { batchSize: 32, threads: 1 });
-  const geometry = emotion.sidecar.preprocess.faceCrop;
-  const align = (image: DecodedImage, face: DetectedFace): GrayImage => alignFace(image, face.landmarks, geometry, { lumaWeights: lumaWeights(emotion.sidecar) });
 
   // Warm-up pass: the first runs of an ONNX session (and the first decodes) are slower than steady state.
   log(`bench: ${images.length} photos, warm-up…`);
-  const crops: GrayImage[] = [];
   for (const file of images) {
     const image = await decodeImage(file);
     const faces = await detector.detect(image);
-    const faceCrops = faces.map((f) => align(image, f));
-    crops.push(...faceCrops);
-    if (faceCrops.length) {
-      await classifier32.classify(faceCrops);
-      await classifier1t.classify(faceCrops.slice(0, 1));
+    if (faces.length === 0) continue;
+    for (const m of models) {
+      const faceCrops = faces.map((f) => m.align(image, f));
+      m.crops.push(...faceCrops);
+      await m.classifier32.classify(faceCrops);
+      await m.classifier1t.classify(faceCrops.slice(0, 1));
     }
   }
+  const crops = main.crops;
   if (crops.length === 0) throw new UsageError('no faces found in the bench photos; pass --images with photos of faces');
 
   // Stage by stage, per image, `rounds` times; each figure is the median round's mean.
@@ -111,7 +173,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       const faces = await detector.detect(image);
       detectMs += performance.now() - t;
       t = performance.now();
-      for (const f of faces) align(image, f);
+      for (const f of faces) main.align(image, f);
       alignMs += performance.now() - t;
       faceCount += faces.length;
     }
@@ -124,28 +186,41 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     for (const file of images) {
       const image = await decodeImage(file);
       const faces = await detector.detect(image);
-      if (faces.length) await classifier32.classify(faces.map((f) => align(image, f)));
+      if (faces.length) await main.classifier32.classify(faces.map((f) => main.align(image, f)));
     }
     pipelineRounds.push((performance.now() - t) / images.length);
   }
   const pipelineMsPerImage = median(pipelineRounds);
 
-  // Emotion classification alone, on the crops found above. Every model is timed once per round, the models
-  // interleaved, and each reports its median round: a busy machine then slows all of them alike.
-  const batch32 = Array.from({ length: 32 }, (_, i) => crops[i % crops.length]);
+  // Emotion classification alone, on the faces found above. Every model is timed once per round, the models
+  // interleaved, and each reports its median round: a busy machine then slows all of them alike. A contender gets
+  // face k of `crops` as crop k of its own list (an emolens model its own alignment; the comparison models main's).
   const ortRuntime = `onnxruntime-node ${ortVersion()}`;
-  const contenders: Array<{ timing: Omit<ClassifierTiming, 'batch1MsPerFace' | 'batch32MsPerFace'>; classify: Classify<Emotion>; dispose(): void | Promise<void> }> = [
+  type Contender = {
+    timing: Omit<ClassifierTiming, 'batch1MsPerFace' | 'batch32MsPerFace'>;
+    crops: GrayImage[];
+    /** Measure its agreement with the first model (not the first model itself, nor a 1-thread twin). */
+    agrees: boolean;
+    classify: Classify<Emotion>;
+    dispose(): void | Promise<void>;
+  };
+  const contenders: Contender[] = models.flatMap((m, k): Contender[] => [
     {
-      timing: { name: `emolens ${emotion.sidecar.name}`, runtime: `${ortRuntime}, default threads (${availableParallelism()} CPUs)`, inputSize: inputSizeOf(emotion.sidecar) },
-      classify: async (faces) => (await classifier32.classify(faces)).map(dominantEmotion),
-      dispose: () => classifier32.dispose(),
+      timing: { name: `emolens ${m.sidecar.name}`, runtime: `${ortRuntime}, default threads (${availableParallelism()} CPUs)`, inputSize: inputSizeOf(m.sidecar) },
+      crops: m.crops,
+      agrees: k > 0,
+      classify: async (faces) => (await m.classifier32.classify(faces)).map(dominantEmotion),
+      dispose: () => m.classifier32.dispose(),
     },
     {
-      timing: { name: `emolens ${emotion.sidecar.name} (1 thread)`, runtime: `${ortRuntime}, 1 thread`, inputSize: inputSizeOf(emotion.sidecar) },
-      classify: async (faces) => (await classifier1t.classify(faces)).map(dominantEmotion),
-      dispose: () => classifier1t.dispose(),
+      timing: { name: `emolens ${m.sidecar.name} (1 thread)`, runtime: `${ortRuntime}, 1 thread`, inputSize: inputSizeOf(m.sidecar) },
+      crops: m.crops,
+      agrees: false,
+      classify: async (faces) => (await m.classifier1t.classify(faces)).map(dominantEmotion),
+      dispose: () => m.classifier1t.dispose(),
     },
-  ];
+  ]);
+  const ownRows = contenders.length;
   await detector.dispose();
   const missing = options.compare === false ? [] : missingComparisonPackages();
   if (missing.length) {
@@ -155,22 +230,24 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const { loadComparisons } = await import('./compare.js');
     const { runtime, competitors } = await loadComparisons();
     for (const competitor of competitors) {
-      contenders.push({ timing: { name: competitor.name, runtime, inputSize: competitor.inputSize }, classify: competitor.classify, dispose: () => competitor.dispose() });
+      contenders.push({ timing: { name: competitor.name, runtime, inputSize: competitor.inputSize }, crops, agrees: true, classify: competitor.classify, dispose: () => competitor.dispose() });
     }
   }
   log(`bench: emotion classification, ${contenders.length} models × ${rounds} rounds…`);
   const batch1Rounds = contenders.map(() => [] as number[]);
   const batch32Rounds = contenders.map(() => [] as number[]);
+  const batch32Of = (list: GrayImage[]): GrayImage[] => Array.from({ length: 32 }, (_, i) => list[i % list.length]);
   for (const c of contenders) {
     // Warm-up at both shapes (first runs allocate and pick kernels).
-    await c.classify([crops[0]]);
-    await c.classify(batch32);
+    await c.classify([c.crops[0]]);
+    await c.classify(batch32Of(c.crops));
   }
   for (let r = 0; r < rounds; r++) {
     for (const [i, c] of contenders.entries()) {
+      const batch32 = batch32Of(c.crops);
       let t = performance.now();
-      for (const crop of crops) await c.classify([crop]);
-      batch1Rounds[i].push((performance.now() - t) / crops.length);
+      for (const crop of c.crops) await c.classify([crop]);
+      batch1Rounds[i].push((performance.now() - t) / c.crops.length);
       t = performance.now();
       await c.classify(batch32);
       batch32Rounds[i].push((performance.now() - t) / batch32.length);
@@ -180,30 +257,41 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const classifiers: ClassifierTiming[] = [];
   for (const [i, c] of contenders.entries()) {
     const timing: ClassifierTiming = { ...c.timing, batch1MsPerFace: median(batch1Rounds[i]), batch32MsPerFace: median(batch32Rounds[i]) };
-    if (i >= 2) {
-      const theirs = await c.classify(crops);
+    if (c.agrees) {
+      const theirs = await c.classify(c.crops);
       timing.agreement = theirs.filter((e, k) => e === oursDominant[k]).length / crops.length;
     }
     classifiers.push(timing);
     await c.dispose();
   }
 
-  const [main, single] = classifiers;
+  const peers = classifiers.slice(ownRows);
   const ratio = (theirs: number | null, own: number | null): number | null => (theirs !== null && own ? theirs / own : null);
-  const ratios = classifiers.slice(2).map((c) => ({
-    versus: c.name,
-    batch1: c.batch1MsPerFace / main.batch1MsPerFace,
-    batch32: ratio(c.batch32MsPerFace, main.batch32MsPerFace),
-    batch1SingleThread: c.batch1MsPerFace / single.batch1MsPerFace,
-    batch32SingleThread: ratio(c.batch32MsPerFace, single.batch32MsPerFace),
-  }));
+  const benched: ModelBench[] = models.map((m, k) => {
+    const [timing, singleThread] = [classifiers[2 * k], classifiers[2 * k + 1]];
+    return {
+      name: m.sidecar.name,
+      parameters: m.sidecar.parameters,
+      macs: m.sidecar.macs,
+      valAccuracy: m.sidecar.metrics?.val?.accuracy,
+      timing,
+      singleThread,
+      ratios: peers.map((c) => ({
+        versus: c.name,
+        batch1: c.batch1MsPerFace / timing.batch1MsPerFace,
+        batch32: ratio(c.batch32MsPerFace, timing.batch32MsPerFace),
+        batch1SingleThread: c.batch1MsPerFace / singleThread.batch1MsPerFace,
+        batch32SingleThread: ratio(c.batch32MsPerFace, singleThread.batch32MsPerFace),
+      })),
+    };
+  });
 
   return {
     machine: { cpus: availableParallelism(), platform: `${process.platform}-${process.arch}`, node: process.version },
     images: images.map((f) => basename(f)),
     faces: crops.length,
     rounds,
-    model: { name: emotion.sidecar.name, parameters: emotion.sidecar.parameters, macs: emotion.sidecar.macs },
+    model: { name: main.sidecar.name, parameters: main.sidecar.parameters, macs: main.sidecar.macs },
     decodeMsPerImage: median(decodeRounds),
     detectMsPerImage: median(detectRounds),
     alignMsPerImage: median(alignRounds),
@@ -211,7 +299,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     pipelineMsPerImage,
     imagesPerSecond: 1000 / pipelineMsPerImage,
     classifiers,
-    ratios,
+    ratios: benched[0].ratios,
+    models: benched,
   };
 }
 

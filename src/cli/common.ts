@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { DEFAULT_EMOTION_MODEL } from '../env/models.js';
+import { DEFAULT_EMOTION_MODEL, DEFAULT_LIVE_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
 import { clamp } from '../geometry.js';
 import { IMAGE_EXTENSION_LIST, isImageFileName } from '../image/formats.js';
@@ -142,6 +142,17 @@ export const MODEL_OPTION = [
   '--model <name|path>',
   'emotion model: a bundled name or an .onnx file with its .json beside it',
   DEFAULT_EMOTION_MODEL,
+] as const;
+
+/**
+ * `emolens serve --live-model`: the emotion model of the web app's live view (camera, screen, video files). A name in
+ * the models folder, as serve's --model (the page fetches models by URL); LIVE_MODEL_SAME reuses --model's.
+ */
+export const LIVE_MODEL_SAME = 'same';
+export const LIVE_MODEL_OPTION = [
+  '--live-model <name>',
+  `emotion model of the live view and video files, in the models folder ("${LIVE_MODEL_SAME}": the --model one, loaded once)`,
+  DEFAULT_LIVE_MODEL,
 ] as const;
 
 export const bold = (text: string, style: Style) => ansi('1', text, style);

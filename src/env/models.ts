@@ -4,8 +4,15 @@
  * src/env/node.ts.
  */
 
-/** Name of the emotion model used when none is given. */
+/** Name of the emotion model used when none is given: the accurate one (snapshots, uploads, every CLI command). */
 export const DEFAULT_EMOTION_MODEL = 'emolens-fer';
+/**
+ * Name of the emotion model of live video (the web app's camera and screen view, and video files there): about an
+ * eighth of emolens-fer's multiply-adds per face and no mirror pass, for frame rate over the last points of accuracy.
+ */
+export const DEFAULT_LIVE_MODEL = 'emolens-fast';
+/** The emotion models emolens ships for use (not the zoo's research baselines): what `emolens bench` times. */
+export const SHIPPED_EMOTION_MODELS: readonly string[] = [DEFAULT_EMOTION_MODEL, DEFAULT_LIVE_MODEL];
 /** Name of the bundled face detector. */
 export const DEFAULT_DETECTOR_MODEL = 'blazeface';
 /** Name of the bundled 68-point landmark model (`--landmarks68`, `--ev`). */

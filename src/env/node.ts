@@ -21,7 +21,7 @@ import type { RgbaImage } from '../types.js';
 import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL } from './models.js';
 import type { EmolensEnv, ModelFiles, ModelTask } from './types.js';
 
-export { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL } from './models.js';
+export { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL, DEFAULT_LIVE_MODEL, SHIPPED_EMOTION_MODELS } from './models.js';
 export type { ModelFiles, ModelTask } from './types.js';
 
 /** The package root: the nearest folder above this file that has a package.json (the same from src/ and dist/). */

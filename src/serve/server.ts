@@ -4,7 +4,7 @@
  * browser — so it has no upload route, no body parsing and no state.
  *
  * Routes:  GET /               → dist/web/index.html
- *          GET /config.json    → which detector and emotion model the page should load
+ *          GET /config.json    → which detector and emotion models (full, live) the page should load
  *          GET /models/<f>     → <modelsDir>/<f>  (.onnx and .json only)
  *          GET /<path>         → dist/web/<path>  (known file types only)
  */
@@ -28,7 +28,12 @@ export interface WebServerOptions {
   modelsDir?: string;
   /** Model names (file stems in modelsDir) the page loads. */
   detectorModel?: string;
+  /** The full model: snapshots and images. */
   emotionModel?: string;
+  /** The live view's model (camera, screen, video files); default emotionModel, i.e. one model for both. */
+  liveModel?: string;
+  /** Why liveModel is not the one asked for (see src/cli/serve.ts); the page shows it as a notice. */
+  liveFallback?: string;
   /** Called once per request with a one-line summary (default: silent). */
   log?: (line: string) => void;
 }
@@ -89,19 +94,20 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<Ru
   const modelsDir = resolve(options.modelsDir ?? defaultModelsDir());
   const detectorModel = options.detectorModel ?? DEFAULT_DETECTOR_MODEL;
   const emotionModel = options.emotionModel ?? DEFAULT_EMOTION_MODEL;
-  for (const name of [detectorModel, emotionModel]) {
+  const liveModel = options.liveModel ?? emotionModel;
+  for (const name of [detectorModel, emotionModel, liveModel]) {
     if (!MODEL_NAME_PATTERN.test(name)) throw new UsageError(`invalid model name: ${JSON.stringify(name)}`);
   }
   if (!existsSync(join(webRoot, 'index.html'))) {
     throw new EmolensError('WEB_NOT_BUILT', `web app not built: ${join(webRoot, 'index.html')} is missing (run npm run build)`);
   }
   const indexHtml = readFileSync(join(webRoot, 'index.html'));
-  const config = Buffer.from(JSON.stringify({
-    models: {
-      detector: modelUrls(detectorModel),
-      emotion: modelUrls(emotionModel),
-    },
-  }));
+  // The page's ServerConfig (src/web/protocol.ts).
+  const config = {
+    models: { detector: modelUrls(detectorModel), emotion: modelUrls(emotionModel), live: modelUrls(liveModel) },
+    ...(options.liveFallback ? { liveFallback: options.liveFallback } : {}),
+  };
+  const configJson = Buffer.from(JSON.stringify(config));
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const started = Date.now();
@@ -122,7 +128,7 @@ export async function startWebServer(options: WebServerOptions = {}): Promise<Ru
     if (path === '/' || path === '/index.html') {
       return sendBuffer(req, res, indexHtml, 'text/html; charset=utf-8');
     }
-    if (path === '/config.json') return sendBuffer(req, res, config, 'application/json; charset=utf-8');
+    if (path === '/config.json') return sendBuffer(req, res, configJson, 'application/json; charset=utf-8');
     if (path.startsWith('/models/')) {
       const file = resolveStaticFile(modelsDir, path.slice('/models/'.length));
       if (!file || !/\.(onnx|json)$/i.test(file.path)) return sendText(res, 404, 'not found');

@@ -2,7 +2,7 @@
  * The video result formats (docs/video.md), written as frames arrive so output never waits for the end of the
  * video and an interrupted or truncated run leaves valid JSON / CSV for the frames done:
  *
- *   JSON: { file, width, height, fps, duration, frames: [{ t, faces: [{ id, box, emotions, dominant }] }],
+ *   JSON: { file, width, height, fps, duration, [model,] frames: [{ t, faces: [{ id, box, emotions, dominant }] }],
  *           tracks: [{ id, from, to, dominant, meanEmotions }] }  (+ "error": { code, message } when cut short)
  *   CSV:  file,t,face,x,y,width,height,dominant,<7 emotions> — one row per (frame, face).
  *
@@ -23,6 +23,8 @@ export interface VideoJsonHead {
   height: number;
   fps: number;
   duration: number;
+  /** The emotion model that read the faces; written when given (the web app's export, whose live model may differ). */
+  model?: string;
 }
 
 export function frameJson(moment: VideoMoment): object {
@@ -44,8 +46,8 @@ export class VideoJsonWriter {
   constructor(private readonly write: Write) {}
 
   begin(head: VideoJsonHead): void {
-    const { file, width, height, fps, duration } = head;
-    const opening = JSON.stringify({ file, width, height, fps: roundUnit(fps), duration: roundUnit(duration) });
+    const { file, width, height, fps, duration, model } = head;
+    const opening = JSON.stringify({ file, width, height, fps: roundUnit(fps), duration: roundUnit(duration), ...(model === undefined ? {} : { model }) });
     this.write(`${opening.slice(0, -1)},"frames":[`);
   }
 

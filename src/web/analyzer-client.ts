@@ -16,6 +16,8 @@ export class AnalyzerLoadError extends Error {
 
 export interface FrameAnalysis {
   result: AnalysisResult;
+  /** The emotion model that read the faces (the full model). */
+  model: string;
   /** Per face, the map behind its label (Grad-CAM), when the model supports it. */
   saliency?: FaceSaliency[];
   /** Time the worker spent on this frame (pixels + detect + align + classify). */
@@ -34,6 +36,8 @@ export interface FrameDetection {
 
 export interface FaceClassification {
   emotions: EmotionProbabilities[];
+  /** The emotion model that read them (the live model). */
+  model: string;
   /** Time the worker spent (align + classify). */
   ms: number;
 }
@@ -80,7 +84,9 @@ export class AnalyzerClient {
         models: {
           detector: absolute(config.models.detector),
           emotion: absolute(config.models.emotion),
+          live: absolute(config.models.live),
         },
+        liveFallback: config.liveFallback,
         wasmPaths: new URL('ort/', document.baseURI).href,
         preferWebGpu: true,
         threads: threadsParameter(),
@@ -97,7 +103,7 @@ export class AnalyzerClient {
   async analyze(frame: ImageBitmap, options?: AnalyzeOptions): Promise<FrameAnalysis> {
     const reply = await this.send({ type: 'analyze', id: this.nextId++, frame, options }, [frame]);
     if (reply.type !== 'result') throw new Error(`unexpected ${reply.type} reply`);
-    return { result: reply.result, ms: reply.ms, saliency: reply.saliency };
+    return { result: reply.result, model: reply.model, ms: reply.ms, saliency: reply.saliency };
   }
 
   /** Live frames, step 1: find the faces. The worker keeps the frame until the next `detect`. */
@@ -108,11 +114,11 @@ export class AnalyzerClient {
     return { frameId: id, width: reply.width, height: reply.height, faces: reply.faces, ms: reply.ms };
   }
 
-  /** Live frames, step 2: emotions of `faces` (some of what `detect` found in frame `frameId`), in their order. */
+  /** Live frames, step 2: emotions of `faces` (some of what `detect` found in frame `frameId`), in their order, by the live model. */
   async classify(frameId: number, faces: DetectedFace[]): Promise<FaceClassification> {
     const reply = await this.send({ type: 'classify', id: this.nextId++, frameId, faces });
     if (reply.type !== 'emotions') throw new Error(`unexpected ${reply.type} reply`);
-    return { emotions: reply.emotions, ms: reply.ms };
+    return { emotions: reply.emotions, model: reply.model, ms: reply.ms };
   }
 
   private send(request: Exclude<WorkerRequest, { type: 'init' }>, transfer: Transferable[] = []): Promise<Reply> {

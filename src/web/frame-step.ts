@@ -41,6 +41,8 @@ export interface FrameStepOptions {
 export interface AnalysedFrame {
   detection: FrameDetection;
   step: TrackedFrame;
+  /** The emotion model that read this frame's faces (the worker's live model); undefined when it read none. */
+  model?: string;
 }
 
 /**
@@ -51,6 +53,11 @@ export async function analyseFrame(client: AnalyzerClient, tracking: FrameTracki
   const detection = await client.detect(frame, { detector: options.smallFaces ? { tiles: 'auto' } : { tiles: 'off', views: [] } });
   if (options.cancelled()) return undefined;
   const { frameId } = detection;
-  const step = await tracking.step(detection.faces, (chosen) => client.classify(frameId, chosen), { now: options.now, cancelled: options.cancelled });
-  return step && !options.cancelled() ? { detection, step } : undefined;
+  let model: string | undefined;
+  const step = await tracking.step(detection.faces, async (chosen) => {
+    const read = await client.classify(frameId, chosen);
+    model = read.model;
+    return read;
+  }, { now: options.now, cancelled: options.cancelled });
+  return step && !options.cancelled() ? { detection, step, model } : undefined;
 }

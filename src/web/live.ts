@@ -7,7 +7,8 @@
  * video analysis runs; the frame-grab-detect-step helper in frame-step.ts is shared with video files in the page):
  * classify only a budget of faces (new faces, then the oldest readings), the tracker keeps
  * the smoothed probabilities of the others. This file owns the camera, the DOM and the stats; no tracking logic.
- * Snapshots and uploads classify every face (main.ts).
+ * The faces are read by the worker's live model (the fast one by default), named under the video as it reports it.
+ * Snapshots and uploads classify every face, with the full model (main.ts).
  */
 import { FrameTracking } from '../track/frames.js';
 import type { Track } from '../track/tracker.js';
@@ -27,6 +28,8 @@ export interface LiveElements {
   ms: HTMLElement;
   faces: HTMLElement;
   size: HTMLElement;
+  /** The emotion model that read the latest live faces (as the worker reports it per reading). */
+  model: HTMLElement;
 }
 
 export interface LiveCallbacks {
@@ -219,6 +222,7 @@ export class LiveView {
       }
       if (!analysed || token !== this.loopToken) return;
       const { detection, step } = analysed;
+      if (analysed.model && analysed.model !== this.el.model.dataset.value) setStat(this.el.model, analysed.model, analysed.model);
       const now = step.nowMs;
       this.frameSize = { width: detection.width, height: detection.height };
       this.tracks = step.tracks;
@@ -263,7 +267,7 @@ export class LiveView {
   }
 }
 
-function setStat(el: HTMLElement, value: number, text: string): void {
+function setStat(el: HTMLElement, value: number | string, text: string): void {
   el.dataset.value = String(value);
   el.textContent = text;
 }

@@ -76,9 +76,15 @@ async function boot(): Promise<void> {
   }
   const b = client.backend;
   const runtime = b.executionProvider === 'webgpu' ? 'WebGPU' : `WebAssembly SIMD, ${b.threads} thread${b.threads === 1 ? '' : 's'}`;
-  setBackend('ready', `${runtime} · ${b.emotionModel}`);
+  const oneModel = b.liveModel === b.emotionModel;
+  setBackend('ready', `${runtime} · ${oneModel ? b.emotionModel : `${b.liveModel} live, ${b.emotionModel}`}`);
   ui.backend.title = `Models loaded in ${Math.round(client.loadMs)} ms`;
-  ui.modelLine.textContent = `Emotion model ${b.emotionModel}${b.emotionAccuracy ? ` (FER2013 validation accuracy ${(100 * b.emotionAccuracy).toFixed(1)}%)` : ''} · face detector BlazeFace · ONNX Runtime Web on ${runtime}. Runs entirely in your browser.`;
+  const accuracy = (value: number | undefined): string => (value ? ` (FER2013 validation accuracy ${(100 * value).toFixed(1)}%)` : '');
+  const models = oneModel
+    ? `Emotion model ${b.emotionModel}${accuracy(b.emotionAccuracy)}`
+    : `Live view: emotion model ${b.liveModel}${accuracy(b.liveAccuracy)} · snapshots and images: ${b.emotionModel}${accuracy(b.emotionAccuracy)}`;
+  ui.modelLine.textContent = `${models} · face detector BlazeFace · ONNX Runtime Web on ${runtime}. Runs entirely in your browser.`;
+  if (b.liveFallback) notices.show(notice('live-model-fallback', `${b.liveFallback}; live frames are read by ${b.emotionModel}`));
   wire(client);
 }
 
@@ -96,6 +102,7 @@ function wire(client: AnalyzerClient): void {
     ms: $('stat-ms'),
     faces: $('stat-faces'),
     size: $('stat-size'),
+    model: $('stat-model'),
   }, client, {
     onTracks: throttle((tracks: Track[]) => moodPanel.update(groupMood(tracks)), 250),
     onNotice: (n) => notices.show(n),
@@ -235,8 +242,8 @@ function wire(client: AnalyzerClient): void {
 
   async function analyzeAndShow(image: HTMLCanvasElement, name: string, source: 'camera' | 'screen' | 'upload'): Promise<void> {
     try {
-      const { result, ms, saliency } = await client.analyze(await createImageBitmap(image));
-      renderResultCard(ui.resultList, { name, source, image, result, ms, aggregateOnly: live.aggregateOnly, model: client.backend.emotionModel, saliency });
+      const { result, model, ms, saliency } = await client.analyze(await createImageBitmap(image));
+      renderResultCard(ui.resultList, { name, source, image, result, ms, aggregateOnly: live.aggregateOnly, model, saliency });
       // Its own code, so the live view (which clears 'no-face' whenever it sees a face) cannot hide it.
       if (result.faces.length === 0) notices.show(notice('no-face-in-image', name));
       else notices.clear('no-face-in-image');
@@ -326,7 +333,8 @@ function wire(client: AnalyzerClient): void {
     downloadBlob(new Blob([timeline.toCsv()], { type: 'text/csv' }), `emolens-timeline-${stamp()}.csv`);
   });
   ui.exportJson.addEventListener('click', () => {
-    const json = timeline.toJson({ model: client.backend.emotionModel, smoothing: { ...DEFAULT_SMOOTHING } });
+    // The timeline follows the live view and video files: the live model's readings.
+    const json = timeline.toJson({ model: client.backend.liveModel, smoothing: { ...DEFAULT_SMOOTHING } });
     downloadBlob(new Blob([json], { type: 'application/json' }), `emolens-timeline-${stamp()}.json`);
   });
   ui.clearTimeline.addEventListener('click', () => clearTimeline());

@@ -8,6 +8,7 @@ export type NoticeCode =
   | 'no-simd'
   | 'no-worker'
   | 'model-failed'
+  | 'live-model-fallback'
   | 'runtime-failed'
   | 'insecure-context'
   | 'camera-denied'
@@ -39,6 +40,8 @@ export function notice(code: NoticeCode, extra?: string): Notice {
       return { code, level: 'error', title: 'This browser has no module Web Workers.', detail: 'emolens runs the analysis in a Web Worker so the page stays responsive. Use a current Chrome, Edge, Firefox or Safari.' };
     case 'model-failed':
       return { code, level: 'error', title: 'The models failed to load.', detail: `${extra ? `${extra}. ` : ''}Reload the page; if it persists, check that the emolens models folder is complete (each <name>.onnx needs its <name>.json) and restart emolens serve.` };
+    case 'live-model-fallback':
+      return { code, level: 'warning', title: 'The live view uses the full emotion model.', detail: `${extra ? `${extra}. ` : ''}Everything works, at a lower frame rate. To get the fast live model back, put its <name>.onnx and <name>.json in the models folder and restart emolens serve (or choose one with --live-model).` };
     case 'runtime-failed':
       return { code, level: 'error', title: 'The ONNX runtime failed to load.', detail: `${extra ? `${extra}. ` : ''}Reload the page; if it persists, rebuild the web app (npm run build) and restart emolens serve.` };
     case 'insecure-context':

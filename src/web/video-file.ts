@@ -64,6 +64,8 @@ export class VideoFileAnalysis {
   private fileName = '';
   private size = { width: 0, height: 0 };
   private durationS = 0;
+  /** The emotion model that read the faces (the worker's live model, as it reported it). */
+  private model: string | undefined;
   aggregateOnly = false;
 
   constructor(private readonly el: VideoFileElements, private readonly client: AnalyzerClient, private readonly callbacks: VideoFileCallbacks) {
@@ -138,6 +140,7 @@ export class VideoFileAnalysis {
         return;
       }
       if (!analysed) return;
+      this.model = analysed.model ?? this.model;
       // Boxes in the video's own pixels (the frame may have been scaled down), as `emolens video` writes them.
       const scale = this.size.width / analysed.detection.width;
       const moment: VideoMoment = { t: tS, faces: analysed.step.tracks.map((t) => videoFace(t, scale)) };
@@ -149,7 +152,8 @@ export class VideoFileAnalysis {
     if (expected < Math.ceil(duration * ANALYSIS_FPS - 1e-6)) {
       this.callbacks.onNotice(notice('video-too-long', `${file.name}: the first ${formatDuration(MAX_VIDEO_FRAMES / ANALYSIS_FPS)} of ${formatDuration(duration)}`));
     }
-    this.el.status.textContent = `${file.name}: ${this.frames.length} frames analysed (${ANALYSIS_FPS} per second of video). Play or scrub to review.`;
+    const by = this.model ? ` by ${this.model}` : '';
+    this.el.status.textContent = `${file.name}: ${this.frames.length} frames analysed${by} (${ANALYSIS_FPS} per second of video). Play or scrub to review.`;
     video.controls = true;
     this.setState('done');
     video.currentTime = 0; // 'seeked' then draws the first frame's results
@@ -167,6 +171,7 @@ export class VideoFileAnalysis {
     }
     video.controls = false;
     this.frames.length = 0;
+    this.model = undefined;
     this.overlay.clear();
     delete this.el.status.dataset.frames;
     delete this.el.status.dataset.expected;
@@ -180,11 +185,11 @@ export class VideoFileAnalysis {
     if (this.state === 'done') this.showAt(this.el.video.currentTime);
   }
 
-  /** `emolens video --json`'s document for this video's frames (src/video/serialize.ts). */
+  /** `emolens video --json`'s document for this video's frames (src/video/serialize.ts), with the model that read them. */
   toJson(): string {
     const parts: string[] = [];
     const writer = new VideoJsonWriter((text) => parts.push(text));
-    writer.begin({ file: this.fileName, width: this.size.width, height: this.size.height, fps: ANALYSIS_FPS, duration: this.durationS });
+    writer.begin({ file: this.fileName, width: this.size.width, height: this.size.height, fps: ANALYSIS_FPS, duration: this.durationS, model: this.model });
     const summaries = new TrackSummaries();
     for (const moment of this.frames) {
       writer.frame(moment);

@@ -3,10 +3,15 @@
  * (src/env/browser.ts: onnxruntime-web), both taken from the browser entry (src/browser.ts), off the page's main thread
  * so the page never freezes. Frames come in as ImageBitmaps (transferred, not copied) and never leave the browser;
  * only results go back to the page. This file owns the message protocol and the request queue only.
+ *
+ * Two emotion models, one detector: snapshots and images (`analyze`) are read by the full model, live frames
+ * (`detect` then `classify`) by the live model, a second EmotionStage over the same detections (or the full model
+ * itself when the config names one model for both, or the live one fails to load).
  */
 import {
-  browserEnv, createAnalyzerCore, cropToImageTransform, supportsGradCam, validateEmotionSidecar,
-  type Analyzer, type BrowserEnv, type BrowserRuntime, type DetectorSidecar, type FaceResult, type RgbaImage,
+  browserEnv, createAnalyzerCore, createEmotionStage, cropToImageTransform, supportsGradCam, validateEmotionSidecar,
+  type Analyzer, type BrowserEnv, type BrowserRuntime, type DetectorSidecar, type EmotionStage, type FaceResult, type ModelUrls, type RgbaImage,
+  type SessionOptions,
 } from '../browser.js';
 import type { BackendInfo, FaceSaliency, WorkerRequest, WorkerResponse } from './protocol.js';
 
@@ -17,6 +22,8 @@ interface WorkerScope {
 const scope = self as unknown as WorkerScope;
 
 let analyzer: Analyzer | undefined;
+// The live view's emotion model: `analyzer` itself when one model does both.
+let live: EmotionStage | undefined;
 // Set by `init`; decodes every frame through one reused canvas.
 let env: BrowserEnv | undefined;
 // Requests run one at a time, in arrival order (live frames, snapshots and uploads share one analyzer).
@@ -35,13 +42,14 @@ async function handle(request: WorkerRequest): Promise<void> {
     return;
   }
   try {
-    if (!analyzer || !env) throw new Error('the analyzer is not loaded');
+    if (!analyzer || !live || !env) throw new Error('the analyzer is not loaded');
     const started = performance.now();
     if (request.type === 'analyze') {
       const image = await env.decodeImage(request.frame);
       const result = await analyzer.analyze(image, request.options);
       const ms = performance.now() - started;
-      scope.postMessage({ type: 'result', id: request.id, result, ms, saliency: await saliencyOf(analyzer, image, result.faces) });
+      const saliency = await saliencyOf(analyzer, image, result.faces);
+      scope.postMessage({ type: 'result', id: request.id, result, model: analyzer.emotionModel.name, ms, saliency });
     } else if (request.type === 'detect') {
       liveFrame = undefined;
       const image = await env.decodeImage(request.frame);
@@ -50,8 +58,8 @@ async function handle(request: WorkerRequest): Promise<void> {
       scope.postMessage({ type: 'faces', id: request.id, width: image.width, height: image.height, faces, ms: performance.now() - started });
     } else {
       if (liveFrame?.id !== request.frameId) throw new Error(`frame ${request.frameId} is no longer held for classification`);
-      const emotions = await analyzer.classifyFaces(liveFrame.image, request.faces);
-      scope.postMessage({ type: 'emotions', id: request.id, emotions, ms: performance.now() - started });
+      const emotions = await live.classifyFaces(liveFrame.image, request.faces);
+      scope.postMessage({ type: 'emotions', id: request.id, emotions, model: live.emotionModel.name, ms: performance.now() - started });
     }
   } catch (err) {
     if (request.type !== 'classify') request.frame.close();
@@ -72,17 +80,24 @@ async function init(request: Extract<WorkerRequest, { type: 'init' }>): Promise<
   }
   try {
     scope.postMessage({ type: 'progress', message: 'Loading the models…' });
+    const { models } = request;
+    const sessionOptions = { executionProviders: runtime.executionProviders };
+    // One model for both (same URLs): loaded once, as the analyzer's own.
+    const liveLoad = models.live.onnx === models.emotion.onnx ? undefined : loadLiveStage(initEnv, runtime, models.live, sessionOptions);
     const [detector, emotion] = await Promise.all([
-      initEnv.loadModel(request.models.detector, 'face-detection'),
-      initEnv.loadModel(request.models.emotion, 'emotion'),
+      initEnv.loadModel(models.detector, 'face-detection'),
+      initEnv.loadModel(models.emotion, 'emotion'),
     ]);
-    const emotionSidecar = validateEmotionSidecar(emotion.sidecar, request.models.emotion.sidecar);
+    const emotionSidecar = validateEmotionSidecar(emotion.sidecar, models.emotion.sidecar);
     analyzer = await createAnalyzerCore({
       ort: runtime.ort,
       detector: { bytes: detector.bytes, sidecar: detector.sidecar as DetectorSidecar },
       emotion: { bytes: emotion.bytes, sidecar: emotionSidecar },
-      sessionOptions: { executionProviders: runtime.executionProviders },
+      sessionOptions,
     });
+    const loadedLive = await liveLoad;
+    live = typeof loadedLive === 'object' ? loadedLive : analyzer;
+    const liveFallback = typeof loadedLive === 'string' ? loadedLive : request.liveFallback;
     env = initEnv;
     const backend: BackendInfo = {
       executionProvider: runtime.executionProvider,
@@ -90,10 +105,26 @@ async function init(request: Extract<WorkerRequest, { type: 'init' }>): Promise<
       simd: runtime.simd,
       emotionModel: emotionSidecar.name,
       emotionAccuracy: emotionSidecar.metrics?.val?.accuracy,
+      liveModel: live.emotionModel.name,
+      liveAccuracy: live.emotionModel.metrics?.val?.accuracy,
+      ...(liveFallback ? { liveFallback } : {}),
     };
     scope.postMessage({ type: 'ready', backend, loadMs: performance.now() - started });
   } catch (err) {
     scope.postMessage({ type: 'error', phase: 'model', message: messageOf(err) });
+  }
+}
+
+/**
+ * The live model as a second emotion stage, or why it failed to load. Never rejects: a broken live model leaves the
+ * live view to the full model (with a notice) instead of failing the page.
+ */
+async function loadLiveStage(env: BrowserEnv, runtime: BrowserRuntime, urls: ModelUrls, sessionOptions: SessionOptions): Promise<EmotionStage | string> {
+  try {
+    const files = await env.loadModel(urls, 'emotion');
+    return await createEmotionStage(runtime.ort, { bytes: files.bytes, sidecar: validateEmotionSidecar(files.sidecar, urls.sidecar) }, { sessionOptions });
+  } catch (err) {
+    return `${urls.onnx} did not load (${messageOf(err)})`;
   }
 }
 
