@@ -97,6 +97,10 @@ describe('helpers', () => {
     ], 0.3, 10);
     assert.deepEqual(kept.map((k) => k.score), [0.9, 0.6]);
     assert.equal(iou(box(0, 0, 10), box(20, 20, 10)), 0);
+    // the detector's last merge: a box with 30 % or more of it inside a better one goes too (IoU here 0.2)
+    const beside = [{ box: box(0, 0, 100), score: 0.9 }, { box: box(60, 0, 100), score: 0.6 }, { box: box(200, 0, 100), score: 0.5 }];
+    assert.deepEqual(nonMaxSuppression(beside, 0.3, 10).map((k) => k.score), [0.9, 0.6, 0.5]);
+    assert.deepEqual(nonMaxSuppression(beside, 0.3, 10, 0.3).map((k) => k.score), [0.9, 0.5]);
   });
 
   it('tells a face-like keypoint layout (at any roll) from a bunched one', () => {

@@ -9,13 +9,16 @@ import type { Box } from '../types.js';
 /** Fraction of the smaller box that, once inside a better box, marks it a duplicate. */
 export const NESTED_THRESHOLD = 0.7;
 
-/** Highest score first; drops every candidate overlapping a kept one by more than `iouThreshold` or nested in it. */
-export function nonMaxSuppression<T extends { box: Box; score: number }>(candidates: T[], iouThreshold: number, maxKept: number): T[] {
+/**
+ * Highest score first; drops every candidate overlapping a kept one by more than `iouThreshold` or lying inside it
+ * by more than `nested` (fraction of the smaller box).
+ */
+export function nonMaxSuppression<T extends { box: Box; score: number }>(candidates: T[], iouThreshold: number, maxKept: number, nested = NESTED_THRESHOLD): T[] {
   const sorted = [...candidates].sort((a, b) => b.score - a.score);
   const kept: T[] = [];
   for (const c of sorted) {
     if (kept.length >= maxKept) break;
-    if (kept.every((k) => iou(k.box, c.box) <= iouThreshold && containment(k.box, c.box) <= NESTED_THRESHOLD)) kept.push(c);
+    if (kept.every((k) => iou(k.box, c.box) <= iouThreshold && containment(k.box, c.box) <= nested)) kept.push(c);
   }
   return kept;
 }
