@@ -22,7 +22,18 @@ import { samplePhotos } from '../src/samples.js';
 import type { DetectedFace, GrayImage, RgbaImage } from '../src/types.js';
 import { DEFAULT_FER_VAL, devSet, matchFaces, type DevImage } from './detector-devset.js';
 
-/** Named candidates: a detector model and its options. */
+/**
+ * The other MediaPipe detectors, converted by training/tfjs_to_onnx.py into runs/detectors/ (git-ignored; the
+ * commands are in docs/detector.md): the 128 px front-camera model and the 192 px full-range one.
+ */
+const FRONT = 'runs/detectors/blazeface-front.onnx';
+const FULL = 'runs/detectors/blazeface-full.onnx';
+
+/**
+ * Named candidates: a detector model (a bundled name or an .onnx path) and its options. Views are multiples of
+ * the model's own input size, so `-same-px` variants give a smaller model the default's view sizes in input pixels
+ * (512 and 768 px across a square photo: 4x and 6x of 128 px, 2.67x and 4x of 192 px).
+ */
 const CANDIDATES: Record<string, { model: string; options: DetectOptions }> = {
   today: { model: 'blazeface', options: { views: [] } },
   'today-off': { model: 'blazeface', options: { views: [], tiles: 'off' } },
@@ -36,6 +47,13 @@ const CANDIDATES: Record<string, { model: string; options: DetectOptions }> = {
   'views2+4': { model: 'blazeface', options: { views: [2, 4] } },
   'views2+3-tiles-off': { model: 'blazeface', options: { views: [2, 3], tiles: 'off' } },
   'no-second-look': { model: 'blazeface', options: { secondLook: false } },
+  'front-one-pass': { model: FRONT, options: { views: [], tiles: 'off' } },
+  front: { model: FRONT, options: {} },
+  'front-same-px': { model: FRONT, options: { views: [4, 6] } },
+  'full-one-pass': { model: FULL, options: { views: [], tiles: 'off' } },
+  full: { model: FULL, options: {} },
+  'full-same-px': { model: FULL, options: { views: [8 / 3, 4] } },
+  'full-tiles': { model: FULL, options: { views: [] } },
 };
 
 const { values: args } = parseArgs({
@@ -74,8 +92,12 @@ const names = args.candidates.split(',').map((s) => s.trim()).filter(Boolean);
 for (const n of names) if (!CANDIDATES[n]) fail(`unknown candidate ${n} (known: ${Object.keys(CANDIDATES).join(', ')})`);
 const threads = Number(args.threads);
 const detectors = await Promise.all(names.map(async (n) => {
-  const files = loadDetectorModel(CANDIDATES[n].model);
-  return FaceDetector.load(ort, files.bytes, files.sidecar, { threads, ...CANDIDATES[n].options });
+  try {
+    const files = loadDetectorModel(CANDIDATES[n].model);
+    return await FaceDetector.load(ort, files.bytes, files.sidecar, { threads, ...CANDIDATES[n].options });
+  } catch (err) {
+    return fail(`candidate ${n}: ${(err as Error).message.split('\n')[0]} (converted models: docs/detector.md, "Candidates")`);
+  }
 }));
 const emotion = loadEmotionModel();
 const classifier = await EmotionClassifier.load(ort, emotion.bytes, emotion.sidecar as EmotionModelSidecar, { threads });

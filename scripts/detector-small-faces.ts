@@ -3,7 +3,10 @@
  * canvases (true boxes: scripts/detector-sample-faces.json, scaled), detected with each option set. Prints recall
  * and false positives per scale. The docs/detector.md "small faces" table comes from here.
  *
- *   node --import tsx scripts/detector-small-faces.ts [--scales 0.5,0.3,0.24,0.2,0.17]
+ *   node --import tsx scripts/detector-small-faces.ts [--scales 0.5,0.3,0.24,0.2,0.17] [--model blazeface|path.onnx] [--views 2,3]
+ *
+ * --model: another detector (e.g. runs/detectors/blazeface-full.onnx); --views: the views of the two option sets
+ * that have views, as multiples of that model's input size (default: the detector's own default).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,17 +18,30 @@ import { loadDetectorModel } from '../src/env/node.js';
 import { samplePhotos } from '../src/samples.js';
 import { matchFaces } from './detector-devset.js';
 
-const { values: args } = parseArgs({ options: { scales: { type: 'string', default: '0.5,0.3,0.24,0.2,0.17' } } });
+const { values: args } = parseArgs({
+  options: {
+    scales: { type: 'string', default: '0.5,0.3,0.24,0.2,0.17' },
+    model: { type: 'string', default: 'blazeface' },
+    views: { type: 'string' },
+  },
+});
+const views = args.views === undefined ? {} : { views: args.views.split(',').map(Number) };
 const TRUTH = JSON.parse(readFileSync(join(import.meta.dirname, 'detector-sample-faces.json'), 'utf8')) as
   { photo: string; faces: { box: { x: number; y: number; width: number; height: number } }[] }[];
 const OPTIONS: Record<string, DetectOptions> = {
-  'views [2, 3] (default)': {},
-  'views [2, 3], no second look': { secondLook: false },
+  [`views ${args.views ? `[${args.views}]` : '[2, 3] (default)'}`]: views,
+  [`views ${args.views ? `[${args.views}]` : '[2, 3]'}, no second look`]: { ...views, secondLook: false },
   'tiles auto, no views (before)': { views: [] },
   'one pass': { views: [], tiles: 'off' },
 };
-const files = loadDetectorModel('blazeface');
-const detector = await FaceDetector.load(ort, files.bytes, files.sidecar, { threads: 1 });
+let detector: FaceDetector;
+try {
+  const files = loadDetectorModel(args.model);
+  detector = await FaceDetector.load(ort, files.bytes, files.sidecar, { threads: 1 });
+} catch (err) {
+  console.error(`error: ${(err as Error).message.split('\n')[0]}`);
+  process.exit(1);
+}
 const photos = samplePhotos();
 const W = 1920;
 const H = 1440;

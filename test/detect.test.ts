@@ -64,6 +64,29 @@ describe('model contract', () => {
   it('rejects a sidecar for another task', () => {
     assert.throws(() => parseDetectorSidecar({ ...sidecar, task: 'emotion' }), InvalidModelError);
   });
+
+  it('lays out a one-grid model too (MediaPipe full range: 192 px, stride 4, one anchor per cell)', () => {
+    const anchors = generateAnchors({ inputSize: 192, strides: [4], anchorsPerCell: [1], offset: 0.5 });
+    assert.equal(anchors.length / 2, 48 * 48);
+    assert.deepEqual(Array.from(anchors.slice(0, 4)), [2, 2, 6, 2]);
+    assert.deepEqual(Array.from(anchors.slice(2 * 48, 2 * 48 + 2)), [2, 6]);       // second row
+    assert.equal(generateAnchors({ inputSize: 192, inputWidth: 384, strides: [4], anchorsPerCell: [1], offset: 0.5 }).length / 2, 96 * 48);
+  });
+
+  it('rounds views up to the sidecar\'s sizeMultiple (default: the coarsest stride) and checks it', async () => {
+    const seen: number[][] = [];
+    const spy = { ...ort, Tensor: class extends ort.Tensor { constructor(type: 'float32', data: Float32Array, dims: readonly number[]) { super(type, data, dims); seen.push([...dims]); } } };
+    const image: RgbaImage = { data: new Uint8Array(1000 * 600 * 4), width: 1000, height: 600 };
+    const viewSizes = async (s: unknown) => {
+      seen.length = 0;
+      await (await FaceDetector.load(spy, readFileSync(MODEL), s)).detect(image, { views: [3] });
+      return seen.filter((d) => d[2] !== 256).map((d) => d.slice(2));
+    };
+    // the 3x view sees the photo at 0.768: 768 x 460.8 px, rounded up to 32 px (the 32 px grid) or to 64
+    assert.deepEqual(await viewSizes(sidecar), [[480, 768]]);
+    assert.deepEqual(await viewSizes({ ...sidecar, input: { ...sidecar.input, sizeMultiple: 64 } }), [[512, 768]]);
+    assert.throws(() => parseDetectorSidecar({ ...sidecar, input: { ...sidecar.input, sizeMultiple: 48 } }), /sizeMultiple/);
+  });
 });
 
 describe('helpers', () => {

@@ -55,7 +55,10 @@ def read_weights(graph_path, manifest):
     folder = os.path.dirname(graph_path)
     weights = {}
     for group in manifest:
-        buf = b"".join(open(os.path.join(folder, p), "rb").read() for p in group["paths"])
+        buf = b""
+        for p in group["paths"]:
+            with open(os.path.join(folder, p), "rb") as f:
+                buf += f.read()
         offset = 0
         for spec in group["weights"]:
             shape = spec["shape"]
@@ -169,7 +172,9 @@ class TfjsGraph(torch.nn.Module):
             elif op not in OPS:
                 raise ValueError(f"op {op} ({name}) not supported")
         self.order = self.topological_order()
+        self.build_hw = tuple(input_hw or self.placeholder_hw())   # the dry run's input size
         self.input_hw = {}       # node name -> (h, w) of its first input, filled by the dry run
+        self.input_shape = {}    # node name -> its first input's full shape, where an op needs it (dry run)
         self.counting = True     # count MACs during the dry run only
         self.macs = 0
         with torch.no_grad():
@@ -189,6 +194,17 @@ class TfjsGraph(torch.nn.Module):
         if name not in self.input_hw:
             self.input_hw[name] = (int(x.shape[2]), int(x.shape[3]))
         return self.input_hw[name]
+
+    def static_shape(self, name, x):
+        """A node's input shape as the dry run (batch 1) saw it, as plain ints: constants in the export."""
+        if name not in self.input_shape:
+            self.input_shape[name] = tuple(int(d) for d in x.shape)
+        return self.input_shape[name]
+
+    def used_parameters(self):
+        """Weights the outputs need (a graph's other heads are loaded but not exported)."""
+        return sum(self.param(i).numel() for i in {i for name in self.order for i in self.nodes[name].get("input", [])}
+                   if i in self.key)
 
     def consumers(self, name):
         return [n for n in self.nodes.values() if any(i.split(":")[0] == name for i in n.get("input", []))]
@@ -327,7 +343,8 @@ def op_pad(g, name, node, attr, args):
 
 
 def op_reshape(g, name, node, attr, args):
-    shape = [int(s) for s in g.consts[node["input"][1]]]
+    # the target shape: a constant, or a list computed from the static shapes (Shape -> StridedSlice -> Pack)
+    shape = [int(s) for s in (args[1] if isinstance(args[1], list) else g.consts[node["input"][1]])]
     x = args[0]
     if x.dim() == 4:
         x = x.permute(0, 2, 3, 1)                  # back to NHWC so element order is TF's
@@ -335,6 +352,96 @@ def op_reshape(g, name, node, attr, args):
             # a detection head [1, H*W*anchors, k]: rows follow the grid, so a larger input gives more rows
             return x.reshape(x.shape[0], -1, shape[2])
     return x.reshape(-1, *shape[1:])               # dynamic batch instead of the graph's fixed 1
+
+
+def op_concat(g, name, node, attr, args):
+    """ConcatV2: the last input is the axis (TF's, of an NHWC tensor when 4-D)."""
+    tensors = args[:-1]
+    if any(t is None for t in tensors):
+        raise ValueError(f"{name}: concatenating constants is not supported")
+    return torch.cat(tensors, tf_axes(tensors[0], g.consts[node["input"][-1]])[0])
+
+
+def op_depth_to_space(g, name, node, attr, args):
+    """TF DepthToSpace, NHWC: out[h*b + i, w*b + j, c] = in[h, w, (i*b + j)*C + c] (ONNX's DCR order, not
+    torch's pixel_shuffle, which reads channel c*b*b + i*b + j)."""
+    if attr.get("data_format", "NHWC") != "NHWC":
+        raise ValueError(f"{name}: data_format {attr['data_format']} not supported")
+    x = args[0]
+    b = int(attr["block_size"])
+    n, _, h, w = x.shape                           # dynamic in the export; the channel count is static
+    out_c = g.static_shape(name, x)[1] // (b * b)
+    return x.reshape(n, b, b, out_c, h, w).permute(0, 3, 4, 1, 5, 2).reshape(n, out_c, h * b, w * b)
+
+
+def legacy_source_rows(in_size, out_size):
+    """TF's legacy bilinear rule for one axis (resize_bilinear_op.cc, neither attr set): source = dest * in / out;
+    the lower and upper input index and the lerp between them."""
+    src = np.arange(out_size) * (in_size / out_size)
+    floor = np.floor(src)
+    lower = np.maximum(floor, 0).astype(np.int64)
+    upper = np.minimum(np.ceil(src), in_size - 1).astype(np.int64)
+    return lower, upper, (src - floor).astype(np.float32)
+
+
+def op_resize_bilinear(g, name, node, attr, args):
+    """TF ResizeBilinear with its align_corners / half_pixel_centers attrs.
+
+    Half-pixel (Keras UpSampling2D) and align-corners resizes are torch's bilinear interpolate with the same
+    align_corners, formula for formula; an integer upscale becomes a scale factor, so the export still takes any
+    input size (the graph's fixed target size is that factor times the size it was built for). TF's legacy mode
+    (neither attr: source = dest * in / out, no half-pixel shift) has no torch mode and is gathered explicitly at
+    the graph's fixed size.
+    """
+    x = args[0]
+    size = [int(v) for v in g.consts[node["input"][1]]]
+    align_corners = bool(attr.get("align_corners", False))
+    half_pixel = bool(attr.get("half_pixel_centers", False))
+    if align_corners and half_pixel:
+        raise ValueError(f"{name}: align_corners and half_pixel_centers together are not valid TF")
+    if g.build_hw != g.placeholder_hw():
+        raise ValueError(f"{name}: the resize's target size is fixed for the graph's own input size "
+                         f"{g.placeholder_hw()}; build the graph at that size (the export then takes others)")
+    h, w = g.hw(name, x)
+    if align_corners or half_pixel:
+        factor = size[0] // h
+        if half_pixel and factor >= 1 and size == [h * factor, w * factor]:
+            return F.interpolate(x, scale_factor=float(factor), mode="bilinear", align_corners=False)
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners)
+    for axis, (in_size, out_size) in ((2, (h, size[0])), (3, (w, size[1]))):
+        lower, upper, lerp = legacy_source_rows(in_size, out_size)
+        shape = [1, 1, out_size, 1] if axis == 2 else [1, 1, 1, out_size]
+        lerp = torch.from_numpy(lerp).reshape(shape)
+        x = x.index_select(axis, torch.from_numpy(lower)) * (1 - lerp) + x.index_select(axis, torch.from_numpy(upper)) * lerp
+    return x
+
+
+# Shape arithmetic (a dynamic-batch Reshape's target: Shape -> StridedSlice -> Pack) runs in python on the dry
+# run's static shapes (batch 1); op_reshape puts the dynamic batch back. A tensor reaching these ops is not shape
+# arithmetic and stops the load.
+
+def op_shape(g, name, node, attr, args):
+    x = args[0]
+    dims = list(g.static_shape(name, x))
+    return [dims[0], *dims[2:], dims[1]] if x.dim() == 4 else dims       # TF's NHWC
+
+
+def op_strided_slice(g, name, node, attr, args):
+    shape = args[0]
+    if not isinstance(shape, list) or attr.get("ellipsis_mask", 0) or attr.get("new_axis_mask", 0):
+        raise ValueError(f"{name}: only a StridedSlice of a 1-D shape is supported")
+    begin, end, step = (int(g.consts[i][0]) for i in node["input"][1:4])
+    if attr.get("shrink_axis_mask", 0) & 1:
+        return shape[begin]
+    begin = None if attr.get("begin_mask", 0) & 1 else begin
+    end = None if attr.get("end_mask", 0) & 1 else end
+    return shape[begin:end:step]
+
+
+def op_pack(g, name, node, attr, args):
+    if int(attr.get("axis", 0)) != 0 or any(isinstance(a, torch.Tensor) for a in args):
+        raise ValueError(f"{name}: only packing scalars into a shape is supported")
+    return [a if a is not None else int(g.consts[i.split(":")[0]]) for a, i in zip(args, node["input"])]
 
 
 def tf_axes(x, axes):
@@ -393,5 +500,11 @@ OPS = {
     "Sum": op_reduce(torch.sum),
     "Squeeze": op_squeeze,
     "Reshape": op_reshape,
+    "ConcatV2": op_concat,
+    "DepthToSpace": op_depth_to_space,
+    "ResizeBilinear": op_resize_bilinear,
+    "Shape": op_shape,
+    "StridedSlice": op_strided_slice,
+    "Pack": op_pack,
     "Identity": lambda g, name, node, attr, args: args[0],
 }

@@ -312,12 +312,13 @@ export class FaceDetector {
 
   /**
    * The larger views of the whole photo under `opts.views`: view s sees the photo at s times the base pass's
-   * resolution (never above full resolution), as an input of that size rounded up to whole cells of the coarsest
-   * grid (multiples of 32 px). Views over `maxViewPixels` (input pixels, all views together) are left out.
+   * resolution (never above full resolution), as an input of that size rounded up to a size the network takes
+   * (the sidecar's sizeMultiple, else whole cells of the coarsest grid: 32 px for the default model). Views over
+   * `maxViewPixels` (input pixels, all views together) are left out.
    */
   private viewPlan(image: RgbaImage, opts: Required<DetectOptions>): { width: number; height: number; zoom: number }[] {
     const base = this.inputSize / Math.max(image.width, image.height);
-    const cell = Math.max(...this.sidecar.anchors.strides);
+    const cell = this.sidecar.input.sizeMultiple ?? Math.max(...this.sidecar.anchors.strides);
     const views: { width: number; height: number; zoom: number }[] = [];
     let pixels = 0;
     for (const scale of opts.views) {
