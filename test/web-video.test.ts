@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { EMOTIONS } from '../src/labels.js';
 import { VIDEO_CSV_HEADER } from '../src/video/serialize.js';
 import { ANALYSIS_FPS } from '../src/web/video-file.js';
-import { launchChromium, serveModelArgs, startServe, type ServeProcess } from './fixtures/browser.js';
+import { download, launchChromium, serveModelArgs, startServe, type ServeProcess } from './fixtures/browser.js';
 import { makeClip } from './helpers/clips.js';
 import { tempDir } from './helpers/fixtures.js';
 import { BROWSER, FFMPEG, requires } from './helpers/prerequisites.js';
@@ -57,8 +57,8 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
     assert.equal(await page.locator('#video-bar').isVisible(), true);
     // The timeline got one sample per second of video.
     await page.waitForSelector('#export-json:not([disabled])', { timeout: 5_000 });
-    const [timelineDownload] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
-    const timeline = JSON.parse(readFileSync((await timelineDownload.path())!, 'utf8'));
+    const timelineDownload = await download(page, () => page.click('#export-json'));
+    const timeline = JSON.parse(readFileSync(timelineDownload.path, 'utf8'));
     assert.equal(timeline.model, models.live);
     assert.deepEqual(timeline.samples.map((s: { t: number }) => s.t), [0, 1, 2]);
     assert.ok(timeline.samples.slice(1).every((s: { group: { faces: number } }) => s.group.faces === 2));
@@ -77,8 +77,8 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
   });
 
   test('JSON and CSV exports are emolens video --json / --csv documents (+ the model)', async () => {
-    const [jsonDownload] = await Promise.all([page.waitForEvent('download'), page.click('#video-export-json')]);
-    const json = JSON.parse(readFileSync((await jsonDownload.path())!, 'utf8'));
+    const jsonDownload = await download(page, () => page.click('#video-export-json'));
+    const json = JSON.parse(readFileSync(jsonDownload.path, 'utf8'));
     assert.deepEqual(Object.keys(json), ['file', 'width', 'height', 'fps', 'duration', 'model', 'frames', 'tracks']);
     assert.equal(json.file, 'two-faces.webm');
     assert.equal(json.model, models.live, 'the model that read the faces');
@@ -102,8 +102,8 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
       assert.deepEqual(Object.keys(track), ['id', 'from', 'to', 'dominant', 'meanEmotions']);
       assert.ok(track.from <= 0.2 && track.to >= DURATION_S - 0.4, `track ${track.id}: ${track.from}–${track.to} s`);
     }
-    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click('#video-export-csv')]);
-    const lines = readFileSync((await csvDownload.path())!, 'utf8').trim().split('\n');
+    const csvDownload = await download(page, () => page.click('#video-export-csv'));
+    const lines = readFileSync(csvDownload.path, 'utf8').trim().split('\n');
     assert.equal(lines[0], VIDEO_CSV_HEADER);
     const faceRows = json.frames.reduce((n: number, f: { faces: unknown[] }) => n + f.faces.length, 0);
     assert.equal(lines.length - 1, faceRows);

@@ -20,7 +20,7 @@ import { EMOTIONS } from '../src/labels.js';
 import { startWebServer, type RunningWebServer } from '../src/serve/server.js';
 import { missingCapability, mediaErrorNotice } from '../src/web/messages.js';
 import { DEFAULT_LIVE_MODEL } from '../src/env/models.js';
-import { hasChromium, launchChromium, serveModelArgs, startServe, tinyModels, type ServeProcess } from './fixtures/browser.js';
+import { download, hasChromium, launchChromium, serveModelArgs, startServe, tinyModels, type ServeProcess } from './fixtures/browser.js';
 import { CHROMIUM, hasFfmpeg, SAMPLE_PHOTOS, stillVideo } from './fixtures/fake-camera.js';
 import { ROOT, tempDir } from './helpers/fixtures.js';
 import { BROWSER, FFMPEG, requires } from './helpers/prerequisites.js';
@@ -222,6 +222,39 @@ function liveOverlaySettled(page: Page, minFaces: number, frames: number, timeou
   }, { minFaces, frames }, { timeout });
 }
 
+/** What the live page shows now, for failure messages (at most 5 s: a hung renderer must not hang the message). */
+function pageState(page: Page): Promise<string> {
+  const state = page.evaluate(() => JSON.stringify({
+    frames: document.querySelector('#stat-fps')?.getAttribute('data-frames'),
+    fps: document.querySelector('#stat-fps')?.getAttribute('data-value'),
+    faces: document.querySelectorAll('.face').length,
+    anonymous: document.querySelectorAll('.face.anon').length,
+    pending: document.querySelectorAll('.face.pending').length,
+    labels: document.querySelectorAll('.face-label').length,
+    view: document.body.dataset.view,
+    aggregateOnly: document.querySelector<HTMLInputElement>('#aggregate-only')?.checked,
+    cards: document.querySelectorAll('.result-card').length,
+    notices: [...document.querySelectorAll('.notice')].map((n) => n.getAttribute('data-code')),
+  })).catch((err: Error) => `unavailable (${err.message.split('\n')[0]})`);
+  const timer = new Promise<string>((done) => setTimeout(() => done('unavailable (no answer in 5 s)'), 5000).unref());
+  return Promise.race([state, timer]);
+}
+
+/** Runs one step of a browser test; a failure names the step and what the page showed at that moment. */
+async function step<T>(page: Page, what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw new Error(`${what}: ${(err as Error).message.split('\n')[0]}; page: ${await pageState(page)}`, { cause: err });
+  }
+}
+
+/** The individual view (per-face labels), whatever an earlier test left. */
+async function individualView(page: Page): Promise<void> {
+  if (await page.getAttribute('body', 'data-view') !== 'individual') await page.click('.segmented input[value="individual"] + span');
+  assert.equal(await page.isChecked('#aggregate-only'), false);
+}
+
 describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
   // The full model reads snapshots and images, the live model the live view (the same one where it has not landed).
   const models = serveModelArgs();
@@ -247,7 +280,7 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     if (work) rmSync(work, { recursive: true, force: true }); // the .y4m is ~40 MB
   });
 
-  test('live view: every face gets a box and a label; the group panel counts them', async () => {
+  test('live view: every face gets a box and a label; the group panel counts them', { timeout: 150_000 }, async () => {
     await page.click('#start-camera');
     // Wait until the tracks have settled (a few frames in) and every box carries its label.
     await liveOverlaySettled(page, 3, 5);
@@ -277,12 +310,12 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     await page.screenshot({ path: join(ARTIFACTS, 'web-live.png'), fullPage: true });
   });
 
-  test('snapshot: per-face result card, annotated image and JSON downloads', async () => {
+  test('snapshot: per-face result card, annotated image and JSON downloads', { timeout: 150_000 }, async () => {
     await page.click('#snapshot');
     const card = page.locator('.result-card[data-source="camera"]').first();
     await card.waitFor({ timeout: 30_000 });
-    const [jsonDownload] = await Promise.all([page.waitForEvent('download'), card.locator('.download-json').click()]);
-    const json = JSON.parse(readFileSync((await jsonDownload.path())!, 'utf8'));
+    const jsonDownload = await download(page, () => card.locator('.download-json').click());
+    const json = JSON.parse(readFileSync(jsonDownload.path, 'utf8'));
     assert.equal(json.format, 'emolens-snapshot/1');
     assert.equal(json.model, models.full, 'snapshots are read by the full model');
     assert.deepEqual([json.width, json.height], [1280, 720]);
@@ -295,56 +328,65 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
       assert.ok(face.box.width > 20 && face.box.x >= 0 && face.box.x + face.box.width <= 1280 + 1);
     }
     assert.equal(Number(await card.getAttribute('data-faces')), json.faces.length);
-    const [pngDownload] = await Promise.all([page.waitForEvent('download'), card.locator('.download-image').click()]);
-    const png = readFileSync((await pngDownload.path())!);
+    const pngDownload = await download(page, () => card.locator('.download-image').click());
+    const png = readFileSync(pngDownload.path);
     const meta = await sharp(png).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['png', 1280, 720]);
   });
 
-  test('timeline export: JSON of the session with group samples', async () => {
+  test('timeline export: JSON of the session with group samples', { timeout: 150_000 }, async () => {
     await page.waitForSelector('#export-json:not([disabled])', { timeout: 10_000 });
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
-    const json = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    const timeline = await download(page, () => page.click('#export-json'));
+    const json = JSON.parse(readFileSync(timeline.path, 'utf8'));
     assert.equal(json.format, 'emolens-timeline/1');
     assert.equal(json.model, models.live, 'the timeline holds the live view\'s readings');
     assert.ok(json.samples.length >= 1);
     assert.ok(json.samples.some((s: { group: { faces: number } }) => s.group.faces >= 3));
-    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
-    assert.match(readFileSync((await csv.path())!, 'utf8'), /^time_s,series,faces,angry/);
+    const csv = await download(page, () => page.click('#export-csv'));
+    assert.match(readFileSync(csv.path, 'utf8'), /^time_s,series,faces,angry/);
   });
 
-  test('group view: aggregate-only is on and no per-face label is shown', async () => {
+  test('group view: aggregate-only is on and no per-face label is shown', { timeout: 150_000 }, async () => {
     const framesBefore = Number(await page.getAttribute('#stat-fps', 'data-frames'));
-    await page.click('.segmented input[value="group"] + span');
-    assert.equal(await page.isChecked('#aggregate-only'), true);
-    // Frames analysed after the switch are drawn aggregate-only too: anonymous boxes, not just the one redraw.
-    await page.waitForFunction((n) => Number(document.querySelector('#stat-fps')!.getAttribute('data-frames')) >= n + 2
-      && document.querySelectorAll('.face.anon').length >= 3, framesBefore, { timeout: 30_000 });
-    assert.equal(await page.locator('.face-label').count(), 0);
-    assert.ok(await page.locator('.face').count() >= 3, 'faces are still boxed (anonymously)');
-    assert.ok(Number(await page.getAttribute('#group-count', 'data-count')) >= 3);
-    const cardsBefore = await page.locator('.result-card').count();
-    await page.click('#snapshot');
-    await page.waitForFunction((n) => document.querySelectorAll('.result-card').length > n, cardsBefore, { timeout: 30_000 });
-    const card = page.locator('.result-card').first();
-    const [download] = await Promise.all([page.waitForEvent('download'), card.locator('.download-json').click()]);
-    const json = JSON.parse(readFileSync((await download.path())!, 'utf8'));
-    assert.equal(json.aggregateOnly, true);
-    assert.equal(json.faces, undefined, 'aggregate-only snapshots carry no per-face data');
-    assert.ok(json.group.faces >= 3);
-    await page.screenshot({ path: join(ARTIFACTS, 'web-group.png'), fullPage: true });
-    await page.click('.segmented input[value="individual"] + span');
+    await step(page, 'switching to the group view', () => page.click('.segmented input[value="group"] + span'));
+    try {
+      assert.equal(await page.isChecked('#aggregate-only'), true);
+      // Frames analysed after the switch are drawn aggregate-only too: anonymous boxes, not just the one redraw.
+      await step(page, 'waiting for two frames with anonymous boxes', () => page.waitForFunction((n) =>
+        Number(document.querySelector('#stat-fps')!.getAttribute('data-frames')) >= n + 2
+        && document.querySelectorAll('.face.anon').length >= 3, framesBefore, { timeout: 30_000 }));
+      assert.equal(await page.locator('.face-label').count(), 0);
+      // The overlay is redrawn every frame and the group panel four times a second: under load a frame can lose a
+      // face for a moment, so both are waited for rather than read once.
+      await step(page, 'waiting for the group panel to count the faces', () => page.waitForFunction(() =>
+        document.querySelectorAll('.face.anon').length >= 3
+        && Number(document.querySelector('#group-count')!.getAttribute('data-count')) >= 3, null, { timeout: 10_000 }));
+      const cardsBefore = await page.locator('.result-card').count();
+      await step(page, 'taking a snapshot', () => page.click('#snapshot'));
+      await step(page, 'waiting for the snapshot card', () => page.waitForFunction((n) =>
+        document.querySelectorAll('.result-card').length > n, cardsBefore, { timeout: 30_000 }));
+      const card = page.locator('.result-card').first();
+      const saved = await step(page, 'downloading the snapshot JSON', () =>
+        download(page, () => card.locator('.download-json').click()));
+      const json = JSON.parse(readFileSync(saved.path, 'utf8'));
+      assert.equal(json.aggregateOnly, true);
+      assert.equal(json.faces, undefined, 'aggregate-only snapshots carry no per-face data');
+      assert.ok(json.group.faces >= 3);
+      await step(page, 'taking a screenshot', () => page.screenshot({ path: join(ARTIFACTS, 'web-group.png'), fullPage: true }));
+    } finally {
+      await individualView(page); // the next tests read per-face cards
+    }
   });
 
-  test('upload: dropped photos are analysed in the page; a faceless image says so', async () => {
+  test('upload: dropped photos are analysed in the page; a faceless image says so', { timeout: 150_000 }, async () => {
     const blank = join(work, 'blank.png');
     await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 120, b: 140 } } }).png().toFile(blank);
     await page.setInputFiles('#file-input', [SAMPLE_PHOTOS[0], blank]);
     const photoCard = page.locator('.result-card[data-source="upload"]', { hasText: 'sample1.jpg' });
     await photoCard.waitFor({ timeout: 60_000 });
     assert.ok(Number(await photoCard.getAttribute('data-faces')) >= 3, 'sample1 has three faces');
-    const [upload] = await Promise.all([page.waitForEvent('download'), photoCard.locator('.download-json').click()]);
-    assert.equal(JSON.parse(readFileSync((await upload.path())!, 'utf8')).model, models.full, 'images are read by the full model');
+    const upload = await download(page, () => photoCard.locator('.download-json').click());
+    assert.equal(JSON.parse(readFileSync(upload.path, 'utf8')).model, models.full, 'images are read by the full model');
     await page.waitForSelector('.notice[data-code="no-face-in-image"]', { timeout: 30_000 });
     assert.match(await page.textContent('.notice[data-code="no-face-in-image"]') ?? '', /No face found.*blank\.png/);
 
@@ -361,11 +403,12 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     assert.ok(Number(await dropped.getAttribute('data-faces')) >= 2, 'sample3 has three faces');
   });
 
-  test('"why?" draws a face\'s Grad-CAM map over it in the card, and off again', async () => {
+  test('"why?" draws a face\'s Grad-CAM map over it in the card, and off again', { timeout: 150_000 }, async () => {
     const card = page.locator('.result-card[data-source="upload"]', { hasText: 'sample1.jpg' });
     const canvas = card.locator('canvas.annotated');
     const pixels = () => canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
     const before = await pixels();
+    await individualView(page);
     const why = card.locator('.why-toggle').first();
     assert.equal(await card.locator('.why-toggle').count(), Number(await card.getAttribute('data-faces')), 'one toggle per face');
     await why.click();

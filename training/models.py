@@ -168,6 +168,12 @@ def emolens_vgg_tiny(num_classes: int = 7) -> nn.Module:
     return EmolensVGG((16, 32, 64, 128), num_classes)
 
 
+@register
+def emolens_vgg_tiny_folded(num_classes: int = 7) -> nn.Module:
+    """emolens_vgg_tiny as it ships (batch norm folded), for `python3 -m training from-onnx`."""
+    return EmolensVGG((16, 32, 64, 128), num_classes, batch_norm=False)
+
+
 # --- seed 001: a 12-layer CNN (~66 % val in its paper) ---
 # The paper counts 12 layers; we read that as 12 weight layers: 9 convolutions (3 blocks of three 3x3 conv-BN-ReLU
 # with 32/64/128 filters, "same" padding, 2x2 max pool and dropout 0.25 after each block) and 3 dense layers

@@ -81,16 +81,56 @@ class OnnxTeacher(nn.Module):
         return self.logits(x)
 
 
-def checkpoint_from_onnx(onnx_path: str | Path) -> dict:
-    """A train.py-style checkpoint of a shipped emolens_vgg model, rebuilt as emolens_vgg_folded (same function)."""
+FOLDED = {"emolens_vgg": "emolens_vgg_folded", "emolens_vgg_tiny": "emolens_vgg_tiny_folded"}
+
+
+@torch.no_grad()
+def restore_batch_norm(folded: nn.Module, model: nn.Module, x: torch.Tensor) -> None:
+    """Copy a folded net's weights into its batch-norm twin so that both compute the same function.
+
+    Each conv's bias-free output is measured on `x` (normalised images, a few thousand are plenty); its BN then gets
+    those statistics as running mean and variance, gamma = sqrt(var + eps) and beta = mean + the folded bias. In eval
+    mode BN(conv(x)) = conv(x) - mean + mean + bias, exactly the folded layer; in training mode the batch statistics
+    are close to these, so a warm restart starts where the shipped model is instead of from a renormalised net."""
+    convs = [m for m in folded.modules() if isinstance(m, nn.Conv2d)]
+    stats: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def hook(m, _inp, out):
+        raw = out - m.bias.view(1, -1, 1, 1)
+        stats.append((raw.mean((0, 2, 3)), raw.var((0, 2, 3), unbiased=False)))
+
+    hooks = [c.register_forward_hook(hook) for c in convs]
+    folded.eval()
+    folded(x)
+    for h in hooks:
+        h.remove()
+    pairs = [(m, model.features[i + 1]) for i, m in enumerate(model.features) if isinstance(m, nn.Conv2d)]
+    for (conv, bn), src, (mean, var) in zip(pairs, convs, stats):
+        conv.weight.copy_(src.weight)
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        bn.weight.copy_(torch.sqrt(var + bn.eps))
+        bn.bias.copy_(mean + src.bias)
+    model.head[-1].weight.copy_(folded.head[-1].weight)
+    model.head[-1].bias.copy_(folded.head[-1].bias)
+
+
+def checkpoint_from_onnx(onnx_path: str | Path, batch_norm: bool = False, calibration: np.ndarray | None = None) -> dict:
+    """A train.py-style checkpoint of a shipped emolens_vgg(_tiny) model: rebuilt folded (same function, no batch
+    norm), or with `batch_norm` in the original architecture, its BN layers restored from `calibration` images
+    (uint8, N x 48 x 48) by restore_batch_norm."""
+    from .augment import center_crop
     from .models import count_macs, count_parameters, create_model
     teacher = OnnxTeacher(onnx_path)
     sidecar = teacher.sidecar
-    model = create_model("emolens_vgg_folded")
+    arch = sidecar["training"]["arch"]
+    if arch not in FOLDED:
+        raise ValueError(f"{onnx_path}: a {arch} export; from-onnx reads {', '.join(FOLDED)}")
+    model = create_model(FOLDED[arch])
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     ops = [(op, a) for op, a in teacher.ops if op in ("conv", "linear")]
-    if len(layers) != len(ops) or sidecar["training"]["arch"] != "emolens_vgg":
-        raise ValueError(f"{onnx_path}: not an emolens_vgg export ({len(ops)} conv/linear layers)")
+    if len(layers) != len(ops):
+        raise ValueError(f"{onnx_path}: not an {arch} export ({len(ops)} conv/linear layers)")
     with torch.no_grad():
         for layer, (op, a) in zip(layers, ops):
             w, b = teacher.params[a["w"]], teacher.params[a["w"] + 1]
@@ -101,6 +141,13 @@ def checkpoint_from_onnx(onnx_path: str | Path) -> dict:
             layer.weight.copy_(w)
             layer.bias.copy_(b)
     size = sidecar["input"]["height"]
+    if batch_norm:
+        if calibration is None:
+            raise ValueError("restoring batch norm needs calibration images")
+        x = torch.from_numpy(calibration).float().unsqueeze(1) / 255.0
+        x = center_crop((x - teacher.mean) / teacher.std, size)
+        folded, model = model, create_model(arch)
+        restore_batch_norm(folded, model, x)
     stages = sidecar["training"]["stages"]
     history = sidecar["training"]["history"]
     parent = None
@@ -109,7 +156,8 @@ def checkpoint_from_onnx(onnx_path: str | Path) -> dict:
                 for h in history if h.get("stage") == st["stage"]]
         parent = {"checkpoint": st["recipe"].get("out"), "config": st["recipe"], "parent": parent, "history": rows}
     val = sidecar["metrics"]["val"]
-    return {"model": model.state_dict(), "arch": "emolens_vgg_folded", "mean": teacher.mean, "std": teacher.std,
+    out_arch = arch if batch_norm else FOLDED[arch]
+    return {"model": model.state_dict(), "arch": out_arch, "mean": teacher.mean, "std": teacher.std,
             "config": {**parent["config"], "input_size": size}, "parent": parent["parent"],
             "history_from_sidecar": parent["history"], "epoch": len(parent["history"]) - 1, "val": val,
             "parameters": count_parameters(model), "macs": count_macs(model, size),
@@ -119,17 +167,27 @@ def checkpoint_from_onnx(onnx_path: str | Path) -> dict:
 def build_parser(p=None):
     import argparse
     p = p or argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", default="models/emolens-fer.onnx", help="a shipped emolens_vgg model (.onnx + .json)")
+    p.add_argument("--model", default="models/emolens-fer.onnx", help="a shipped emolens_vgg or emolens_vgg_tiny model (.onnx + .json)")
+    p.add_argument("--batch-norm", action="store_true", help="rebuild the original architecture, batch norm restored "
+                   "from the statistics of --calibration train images, instead of the folded one")
+    p.add_argument("--calibration", type=int, default=4096, help="train images measured for --batch-norm")
+    p.add_argument("--data", default="../shared/datasets/fer2013", help="dataset for --batch-norm's calibration")
+    p.add_argument("--cache-dir", default="runs/cache")
     p.add_argument("--out", default="runs/fer-onnx/best.pt", help="checkpoint to write; history.json goes beside it")
     return p
 
 
 def from_onnx_main(cfg) -> dict:
-    ckpt = checkpoint_from_onnx(cfg.model)
+    calibration = None
+    if cfg.batch_norm:
+        from .data import load_cached
+        x_train, _ = load_cached(cfg.data, "train", cfg.cache_dir)
+        calibration = x_train[np.random.default_rng(0).permutation(len(x_train))[:cfg.calibration]]
+    ckpt = checkpoint_from_onnx(cfg.model, cfg.batch_norm, calibration)
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, out)
     (out.parent / "history.json").write_text(json.dumps(ckpt["history_from_sidecar"], indent=1))
     print(f"wrote {out}: {ckpt['arch']} with the weights of {cfg.model} (val acc {ckpt['val']['accuracy']:.4f}); "
-          f"warm-start with: train --arch emolens_vgg_folded --init {out}")
+          f"warm-start with: train --arch {ckpt['arch']} --init {out}")
     return ckpt

@@ -33,7 +33,10 @@ let liveFrame: { id: number; image: RgbaImage } | undefined;
 
 scope.addEventListener('message', (event) => {
   const request = event.data;
-  queue = queue.then(() => handle(request));
+  // handle() reports its own errors; the catch keeps one unexpected throw from stopping every later request.
+  queue = queue.then(() => handle(request)).catch((err: unknown) => {
+    scope.postMessage({ type: 'error', id: 'id' in request ? request.id : undefined, phase: 'analyze', message: messageOf(err) });
+  });
 });
 
 async function handle(request: WorkerRequest): Promise<void> {

@@ -342,6 +342,30 @@ class Distillation(unittest.TestCase):
         self.assertEqual([c["out"] for c in chain], [s["recipe"]["out"] for s in stages])
         self.assertEqual(len(ckpt["history_from_sidecar"]), stages[-1]["epochsRun"])
 
+    def test_the_fast_model_comes_back_with_its_batch_norm_restored(self):
+        # emolens-fast (emolens_vgg_tiny) rebuilt in the trainable architecture: same function in eval mode, and BN
+        # statistics that are the measured ones, so a warm restart's first batches see the shipped model.
+        from training.teacher import OnnxTeacher, checkpoint_from_onnx
+        fast = REPO / "models" / "emolens-fast.onnx"
+        rng = np.random.default_rng(0)
+        images = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8)
+        ckpt = checkpoint_from_onnx(fast, batch_norm=True, calibration=images)
+        self.assertEqual(ckpt["arch"], "emolens_vgg_tiny")
+        model = create_model(ckpt["arch"]).eval()
+        model.load_state_dict(ckpt["model"])
+        x = torch.randn(4, 1, 44, 44)
+        with torch.no_grad():
+            self.assertLess(float((model(x) - OnnxTeacher(fast)(x)).abs().max()), 1e-4)
+            calib = center_crop(train.normalize(torch.from_numpy(images), ckpt["mean"], ckpt["std"]), 44)
+            first = model.features[1]
+            raw = model.features[0](calib)
+            self.assertLess(float((first.running_mean - raw.mean((0, 2, 3))).abs().max()), 1e-4)
+            model.train()
+            model.head[0].p = 0.0
+            self.assertLess(float((model(calib) - OnnxTeacher(fast)(calib)).abs().max()), 1e-3)
+        with self.assertRaisesRegex(ValueError, "calibration"):
+            checkpoint_from_onnx(fast, batch_norm=True)
+
     def test_two_steps_of_distillation(self):
         with tempfile.TemporaryDirectory() as tmp:
             write_folder_set(Path(tmp) / "fer", per_class=2)
