@@ -41,7 +41,7 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--arch", default="emolens_vgg", help="registered architecture (see training/models.py)")
     a("--out", default="runs/default", help="run folder for checkpoints and history")
     a("--input-size", type=int, default=44, help="crop fed to the net; 48 = whole image")
-    a("--epochs", type=int, default=30)
+    a("--epochs", type=int, default=30, help="epochs to train (with --cpu-budget-min the budget decides instead)")
     a("--batch-size", type=int, default=128)
     a("--optimizer", choices=["sgd", "adam"], default="sgd")
     a("--lr", type=float, default=0.05, help="peak learning rate")
@@ -226,7 +226,8 @@ def main(cfg: argparse.Namespace) -> dict:
     eval_every_s = cfg.eval_every_min * 60 if budget_s else 0
     next_eval_s = (math.floor(train_cpu_s / eval_every_s) + 1) * eval_every_s if eval_every_s else math.inf
     epoch = start_epoch
-    while epoch < cfg.epochs and not (budget_s and train_cpu_s >= budget_s):
+    # With a CPU budget the budget alone ends the run: an epoch cap would stop it before its LR schedule has annealed.
+    while (budget_s or epoch < cfg.epochs) and not (budget_s and train_cpu_s >= budget_s):
         # One segment: the rest of this epoch, or up to the next --eval-every-min point or the end of the budget.
         t0 = time.time()
         model.train()
