@@ -3,7 +3,7 @@
  * Pins output shapes (JSON, CSV, table), annotated files and exit codes: 0 ok, 1 any input failed, 2 usage.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -62,6 +62,17 @@ describe('emolens CLI: help and usage', () => {
     assert.notEqual(r.status, 0, 'the CLI must not start without one of its commands');
     assert.match(r.stderr, /simulated broken command module/);
     assert.doesNotMatch(r.stdout, /Usage: emolens/);
+  });
+
+  it('a reader that closes the pipe early (`emolens --help | head`) ends the CLI quietly, not with an EPIPE stack trace', async () => {
+    // stdout is closed before the CLI has written anything, as `head` does once it has its lines.
+    const child = spawn(process.execPath, [CLI, '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+    const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 
   it('usage errors exit 2 with one error line', () => {

@@ -58,4 +58,13 @@ Quick start:
   }
 }
 
+// A reader that stops early (`emolens --help | head`, `emolens analyze … --json | head`) closes the pipe: stop
+// quietly, as Unix tools do on SIGPIPE, instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
+}
+
 process.exitCode = await main();
