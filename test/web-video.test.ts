@@ -58,7 +58,7 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
     // The timeline got one sample per second of video.
     await page.waitForSelector('#export-json:not([disabled])', { timeout: 5_000 });
     const timelineDownload = await download(page, () => page.click('#export-json'));
-    const timeline = JSON.parse(readFileSync(timelineDownload.path, 'utf8'));
+    const timeline = JSON.parse(readFileSync(timelineDownload, 'utf8'));
     assert.equal(timeline.model, models.live);
     assert.deepEqual(timeline.samples.map((s: { t: number }) => s.t), [0, 1, 2]);
     assert.ok(timeline.samples.slice(1).every((s: { group: { faces: number } }) => s.group.faces === 2));
@@ -78,7 +78,7 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
 
   test('JSON and CSV exports are emolens video --json / --csv documents (+ the model)', async () => {
     const jsonDownload = await download(page, () => page.click('#video-export-json'));
-    const json = JSON.parse(readFileSync(jsonDownload.path, 'utf8'));
+    const json = JSON.parse(readFileSync(jsonDownload, 'utf8'));
     assert.deepEqual(Object.keys(json), ['file', 'width', 'height', 'fps', 'duration', 'model', 'frames', 'tracks']);
     assert.equal(json.file, 'two-faces.webm');
     assert.equal(json.model, models.live, 'the model that read the faces');
@@ -103,7 +103,7 @@ describe('web app: a video file, analysed in headless Chromium', requires(...BRO
       assert.ok(track.from <= 0.2 && track.to >= DURATION_S - 0.4, `track ${track.id}: ${track.from}–${track.to} s`);
     }
     const csvDownload = await download(page, () => page.click('#video-export-csv'));
-    const lines = readFileSync(csvDownload.path, 'utf8').trim().split('\n');
+    const lines = readFileSync(csvDownload, 'utf8').trim().split('\n');
     assert.equal(lines[0], VIDEO_CSV_HEADER);
     const faceRows = json.frames.reduce((n: number, f: { faces: unknown[] }) => n + f.faces.length, 0);
     assert.equal(lines.length - 1, faceRows);

@@ -20,7 +20,7 @@ import { EMOTIONS } from '../src/labels.js';
 import { startWebServer, type RunningWebServer } from '../src/serve/server.js';
 import { missingCapability, mediaErrorNotice } from '../src/web/messages.js';
 import { DEFAULT_LIVE_MODEL } from '../src/env/models.js';
-import { download, hasChromium, launchChromium, serveModelArgs, startServe, tinyModels, type ServeProcess } from './fixtures/browser.js';
+import { download, hasChromium, launchChromium, serveModelArgs, startServe, tinyModels, within, type ServeProcess } from './fixtures/browser.js';
 import { CHROMIUM, hasFfmpeg, SAMPLE_PHOTOS, stillVideo } from './fixtures/fake-camera.js';
 import { ROOT, tempDir } from './helpers/fixtures.js';
 import { BROWSER, FFMPEG, requires } from './helpers/prerequisites.js';
@@ -236,8 +236,7 @@ function pageState(page: Page): Promise<string> {
     cards: document.querySelectorAll('.result-card').length,
     notices: [...document.querySelectorAll('.notice')].map((n) => n.getAttribute('data-code')),
   })).catch((err: Error) => `unavailable (${err.message.split('\n')[0]})`);
-  const timer = new Promise<string>((done) => setTimeout(() => done('unavailable (no answer in 5 s)'), 5000).unref());
-  return Promise.race([state, timer]);
+  return within(state, 5000, 'unavailable (no answer in 5 s)');
 }
 
 /** Runs one step of a browser test; a failure names the step and what the page showed at that moment. */
@@ -315,7 +314,7 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     const card = page.locator('.result-card[data-source="camera"]').first();
     await card.waitFor({ timeout: 30_000 });
     const jsonDownload = await download(page, () => card.locator('.download-json').click());
-    const json = JSON.parse(readFileSync(jsonDownload.path, 'utf8'));
+    const json = JSON.parse(readFileSync(jsonDownload, 'utf8'));
     assert.equal(json.format, 'emolens-snapshot/1');
     assert.equal(json.model, models.full, 'snapshots are read by the full model');
     assert.deepEqual([json.width, json.height], [1280, 720]);
@@ -329,7 +328,7 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     }
     assert.equal(Number(await card.getAttribute('data-faces')), json.faces.length);
     const pngDownload = await download(page, () => card.locator('.download-image').click());
-    const png = readFileSync(pngDownload.path);
+    const png = readFileSync(pngDownload);
     const meta = await sharp(png).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['png', 1280, 720]);
   });
@@ -337,13 +336,13 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
   test('timeline export: JSON of the session with group samples', { timeout: 150_000 }, async () => {
     await page.waitForSelector('#export-json:not([disabled])', { timeout: 10_000 });
     const timeline = await download(page, () => page.click('#export-json'));
-    const json = JSON.parse(readFileSync(timeline.path, 'utf8'));
+    const json = JSON.parse(readFileSync(timeline, 'utf8'));
     assert.equal(json.format, 'emolens-timeline/1');
     assert.equal(json.model, models.live, 'the timeline holds the live view\'s readings');
     assert.ok(json.samples.length >= 1);
     assert.ok(json.samples.some((s: { group: { faces: number } }) => s.group.faces >= 3));
     const csv = await download(page, () => page.click('#export-csv'));
-    assert.match(readFileSync(csv.path, 'utf8'), /^time_s,series,faces,angry/);
+    assert.match(readFileSync(csv, 'utf8'), /^time_s,series,faces,angry/);
   });
 
   test('group view: aggregate-only is on and no per-face label is shown', { timeout: 150_000 }, async () => {
@@ -368,7 +367,7 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
       const card = page.locator('.result-card').first();
       const saved = await step(page, 'downloading the snapshot JSON', () =>
         download(page, () => card.locator('.download-json').click()));
-      const json = JSON.parse(readFileSync(saved.path, 'utf8'));
+      const json = JSON.parse(readFileSync(saved, 'utf8'));
       assert.equal(json.aggregateOnly, true);
       assert.equal(json.faces, undefined, 'aggregate-only snapshots carry no per-face data');
       assert.ok(json.group.faces >= 3);
@@ -386,7 +385,7 @@ describe('web app in headless Chromium (fake camera)', withFakeCamera, () => {
     await photoCard.waitFor({ timeout: 60_000 });
     assert.ok(Number(await photoCard.getAttribute('data-faces')) >= 3, 'sample1 has three faces');
     const upload = await download(page, () => photoCard.locator('.download-json').click());
-    assert.equal(JSON.parse(readFileSync(upload.path, 'utf8')).model, models.full, 'images are read by the full model');
+    assert.equal(JSON.parse(readFileSync(upload, 'utf8')).model, models.full, 'images are read by the full model');
     await page.waitForSelector('.notice[data-code="no-face-in-image"]', { timeout: 30_000 });
     assert.match(await page.textContent('.notice[data-code="no-face-in-image"]') ?? '', /No face found.*blank\.png/);
 

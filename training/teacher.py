@@ -121,6 +121,7 @@ def checkpoint_from_onnx(onnx_path: str | Path, batch_norm: bool = False, calibr
     (uint8, N x 48 x 48) by restore_batch_norm."""
     from .augment import center_crop
     from .models import count_macs, count_parameters, create_model
+    from .train import normalize
     teacher = OnnxTeacher(onnx_path)
     sidecar = teacher.sidecar
     arch = sidecar["training"]["arch"]
@@ -144,8 +145,7 @@ def checkpoint_from_onnx(onnx_path: str | Path, batch_norm: bool = False, calibr
     if batch_norm:
         if calibration is None:
             raise ValueError("restoring batch norm needs calibration images")
-        x = torch.from_numpy(calibration).float().unsqueeze(1) / 255.0
-        x = center_crop((x - teacher.mean) / teacher.std, size)
+        x = center_crop(normalize(torch.from_numpy(calibration), teacher.mean, teacher.std), size)
         folded, model = model, create_model(arch)
         restore_batch_norm(folded, model, x)
     stages = sidecar["training"]["stages"]

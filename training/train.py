@@ -227,7 +227,7 @@ def main(cfg: argparse.Namespace) -> dict:
     next_eval_s = (math.floor(train_cpu_s / eval_every_s) + 1) * eval_every_s if eval_every_s else math.inf
     epoch = start_epoch
     # With a CPU budget the budget alone ends the run: an epoch cap would stop it before its LR schedule has annealed.
-    while (budget_s or epoch < cfg.epochs) and not (budget_s and train_cpu_s >= budget_s):
+    while train_cpu_s < budget_s if budget_s else epoch < cfg.epochs:
         # One segment: the rest of this epoch, or up to the next --eval-every-min point or the end of the budget.
         t0 = time.time()
         model.train()
@@ -312,7 +312,8 @@ def main(cfg: argparse.Namespace) -> dict:
             epoch_best_acc = best_acc
         recalls = " ".join(f"{k[:3]}={v:.2f}" for k, v in row["val_recall"].items())
         budget = f"  cpu {train_cpu_s / 60:.1f}/{cfg.cpu_budget_min:g} min" if budget_s else ""
-        print(f"epoch {row['epoch']:>7}/{cfg.epochs}  {row['seconds']:5.0f}s{budget}  lr {row['lr']:.4f}  "
+        of_epochs = "" if budget_s else f"/{cfg.epochs}"  # a budgeted run is not counted in epochs
+        print(f"epoch {row['epoch']:>7}{of_epochs}  {row['seconds']:5.0f}s{budget}  lr {row['lr']:.4f}  "
               f"train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}  "
               f"val loss {val_loss:.3f} acc {report['accuracy']:.4f} F1 {report['macroF1']:.3f} ECE {report['ece']:.3f}  "
               f"recall {recalls}{'  *' if improved else ''}", flush=True)
