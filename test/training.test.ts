@@ -15,8 +15,11 @@ test('training/: loaders, registry, 2-step train, distillation, export agrees wi
     // Catches a hung run only: the CPU time is well under a minute, but a busy 2-core machine took 11 minutes.
     timeout: 900_000,
   });
-  const tail = (r.stderr ?? '').split('\n').slice(-25).join('\n');
-  assert.equal(r.status, 0, `python unittest failed:\n${tail}`);
+  // unittest prints each failure between ===== lines before "Ran N tests": that part, not the last lines, says what broke
+  const stderr = r.stderr ?? '';
+  const first = stderr.search(/^(FAIL|ERROR): /m);
+  const failures = (first >= 0 ? stderr.slice(first) : stderr).split('\n').slice(0, 120).join('\n');
+  assert.equal(r.status, 0, `python unittest failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}):\n${failures}`);
   assert.match(r.stderr, /Ran \d+ tests/);
   assert.match(r.stderr, /\nOK/);
   const skipped = /\nOK \(skipped=(\d+)\)/.exec(r.stderr);

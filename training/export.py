@@ -234,9 +234,16 @@ def main(cfg: argparse.Namespace) -> dict:
         idx = np.random.default_rng(0).choice(len(x), size=min(256, len(x)), replace=False)
         ort_probs = run_onnxruntime(onnx_path, x[idx].numpy())
         max_diff = float(np.abs(ort_probs - probs[idx]).max())
-        same_argmax = float((ort_probs.argmax(1) == probs[idx].argmax(1)).mean())
-        agreement = {"images": len(idx), "maxAbsDiff": max_diff, "sameArgmax": same_argmax}
-        print(f"onnxruntime-node vs PyTorch on {len(idx)} val images: max |diff| {max_diff:.2e}, same argmax {same_argmax:.4f}")
+        # An argmax is only compared where PyTorch's top two are further apart than the tolerance: a barely trained net
+        # (the tests' 2-step models) can put two classes within 1e-8 of each other, and rounding may then pick either.
+        top2 = np.sort(probs[idx], 1)[:, -2:]
+        decisive = (top2[:, 1] - top2[:, 0]) > 2e-4
+        same = ort_probs.argmax(1) == probs[idx].argmax(1)
+        same_argmax = float(same[decisive].mean()) if decisive.any() else 1.0
+        agreement = {"images": len(idx), "maxAbsDiff": max_diff, "sameArgmax": same_argmax,
+                     "nearTies": int((~decisive).sum())}
+        print(f"onnxruntime-node vs PyTorch on {len(idx)} val images: max |diff| {max_diff:.2e}, same argmax {same_argmax:.4f}"
+              + (f" (not counted: {agreement['nearTies']} near ties)" if agreement["nearTies"] else ""))
         if max_diff > 1e-4 or same_argmax < 1:
             raise SystemExit(f"export check failed: ONNX Runtime disagrees with PyTorch (max diff {max_diff})")
 
