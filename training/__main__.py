@@ -1,9 +1,9 @@
-"""python3 -m training {train,export,ensemble,from-onnx,gradcam-outputs,saliency} ... — see docs/training.md and docs/explain.md."""
+"""python3 -m training {train,export,ensemble,from-onnx,gradcam-outputs,saliency,pack,campaign} ... — see docs/training.md and docs/explain.md."""
 import argparse
 import sys
 
-from . import ensemble, export, gradcam_outputs, saliency, teacher, train
-from .data import DataError
+from . import campaign, ensemble, export, gradcam_outputs, saliency, teacher, train
+from .data import DataError, build_pack_parser, pack_main
 from .errors import UsageError
 
 
@@ -16,9 +16,11 @@ def main(argv=None) -> int:
     teacher.build_parser(sub.add_parser("from-onnx", help="a shipped model's weights as a checkpoint for train --init"))
     gradcam_outputs.build_parser(sub.add_parser("gradcam-outputs", help="add Grad-CAM's activations to an exported model"))
     saliency.build_parser(sub.add_parser("saliency", help="Grad-CAM and guided backprop of a shipped model (PyTorch)"))
+    build_pack_parser(sub.add_parser("pack", help="a data set's train and val splits as one compact file"))
+    campaign.build_parser(sub.add_parser("campaign", help="teachers, their ensemble, distilled students: one GPU run"))
     args = parser.parse_args(argv)
     commands = {"train": train.main, "export": export.main, "ensemble": ensemble.main, "from-onnx": teacher.from_onnx_main,
-                "gradcam-outputs": gradcam_outputs.main, "saliency": saliency.main}
+                "gradcam-outputs": gradcam_outputs.main, "saliency": saliency.main, "pack": pack_main, "campaign": campaign.main}
     try:
         commands[args.command](args)
     # Only the errors a user can fix become one line; anything else (a KeyError included) is a bug: keep its traceback.

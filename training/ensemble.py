@@ -25,7 +25,7 @@ from .errors import UsageError
 from .metrics import calibration_report, classification_report
 from .models import create_model
 from .sidecar import sha256
-from .train import predict
+from .train import load_checkpoint, predict, resolve_device
 
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -36,13 +36,14 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--out", default="runs/teacher/ensemble.npz")
     p.add_argument("--no-train", action="store_true", help="val figures only (no train-set targets)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto, as for train")
     return p
 
 
 class Member:
     """One network with its own crop size and normalisation: uint8 (N, 48, 48) -> flip-averaged probabilities."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, device: torch.device = torch.device("cpu")):
         self.path = path
         if path.endswith(".onnx"):
             from .teacher import OnnxTeacher
@@ -51,12 +52,12 @@ class Member:
             self.size = self.net.sidecar["input"]["height"]
             self.what = f"{Path(path).stem} (shipped, sha256 {sha256(Path(path))[:12]})"
         else:
-            ckpt = torch.load(path, map_location="cpu")
+            ckpt = load_checkpoint(path)
             self.net = create_model(ckpt["arch"])
             self.net.load_state_dict(ckpt["model"])
             self.mean, self.std, self.size = ckpt["mean"], ckpt["std"], ckpt["config"]["input_size"]
             self.what = f"{ckpt['arch']} {path} (epoch {ckpt['epoch'] + 1})"
-        self.net.eval()
+        self.net.to(device).eval()
 
     def probs(self, x: np.ndarray) -> np.ndarray:
         """As train.py validates: centre crop at the member's size, mean of the face's and its mirror's softmax."""
@@ -75,7 +76,8 @@ def main(cfg: argparse.Namespace) -> dict:
     torch.set_num_threads(cfg.threads)
     x_val, y_val = load_cached(cfg.data, "val", cfg.cache_dir)
     x_train, _ = (None, None) if cfg.no_train else load_cached(cfg.data, "train", cfg.cache_dir)
-    members = [Member(path) for path in cfg.member]
+    device = resolve_device(cfg.device)
+    members = [Member(path, device) for path in cfg.member]
     val, train, meta = [], [], {"members": [], "labels": EMOTIONS}
     for m in members:
         t0 = time.time()

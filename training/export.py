@@ -29,6 +29,7 @@ from .metrics import calibration_report, classification_report
 from .models import create_model
 from .sidecar import sha256, write_sidecar
 from .train import build_parser as train_parser
+from .train import load_checkpoint
 
 CONTRACT_FORMAT = "emolens-model/2"  # /2: optional "explain" block (docs/model-contract.md)
 REPO = Path(__file__).resolve().parent.parent
@@ -131,7 +132,10 @@ def distillation(train_cfg: dict) -> dict:
     """Who taught a distilled stage, and how: the teacher model's name, sha256 and val figures (from its sidecar), or
     the members of a cached ensemble (its `meta`), with the loss weights."""
     record = {"alpha": train_cfg.get("kd_alpha"), "temperature": train_cfg.get("kd_temperature")}
-    if train_cfg.get("teacher"):
+    if train_cfg.get("teacher_members"):  # recorded by train.py when it loaded them (any number, .onnx or .pt)
+        record |= {"mode": "online: the teacher scores the student's own augmented view", "teacher": train_cfg["teacher"],
+                   "members": train_cfg["teacher_members"]}
+    elif train_cfg.get("teacher"):  # runs from before teacher_members was recorded: one shipped model
         teacher = Path(train_cfg["teacher"])
         sidecar_path = (teacher if teacher.is_absolute() else REPO / teacher).with_suffix(".json")
         sidecar = json.loads(sidecar_path.read_text()) if sidecar_path.exists() else {}
@@ -164,7 +168,10 @@ def stage(index: int, train_cfg: dict, history: list[dict]) -> dict:
     """One training run as the sidecar records it: its knobs, the command that repeats it, its epochs."""
     return {
         "stage": index,
-        "recipe": {k: v for k, v in train_cfg.items() if k not in ("resume", "max_steps", "limit", "cache_dir")},
+        # the train.py knobs; what train.py itself added to its config (where it ran, who taught it) is kept apart
+        "recipe": {k: v for k, v in train_cfg.items()
+                   if k not in ("resume", "max_steps", "limit", "cache_dir", "trained_on", "teacher_members")},
+        **({"trainedOn": train_cfg["trained_on"]} if train_cfg.get("trained_on") else {}),
         "command": train_command(train_cfg),
         **({"distillation": distillation(train_cfg)} if train_cfg.get("teacher") or train_cfg.get("teacher_probs") else {}),
         "epochsRun": history[-1]["epoch"] if history else 0,  # fractional where a CPU budget cut an epoch
@@ -177,12 +184,12 @@ def stage(index: int, train_cfg: dict, history: list[dict]) -> dict:
 
 def main(cfg: argparse.Namespace) -> dict:
     run = Path(cfg.run)
-    ckpt = torch.load(run / cfg.checkpoint, map_location="cpu")
+    ckpt = load_checkpoint(run / cfg.checkpoint)
     train_cfg = ckpt["config"]
     size = train_cfg["input_size"]
     tta = cfg.tta or train_cfg.get("tta", "none")
     mean, std = ckpt["mean"], ckpt["std"]
-    members = [ckpt] + [torch.load(path, map_location="cpu") for path in cfg.ensemble]
+    members = [ckpt] + [load_checkpoint(path) for path in cfg.ensemble]
     for path, member in zip(cfg.ensemble, members[1:]):
         if member["config"]["input_size"] != size or abs(member["mean"] - mean) > 1e-6 or abs(member["std"] - std) > 1e-6:
             raise UsageError(f"--ensemble {path}: its input size or normalisation differs from {run / cfg.checkpoint}")

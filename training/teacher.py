@@ -81,6 +81,58 @@ class OnnxTeacher(nn.Module):
         return self.logits(x)
 
 
+class Teachers(nn.Module):
+    """The teacher of online distillation (train --teacher A[,B,...]): shipped models (.onnx, replayed above) and/or
+    training checkpoints (.pt), each in its own normalisation, frozen and always in eval mode. forward takes the
+    student's view as 0..1 pixels and returns the log of the members' mean probability: with one member that is its
+    log-softmax, which gives the same softened distribution as its logits at any temperature."""
+
+    def __init__(self, spec: str, input_size: int):
+        super().__init__()
+        from .errors import UsageError
+        from .models import create_model
+        from .sidecar import sha256
+        from .train import load_checkpoint
+        nets, self.norm, self.members = [], [], []
+        for path in [p for p in spec.split(",") if p]:
+            if not Path(path).exists():
+                raise UsageError(f"--teacher {path} not found")
+            if path.endswith(".onnx"):
+                net = OnnxTeacher(path)
+                mean, std, size = net.mean, net.std, net.sidecar["input"]["height"]
+                val = net.sidecar.get("metrics", {}).get("val", {}).get("accuracy")
+                info = {"name": Path(path).stem, "kind": "shipped model", "arch": net.sidecar["training"]["arch"]}
+            else:
+                ckpt = load_checkpoint(path)
+                net = create_model(ckpt["arch"])
+                net.load_state_dict(ckpt["model"])
+                mean, std, size = ckpt["mean"], ckpt["std"], ckpt["config"]["input_size"]
+                val = ckpt.get("val", {}).get("accuracy")
+                info = {"name": Path(path).parent.name, "kind": "checkpoint", "arch": ckpt["arch"],
+                        "epoch": ckpt.get("epoch", -1) + 1, "seed": ckpt["config"].get("seed")}
+            if size != input_size:
+                raise UsageError(f"--teacher {path} reads {size}px crops, not --input-size {input_size}")
+            for p in net.parameters():
+                p.requires_grad_(False)
+            nets.append(net.eval())
+            self.norm.append((float(mean), float(std)))
+            self.members.append({**info, "path": path, "sha256": sha256(Path(path)), "valAccuracy": val})
+        if not nets:
+            raise UsageError("--teacher: no model given")
+        self.nets = nn.ModuleList(nets)
+
+    def train(self, mode: bool = True):  # noqa: ARG002 - a teacher's batch norm and dropout stay in eval mode
+        return super().train(False)
+
+    @torch.no_grad()
+    def forward(self, x01: torch.Tensor) -> torch.Tensor:
+        logits = [net((x01 - m) / s) for net, (m, s) in zip(self.nets, self.norm)]
+        if len(logits) == 1:
+            return F.log_softmax(logits[0], 1)
+        probs = torch.stack([F.softmax(z, 1) for z in logits]).mean(0)
+        return torch.log(probs.clamp_min(1e-12))
+
+
 FOLDED = {"emolens_vgg": "emolens_vgg_folded", "emolens_vgg_tiny": "emolens_vgg_tiny_folded"}
 
 

@@ -4,7 +4,8 @@
 
 Writes into --out: last.pt (resumable), best.pt (best val accuracy), history.json, config.json.
 With --cpu-budget-min N the run ends when its training steps have used N CPU minutes and the LR schedule spans the
-budget (docs/zoo.md compares the seed architectures that way).
+budget (docs/zoo.md compares the seed architectures that way); --budget-clock wall counts wall-clock minutes instead,
+which is what a GPU run (--device cuda, python3 -m training campaign) is budgeted in.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import random
 import time
 from pathlib import Path
@@ -70,8 +72,12 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--deterministic", action="store_true", help="torch deterministic algorithms (slower)")
     a("--threads", type=int, default=os.cpu_count() or 2)
     a("--cpu-budget-min", type=float, default=0, help="stop when the training steps have used this many CPU minutes "
-      "(time.process_time, all threads; validation not counted), cutting the epoch; the LR schedule then runs over the "
-      "budget instead of --epochs (0 = off)")
+      "(time.process_time, all threads; validation not counted; --budget-clock wall: wall-clock minutes), cutting the "
+      "epoch; the LR schedule then runs over the budget instead of --epochs (0 = off)")
+    a("--budget-clock", choices=["cpu", "wall"], default="cpu", help="what --cpu-budget-min counts: the process's CPU "
+      "time (2-core machines: independent of what else runs) or the training steps' wall-clock time (a GPU)")
+    a("--device", default="cpu", help="cpu, cuda, cuda:N or auto (cuda where PyTorch sees one); the data set, the "
+      "augmentation, the teacher and the net all live there")
     a("--budget-warmup", type=float, default=0.03, help="with --cpu-budget-min: linear warm-up over this fraction")
     a("--eval-every-min", type=float, default=2.5, help="with --cpu-budget-min: also validate (and checkpoint) every "
       "this many training CPU minutes, so a budget shorter than an epoch still has a curve")
@@ -94,23 +100,49 @@ def normalize(x_uint8: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return (x_uint8.float().unsqueeze(1) / 255.0 - mean) / std
 
 
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {name}: PyTorch sees no CUDA device here")
+    return device
+
+
+def load_checkpoint(path) -> dict:
+    """A checkpoint of this project (a dict with the config, history and numpy values, not only tensors), on the CPU
+    whatever device wrote it; weights_only=False because PyTorch >= 2.6 refuses such dicts by default."""
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def cpu_state(model: torch.nn.Module) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 @torch.no_grad()
 def predict(model, x: np.ndarray, cfg, mean: float, std: float, batch: int = 512) -> np.ndarray:
-    """Probabilities for uint8 images (N,48,48): centre crop, optional flip averaging."""
+    """Probabilities for uint8 images (N,48,48): centre crop, optional flip averaging, on the model's device."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for i in range(0, len(x), batch):
-        xb = center_crop(normalize(torch.from_numpy(x[i:i + batch]), mean, std), cfg.input_size)
+        xb = center_crop(normalize(torch.from_numpy(x[i:i + batch]).to(device), mean, std), cfg.input_size)
         xb = xb.contiguous(memory_format=torch.channels_last)
         p = F.softmax(model(xb), 1)
         if cfg.tta == "hflip":
             p = (p + F.softmax(model(xb.flip(3)), 1)) / 2
-        out.append(p)
+        out.append(p.float().cpu())
     return torch.cat(out).numpy()
 
 
 def main(cfg: argparse.Namespace) -> dict:
     torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its fastest convolutions
+    # recorded with the recipe (and so in the sidecar's stages): where the run trained
+    cfg.trained_on = (f"{torch.cuda.get_device_name(device)}, PyTorch {torch.__version__}" if device.type == "cuda"
+                      else f"{platform.machine()} CPU, {cfg.threads} threads, PyTorch {torch.__version__}")
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -128,7 +160,7 @@ def main(cfg: argparse.Namespace) -> dict:
     mean, std = float(x_train.mean() / 255), float(x_train.std() / 255)
     print(f"train {len(x_train)}  val {len(x_val)}  classes {dict(zip(EMOTIONS, counts.tolist()))}", flush=True)
 
-    model = create_model(cfg.arch).to(memory_format=torch.channels_last)
+    model = create_model(cfg.arch).to(device, memory_format=torch.channels_last)
     if hasattr(model, "set_input_normalization"):  # nets that undo the data's normalisation in-graph (facerec_*)
         model.set_input_normalization(mean, std)
     params, macs = count_parameters(model), count_macs(model, cfg.input_size)
@@ -146,7 +178,7 @@ def main(cfg: argparse.Namespace) -> dict:
     if cfg.class_weights != "none":
         w = counts.sum() / np.maximum(counts, 1) / len(counts)
         w = np.sqrt(w) if cfg.class_weights == "sqrt" else w
-        weights = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)  # mean weight 1 per sample
+        weights = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32, device=device)  # mean 1 per sample
     sample_p = None
     if cfg.oversample:
         sample_p = (1.0 / counts)[y_train]
@@ -157,9 +189,9 @@ def main(cfg: argparse.Namespace) -> dict:
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3) \
         if cfg.schedule == "plateau" else None
 
-    def lr_at(step: int, train_cpu_s: float) -> float:
-        if cfg.cpu_budget_min:  # progress is the share of the CPU budget used (budgeted training, Li et al. 2020)
-            done = train_cpu_s / (cfg.cpu_budget_min * 60)
+    def lr_at(step: int, spent_s: float) -> float:
+        if cfg.cpu_budget_min:  # progress is the share of the budget used (budgeted training, Li et al. 2020)
+            done = spent_s / (cfg.cpu_budget_min * 60)
             if done < cfg.budget_warmup:
                 return cfg.lr * max(done / cfg.budget_warmup, 1e-3)
             return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (done - cfg.budget_warmup) / (1 - cfg.budget_warmup))))
@@ -171,10 +203,10 @@ def main(cfg: argparse.Namespace) -> dict:
     history: list[dict] = []
     start_epoch, best_acc, step = 0, -1.0, 0
     order, pos = None, 0  # this epoch's sample order and how far into it training is
-    train_cpu_s = val_cpu_s = wall_s = 0.0
+    train_cpu_s = val_cpu_s = wall_s = step_wall_s = 0.0  # step_wall_s: wall-clock time of the training steps
     parent = None
     if cfg.init and not (cfg.resume and (out / "last.pt").exists()):
-        init = torch.load(cfg.init)
+        init = load_checkpoint(cfg.init)
         try:  # the same architecture, or one with the same state dict (facerec* at another working size)
             model.load_state_dict(init["model"])
         except RuntimeError:
@@ -186,7 +218,7 @@ def main(cfg: argparse.Namespace) -> dict:
         print(f"initialised from {cfg.init} (epoch {init.get('epoch', -1) + 1}, "
               f"val acc {init.get('val', {}).get('accuracy', float('nan')):.4f})", flush=True)
     if cfg.resume and (out / "last.pt").exists():
-        ckpt = torch.load(out / "last.pt")
+        ckpt = load_checkpoint(out / "last.pt")
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         if plateau and ckpt.get("plateau"):
@@ -195,19 +227,22 @@ def main(cfg: argparse.Namespace) -> dict:
         if not ckpt.get("epoch_done", True):  # an epoch cut by --eval-every-min / the budget: finish it
             start_epoch, order, pos = ckpt["epoch"], ckpt["order"], ckpt["pos"]
         train_cpu_s, val_cpu_s, wall_s = ckpt.get("train_cpu_s", 0.0), ckpt.get("val_cpu_s", 0.0), ckpt.get("wall_s", 0.0)
+        step_wall_s = ckpt.get("step_wall_s", 0.0)
         mean, std, parent = ckpt["mean"], ckpt["std"], ckpt.get("parent")  # as the run began, not recomputed
         torch.set_rng_state(ckpt["rng"])
+        if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
         print(f"resumed from epoch {start_epoch}, best val acc {best_acc:.4f}", flush=True)
     (out / "config.json").write_text(json.dumps(vars(cfg), indent=2))
 
     teacher = None
     if cfg.teacher:
-        from .teacher import OnnxTeacher
-        teacher = OnnxTeacher(cfg.teacher)
-        size = teacher.sidecar["input"]["height"]
-        if size != cfg.input_size:
-            raise UsageError(f"--teacher {cfg.teacher} reads {size}px crops, not --input-size {cfg.input_size}")
-        print(f"distilling from {cfg.teacher} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})", flush=True)
+        from .teacher import Teachers
+        teacher = Teachers(cfg.teacher, cfg.input_size).to(device, memory_format=torch.channels_last)
+        cfg.teacher_members = teacher.members  # recorded in the config, so the export's lineage names each member
+        print(f"distilling from {len(teacher.members)} teacher(s) (alpha {cfg.kd_alpha}, T {cfg.kd_temperature}): "
+              + ", ".join(f"{m['name']} ({m['valAccuracy']:.4f} val)" if m["valAccuracy"] else m["name"]
+                          for m in teacher.members), flush=True)
 
     teacher_logp = None
     if cfg.teacher_probs:
@@ -216,18 +251,21 @@ def main(cfg: argparse.Namespace) -> dict:
         from .ensemble import load_teacher_probs
         # log-probabilities act as logits: softmax(log p / T) is p softened at temperature T
         teacher_logp = torch.from_numpy(np.log(np.clip(load_teacher_probs(cfg.teacher_probs, n_train_full)[:len(x_train)], 1e-8, 1)))
+        teacher_logp = teacher_logp.to(device)
         print(f"distilling from cached targets {cfg.teacher_probs} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})",
               flush=True)
 
-    x_train_t = torch.from_numpy(x_train)
-    y_train_t = torch.from_numpy(y_train)
+    x_train_t = torch.from_numpy(x_train).to(device)  # 28,709 x 48 x 48 uint8: 66 MB, on the GPU too
+    y_train_t = torch.from_numpy(y_train).to(device)
     epochs_without_gain, epoch_best_acc = 0, best_acc
     budget_s = cfg.cpu_budget_min * 60
     eval_every_s = cfg.eval_every_min * 60 if budget_s else 0
-    next_eval_s = (math.floor(train_cpu_s / eval_every_s) + 1) * eval_every_s if eval_every_s else math.inf
+    # What the budget counts: CPU seconds of the training steps (all threads), or their wall-clock seconds.
+    spent = (lambda: train_cpu_s) if cfg.budget_clock == "cpu" else (lambda: step_wall_s)  # noqa: E731
+    next_eval_s = (math.floor(spent() / eval_every_s) + 1) * eval_every_s if eval_every_s else math.inf
     epoch = start_epoch
-    # With a CPU budget the budget alone ends the run: an epoch cap would stop it before its LR schedule has annealed.
-    while train_cpu_s < budget_s if budget_s else epoch < cfg.epochs:
+    # With a budget the budget alone ends the run: an epoch cap would stop it before its LR schedule has annealed.
+    while spent() < budget_s if budget_s else epoch < cfg.epochs:
         # One segment: the rest of this epoch, or up to the next --eval-every-min point or the end of the budget.
         t0 = time.time()
         model.train()
@@ -239,7 +277,7 @@ def main(cfg: argparse.Namespace) -> dict:
             pos = 0
         seen, loss_sum, correct = 0, 0.0, 0
         while pos < len(order):
-            c0 = time.process_time()
+            c0, w0 = time.process_time(), time.perf_counter()
             idx = order[pos:pos + cfg.batch_size]
             xb, yb = normalize(x_train_t[idx], mean, std), y_train_t[idx]
             xb = random_affine(xb, cfg.rotate, cfg.zoom, cfg.shift, cfg.shear, bool(cfg.flip))
@@ -251,7 +289,7 @@ def main(cfg: argparse.Namespace) -> dict:
             xb = xb.contiguous(memory_format=torch.channels_last)
             if plateau is None:
                 for g in opt.param_groups:
-                    g["lr"] = lr_at(step, train_cpu_s)
+                    g["lr"] = lr_at(step, spent())
             if cfg.mix != "none" and random.random() < cfg.mix_prob:
                 xb, ya, yb2, lam = mix(xb, yb, cfg.mix, cfg.mix_alpha)
                 logits = model(xb)
@@ -260,8 +298,8 @@ def main(cfg: argparse.Namespace) -> dict:
             else:
                 logits = model(xb)
                 loss = F.cross_entropy(logits, yb, weights, label_smoothing=cfg.label_smoothing)
-            if teacher is not None:  # the teacher sees exactly the student's (possibly mixed) view
-                teacher_logits = teacher((xb * std + mean - teacher.mean) / teacher.std)
+            if teacher is not None:  # the teacher sees exactly the student's (possibly mixed) view, as 0..1 pixels
+                teacher_logits = teacher(xb * std + mean)
                 loss = (1 - cfg.kd_alpha) * loss + \
                     cfg.kd_alpha * distillation_loss(logits, teacher_logits, cfg.kd_temperature)
             elif teacher_logp is not None:
@@ -275,13 +313,14 @@ def main(cfg: argparse.Namespace) -> dict:
             seen += len(idx)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
-            train_cpu_s += time.process_time() - c0
+            train_cpu_s += time.process_time() - c0  # loss.item() above waited for the GPU: the step is done
+            step_wall_s += time.perf_counter() - w0
             if cfg.max_steps and step >= cfg.max_steps:
                 break
-            if budget_s and (train_cpu_s >= budget_s or train_cpu_s >= next_eval_s):
+            if budget_s and (spent() >= budget_s or spent() >= next_eval_s):
                 break
         epoch_done = pos >= len(order) or not budget_s  # without a budget only --max-steps cuts an epoch: as before
-        while train_cpu_s >= next_eval_s:
+        while spent() >= next_eval_s:
             next_eval_s += eval_every_s
 
         c0 = time.process_time()
@@ -295,6 +334,7 @@ def main(cfg: argparse.Namespace) -> dict:
             "epoch": epoch + 1 if epoch_done else round(epoch + pos / len(order), 3),
             "step": step, "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1),
             "train_cpu_seconds": round(train_cpu_s, 3), "val_cpu_seconds": round(val_cpu_s, 3),
+            "train_step_seconds": round(step_wall_s, 3),
             "wall_seconds": round(wall_s, 1),
             "train_loss": loss_sum / max(1, seen), "train_acc": correct / max(1, seen),
             "val_loss": val_loss, "val_acc": report["accuracy"], "val_macro_f1": report["macroF1"],
@@ -311,7 +351,7 @@ def main(cfg: argparse.Namespace) -> dict:
             epochs_without_gain = 0 if best_acc > epoch_best_acc else epochs_without_gain + 1
             epoch_best_acc = best_acc
         recalls = " ".join(f"{k[:3]}={v:.2f}" for k, v in row["val_recall"].items())
-        budget = f"  cpu {train_cpu_s / 60:.1f}/{cfg.cpu_budget_min:g} min" if budget_s else ""
+        budget = f"  {cfg.budget_clock} {spent() / 60:.1f}/{cfg.cpu_budget_min:g} min" if budget_s else ""
         of_epochs = "" if budget_s else f"/{cfg.epochs}"  # a budgeted run is not counted in epochs
         print(f"epoch {row['epoch']:>7}{of_epochs}  {row['seconds']:5.0f}s{budget}  lr {row['lr']:.4f}  "
               f"train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}  "
@@ -323,15 +363,16 @@ def main(cfg: argparse.Namespace) -> dict:
         meta = {"arch": cfg.arch, "config": vars(cfg), "mean": mean, "std": std, "parameters": params, "macs": macs,
                 "parent": parent}
         # epoch = the last epoch touched; order/pos let --resume continue a cut epoch where it stopped
-        ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch - 1 if epoch_done else epoch,
+        ckpt = {"model": cpu_state(model), "optimizer": opt.state_dict(), "epoch": epoch - 1 if epoch_done else epoch,
                 "epoch_done": epoch_done, "order": order, "pos": pos, "step": step, "best_acc": best_acc,
                 "epoch_best_acc": epoch_best_acc, "history": history, "rng": torch.get_rng_state(),
-                "train_cpu_s": train_cpu_s, "val_cpu_s": val_cpu_s, "wall_s": wall_s,
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "train_cpu_s": train_cpu_s, "val_cpu_s": val_cpu_s, "wall_s": wall_s, "step_wall_s": step_wall_s,
                 "plateau": plateau.state_dict() if plateau else None, **meta}
         torch.save(ckpt, out / "last.pt.tmp")
         os.replace(out / "last.pt.tmp", out / "last.pt")
         if improved:
-            torch.save({"model": model.state_dict(), "epoch": ckpt["epoch"], "history_row": len(history) - 1,
+            torch.save({"model": ckpt["model"], "epoch": ckpt["epoch"], "history_row": len(history) - 1,
                         "val": report, **meta}, out / "best.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
         if cfg.max_steps and step >= cfg.max_steps:
@@ -339,8 +380,9 @@ def main(cfg: argparse.Namespace) -> dict:
         if cfg.patience and epochs_without_gain >= cfg.patience:
             print(f"early stop: no val gain for {cfg.patience} epochs", flush=True)
             break
-    if budget_s and train_cpu_s >= budget_s:
-        print(f"CPU budget reached: {train_cpu_s / 60:.2f} CPU-min of training (+{val_cpu_s / 60:.2f} validating), "
-              f"{wall_s / 60:.1f} min wall", flush=True)
+    if budget_s and spent() >= budget_s:
+        print(f"{cfg.budget_clock.upper() if cfg.budget_clock == 'cpu' else 'wall-clock'} budget reached: "
+              f"{train_cpu_s / 60:.2f} CPU-min of training (+{val_cpu_s / 60:.2f} validating), "
+              f"{step_wall_s / 60:.2f} min of training steps, {wall_s / 60:.1f} min wall", flush=True)
     print(f"best val acc {best_acc:.4f}; checkpoints in {out}", flush=True)
     return {"best_acc": best_acc, "history": history}

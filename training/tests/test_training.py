@@ -376,7 +376,7 @@ class Distillation(unittest.TestCase):
                     "--teacher", str(SHIPPED_MODEL), "--epochs", "1", "--batch-size", "8", "--max-steps", "2",
                     "--threads", "1", "--contrast", "0.2", "--brightness", "0.2", "--blur", "0.5", "--mix", "cutmix",
                     "--cache-dir", str(Path(tmp) / "cache")]))
-            self.assertIn(f"distilling from {SHIPPED_MODEL}", log.getvalue())
+            self.assertIn(f"distilling from 1 teacher(s) (alpha 0.9, T 2.0): {SHIPPED_MODEL.stem} (0.", log.getvalue())
             self.assertEqual(len(result["history"]), 1)
             self.assertTrue(np.isfinite(result["history"][0]["train_loss"]))
             self.assertEqual(torch.load(Path(tmp) / "run" / "best.pt")["config"]["teacher"], str(SHIPPED_MODEL))

@@ -1,0 +1,222 @@
+"""A whole teacher -> student campaign in one command, sized for a GPU machine lent for a few minutes.
+
+    python3 -m training pack --out runs/fer2013.npz.xz --val-subset 1000    # here: the data in one 47 MiB file
+    python3 -m training campaign --data runs/fer2013.npz.xz --device cuda --out runs/campaign --bundle $OUT
+
+1. Teachers: one `train` process per member (`arch:seed`), all at once on the device, each with a wall-clock budget
+   (--teacher-minutes of training steps; the cosine schedule spans it, so a faster device trains more epochs).
+2. Their ensemble on the data's val images (`ensemble`): each member and the mean of their probabilities; nothing is
+   fitted on val (equal weights). Its train-set probabilities are cached (ensemble.npz) for offline distillation.
+3. Students (`arch:tta`): one `train` each, at once, distilled online from every teacher (train --teacher a.pt,b.pt),
+   the teachers scoring each student's own augmented view.
+4. summary.json: every run's last val figures, epochs and times. With --bundle DIR the results are also packed into at
+   most 8 files of at most 16 MiB (what comes back from a device machine): summary.json, ensemble.npz, logs.tar.xz,
+   each student's run as a tar, and the teachers' weights as float16 in tars of up to 15 MiB.
+
+Training budgets count wall-clock time (`train --budget-clock wall`), and each run keeps validating and
+checkpointing every --eval-every-min, so a campaign cut short still leaves usable runs. Exporting the students
+(`export --run`), and measuring them on every val image when the pack held a val subset, happens afterwards on any
+machine (docs/training.md, "A GPU campaign").
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import torch
+
+from .data import load_cached
+from .errors import UsageError
+
+TEACHER_ARGS = "--epochs 1000 --lr 0.05 --batch-size 128 --erasing 0.5 --label-smoothing 0.1 --tta hflip"
+STUDENT_ARGS = ("--epochs 1000 --lr 0.05 --batch-size 128 --erasing 0.25 --contrast 0.3 --brightness 0.3 --blur 0.2 "
+                "--kd-alpha 0.9 --kd-temperature 2")
+PART_BYTES = 15 * 2 ** 20
+
+
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = p or argparse.ArgumentParser(description=__doc__)
+    a = p.add_argument
+    a("--data", default="runs/fer2013.npz.xz", help="a pack (python3 -m training pack), folder layout or fer2013.csv")
+    a("--out", default="runs/campaign", help="one run folder per teacher and student below this")
+    a("--device", default="auto")
+    a("--teachers", default="emolens_vgg_wide:0,emolens_vgg_wide:1,emolens_vgg:2,emolens_vgg:3",
+      help="arch:seed, comma-separated; all train at once")
+    a("--teacher-minutes", type=float, default=3.5, help="wall-clock minutes of training steps per teacher")
+    a("--teacher-args", default=TEACHER_ARGS, help="train flags every teacher gets")
+    a("--students", default="emolens_vgg:hflip,emolens_vgg_tiny:none",
+      help="arch:tta, comma-separated (tta none for the fast model: its mirror pass would double its cost)")
+    a("--student-minutes", type=float, default=3.0)
+    a("--student-args", default=STUDENT_ARGS, help="train flags every student gets")
+    a("--eval-every-min", type=float, default=0.5, help="validate and checkpoint every this many budget minutes")
+    a("--threads", type=int, default=2, help="CPU threads per training process")
+    a("--cache-dir", default="runs/cache")
+    a("--bundle", default=None, help="also pack the results into at most 8 files of <= 16 MiB here (e.g. $OUT)")
+    a("--keep-last", action="store_true", help="keep each run's last.pt (resumable; larger)")
+    return p
+
+
+def parse_pairs(spec: str, what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in [s for s in spec.split(",") if s]:
+        arch, sep, extra = item.partition(":")
+        if not sep or not extra:
+            raise UsageError(f"--{what}: {item!r} is not arch:{'seed' if what == 'teachers' else 'tta'}")
+        pairs.append((arch, extra))
+    if not pairs:
+        raise UsageError(f"--{what}: none given")
+    return pairs
+
+
+def launch(name: str, out: Path, argv: list[str]) -> tuple[str, subprocess.Popen, Path]:
+    run = out / name
+    run.mkdir(parents=True, exist_ok=True)
+    log = open(run / "train.log", "w")
+    cmd = [sys.executable, "-m", "training", "train", "--out", str(run), *argv]
+    (run / "command.txt").write_text(" ".join(cmd) + "\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), run
+
+
+def wait_all(procs: list[tuple[str, subprocess.Popen, Path]], phase: str) -> dict:
+    """Wait for every run of a phase; a run that fails is reported (with its log's tail), the others go on."""
+    results = {}
+    for name, proc, run in procs:
+        code = proc.wait()
+        history = json.loads((run / "history.json").read_text()) if (run / "history.json").exists() else []
+        last = history[-1] if history else {}
+        results[name] = {"run": str(run), "exit": code, "epochs": last.get("epoch"), "valAcc": last.get("val_acc"),
+                         "valMacroF1": last.get("val_macro_f1"), "valEce": last.get("val_ece"),
+                         "valRecall": last.get("val_recall"), "trainStepSeconds": last.get("train_step_seconds"),
+                         "wallSeconds": last.get("wall_seconds")}
+        if code != 0:
+            tail = (run / "train.log").read_text().splitlines()[-5:]
+            print(f"{phase} {name}: exit {code}\n  " + "\n  ".join(tail), flush=True)
+        else:
+            print(f"{phase} {name}: {last.get('epoch')} epochs, last val acc {last.get('val_acc', float('nan')):.4f} "
+                  f"({last.get('train_step_seconds', 0):.0f} s of steps)", flush=True)
+    return results
+
+
+def common(cfg) -> list[str]:
+    return ["--data", cfg.data, "--device", cfg.device, "--budget-clock", "wall", "--threads", str(cfg.threads),
+            "--eval-every-min", str(cfg.eval_every_min), "--cache-dir", cfg.cache_dir]
+
+
+def half_state(path: Path) -> bytes:
+    """A best.pt with its floating-point weights as float16: half the bytes, ample for a teacher's soft targets."""
+    from .train import load_checkpoint
+    ckpt = load_checkpoint(path)
+    ckpt["model"] = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    ckpt["weights"] = "float16 (campaign bundle): load with .float()"
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    return buf.getvalue()
+
+
+def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime = len(data), int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def bundle(out: Path, dest: Path, teachers: list[str], students: list[str]) -> list[Path]:
+    """At most 8 files of at most 16 MiB in `dest` (flat): what a device machine can send back."""
+    dest.mkdir(parents=True, exist_ok=True)
+    files = [dest / "summary.json"]
+    shutil.copy(out / "summary.json", files[0])
+    if (out / "ensemble.npz").exists():
+        files.append(dest / "ensemble.npz")
+        shutil.copy(out / "ensemble.npz", files[-1])
+    with tarfile.open(dest / "logs.tar.xz", "w:xz") as tar:
+        for name in teachers + students:
+            for f in ("train.log", "command.txt", "history.json", "config.json"):
+                if (out / name / f).exists():
+                    tar.add(out / name / f, arcname=f"{name}/{f}")
+    files.append(dest / "logs.tar.xz")
+    for name in students:  # full precision: these are exported as they are
+        if (out / name / "best.pt").exists():
+            with tarfile.open(dest / f"{name}.tar", "w") as tar:
+                for f in ("best.pt", "history.json", "config.json"):
+                    if (out / name / f).exists():
+                        tar.add(out / name / f, arcname=f"{name}/{f}")
+            files.append(dest / f"{name}.tar")
+    part, size, tar = 0, 0, None
+    for name in teachers:
+        if not (out / name / "best.pt").exists():
+            continue
+        data = half_state(out / name / "best.pt")
+        if tar is None or size + len(data) > PART_BYTES:
+            if tar:
+                tar.close()
+            part += 1
+            files.append(dest / f"teachers-{part}.tar")
+            tar, size = tarfile.open(files[-1], "w"), 0
+        add_bytes(tar, f"{name}/best.pt", data)
+        size += len(data)
+    if tar:
+        tar.close()
+    too_big = [f.name for f in files if f.stat().st_size > 16 * 2 ** 20]
+    if len(files) > 8 or too_big:
+        print(f"warning: the bundle has {len(files)} files{'; over 16 MiB: ' + ', '.join(too_big) if too_big else ''}"
+              " (a device machine sends back at most 8 of at most 16 MiB)", flush=True)
+    return files
+
+
+def main(cfg: argparse.Namespace) -> dict:
+    t0 = time.time()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    teachers, students = parse_pairs(cfg.teachers, "teachers"), parse_pairs(cfg.students, "students")
+    # Decode the data once, so the parallel runs read the cache instead of racing to write it.
+    x_train, _ = load_cached(cfg.data, "train", cfg.cache_dir)
+    x_val, _ = load_cached(cfg.data, "val", cfg.cache_dir)
+    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else cfg.device
+    cfg.device = "cpu" if device == "auto" else device
+    print(f"campaign: {len(x_train)} train, {len(x_val)} val images; {len(teachers)} teachers x {cfg.teacher_minutes:g} "
+          f"min, then {len(students)} students x {cfg.student_minutes:g} min on {cfg.device}"
+          + (f" ({torch.cuda.get_device_name(0)})" if cfg.device.startswith("cuda") else ""), flush=True)
+    summary: dict = {"config": vars(cfg), "trainImages": len(x_train), "valImages": len(x_val)}
+
+    names = [f"teacher-{arch}-s{seed}" for arch, seed in teachers]
+    procs = [launch(name, out, [*common(cfg), "--arch", arch, "--seed", seed, "--cpu-budget-min",
+                                str(cfg.teacher_minutes), *cfg.teacher_args.split()])
+             for name, (arch, seed) in zip(names, teachers)]
+    summary["teachers"] = wait_all(procs, "teacher")
+    good = [n for n in names if summary["teachers"][n]["exit"] == 0 and (out / n / "best.pt").exists()]
+    if not good:
+        raise SystemExit("campaign: no teacher finished (see the train.log of each run)")
+    summary["teacherSeconds"] = round(time.time() - t0)
+
+    from . import ensemble
+    meta = ensemble.main(ensemble.build_parser().parse_args([
+        *sum((["--member", str(out / n / "best.pt")] for n in good), []), "--data", cfg.data, "--cache-dir",
+        cfg.cache_dir, "--out", str(out / "ensemble.npz"), "--device", cfg.device, "--threads", str(cfg.threads)]))
+    summary["ensemble"] = {"members": meta["members"], "valAccuracy": meta["val"]["accuracy"],
+                           "valMacroF1": meta["val"]["macroF1"], "valEce": meta["val"]["ece"],
+                           "valRecall": {k: v["recall"] for k, v in meta["val"]["perClass"].items()}}
+
+    teacher_spec = ",".join(str(out / n / "best.pt") for n in good)
+    snames = [f"student-{arch}-{tta}" for arch, tta in students]
+    procs = [launch(name, out, [*common(cfg), "--arch", arch, "--tta", tta, "--teacher", teacher_spec, "--cpu-budget-min",
+                                str(cfg.student_minutes), *cfg.student_args.split()])
+             for name, (arch, tta) in zip(snames, students)]
+    summary["students"] = wait_all(procs, "student")
+    summary["seconds"] = round(time.time() - t0)
+    if not cfg.keep_last:
+        for name in names + snames:
+            (out / name / "last.pt").unlink(missing_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(f"campaign done in {summary['seconds']} s; {out / 'summary.json'}", flush=True)
+    if cfg.bundle:
+        files = bundle(out, Path(cfg.bundle), names, snames)
+        print("bundle: " + ", ".join(f"{f.name} ({f.stat().st_size / 2 ** 20:.1f} MiB)" for f in files), flush=True)
+    return summary
