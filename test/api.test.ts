@@ -1,7 +1,7 @@
 /**
  * `emolens api` over real HTTP: auth, the JSON error shape of every bad request (never a stack trace), the result
  * byte-equal to `emolens analyze --json`, load shedding (503 + Retry-After) with the server answering afterwards,
- * the in-process job lifecycle with server-sent progress and result expiry, and video jobs: the result equal to
+ * saliency maps (?explain=) equal to `emolens explain --json`, the in-process job lifecycle with server-sent progress and result expiry, and video jobs: the result equal to
  * `emolens video --json` for the same clip (generated here), the upload's private temp file gone afterwards, and
  * bad videos answered with JSON errors.
  */
@@ -154,6 +154,37 @@ describe('emolens api: results', () => {
     assert.equal(raw.status, 200);
     const { file: _file, ...withoutFile } = JSON.parse(line) as Record<string, unknown>;
     assert.equal(await raw.text(), JSON.stringify(withoutFile));
+  });
+});
+
+describe('emolens api: saliency', () => {
+  it('POST /v1/analyze?explain= answers the entry `emolens explain --json` prints; bad parameters are 400', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'group.jpg'), photo);
+    const cli = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'src', 'cli', 'main.ts'), 'explain', 'group.jpg', '--json', '--model', model], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(cli.status, 0, cli.stderr);
+    const line = cli.stdout.split('\n').find((l) => l.includes('"file":"group.jpg"'))!.trim();
+    const entry = JSON.parse(line) as { faces: Array<{ saliency: { method: string; emotion: string; width: number; height: number; data: number[] }; dominant: string }> };
+    assert.ok(entry.faces.length >= 2);
+    const explained = await fetch(url('/v1/analyze?explain=auto'), { method: 'POST', body: form([['image', 'group.jpg', 'image/jpeg', photo]]), headers: auth });
+    assert.equal(explained.status, 200);
+    assert.equal(await explained.text(), line);
+    for (const f of entry.faces) {
+      assert.equal(f.saliency.data.length, f.saliency.width * f.saliency.height);
+      assert.equal(f.saliency.emotion, f.dominant);
+      assert.ok(f.saliency.data.every((v) => v >= 0 && v <= 1));
+    }
+
+    const happy = await fetch(url('/v1/analyze?explain=gradcam&emotion=happy'), { method: 'POST', body: photo, headers: { ...auth, 'content-type': 'image/jpeg' } });
+    assert.equal(happy.status, 200);
+    const body = await happy.json() as typeof entry;
+    assert.deepEqual(body.faces.map((f) => [f.saliency.method, f.saliency.emotion]), entry.faces.map(() => ['gradcam', 'happy']));
+
+    const plain = JSON.parse(await (await postImage(photo)).text()) as { faces: Array<Record<string, unknown>> };
+    assert.ok(plain.faces.every((f) => !('saliency' in f)), 'no saliency unless asked');
+    await assertJsonError(await fetch(url('/v1/analyze?explain=shap'), { method: 'POST', body: photo, headers: { ...auth, 'content-type': 'image/jpeg' } }), 400, 'BAD_REQUEST');
+    await assertJsonError(await fetch(url('/v1/analyze?explain=auto&emotion=joy'), { method: 'POST', body: photo, headers: { ...auth, 'content-type': 'image/jpeg' } }), 400, 'BAD_REQUEST');
+    await assertJsonError(await fetch(url('/v1/analyze?emotion=happy'), { method: 'POST', body: photo, headers: { ...auth, 'content-type': 'image/jpeg' } }), 400, 'BAD_REQUEST');
   });
 });
 

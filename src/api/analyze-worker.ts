@@ -5,7 +5,8 @@
  * that calls it, so it runs here and never on the server's event loop. Owns no queueing: the pool sends a task
  * only to an idle worker.
  *
- * Messages in:  { id, kind: 'image', bytes } (bytes transferred, not copied) | { id, kind: 'video', path, name }
+ * Messages in:  { id, kind: 'image', bytes, explain? } (bytes transferred, not copied; with explain, each face also
+ *               gets the saliency map `emolens explain --json` gives it) | { id, kind: 'video', path, name }
  *               | { type: 'stop' }: finish the task in hand (a video stops at its next frame), release the models
  *               and let the thread end — terminating a thread while ONNX Runtime runs in it aborts the process.
  * Messages out: { type: 'ready', model } once, then per task { id, result } or { id, error: { code, message } },
@@ -14,6 +15,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EmolensError } from '../errors.js';
+import type { ExplainOptions } from '../explain/index.js';
 import { createAnalyzer, type CreateAnalyzerOptions, type NodeAnalyzer } from '../node.js';
 import { analyzeVideo } from '../video/index.js';
 import { VideoJsonWriter } from '../video/serialize.js';
@@ -32,7 +34,7 @@ export interface VideoJobSettings {
 
 export interface WorkerInit { analyzer: CreateAnalyzerOptions; video?: VideoJobSettings }
 export type WorkerTask =
-  | { id: number; kind: 'image'; bytes: Uint8Array }
+  | { id: number; kind: 'image'; bytes: Uint8Array; explain?: Pick<ExplainOptions, 'method' | 'emotion'> }
   | { id: number; kind: 'video'; path: string; name: string };
 export type WorkerMessage = WorkerTask | { type: 'stop' };
 export interface ModelInfo { name: string; labels: string[]; inputSize: number; valAccuracy?: number; valMacroF1?: number }
@@ -87,6 +89,17 @@ async function videoDocument(analyzer: NodeAnalyzer, init: WorkerInit, task: Ext
   return JSON.parse(text) as unknown;
 }
 
+/**
+ * One image analysed and explained as `emolens explain` does it: each detected face's aligned crop, its
+ * probabilities and its saliency map (Grad-CAM or occlusion) over that crop.
+ */
+async function explainImage(analyzer: NodeAnalyzer, bytes: Uint8Array, explain: NonNullable<Extract<WorkerTask, { kind: 'image' }>['explain']>): Promise<unknown> {
+  const { image, ...analysis } = await analyzer.analyzeWithImage(bytes);
+  const crops = analysis.faces.map((f) => analyzer.alignFace(image, f));
+  const explained = await analyzer.explainCrops(crops, explain);
+  return { ...analysis, faces: analysis.faces.map((f, i) => ({ ...f, emotions: explained[i].emotions, dominant: explained[i].dominant, saliency: explained[i].saliency })) };
+}
+
 try {
   const init = workerData as WorkerInit;
   const analyzer = await createAnalyzer(init.analyzer);
@@ -109,7 +122,8 @@ try {
       return;
     }
     const task = message;
-    const work: Promise<unknown> = task.kind === 'video' ? videoDocument(analyzer, init, task) : analyzer.analyze(task.bytes);
+    const work: Promise<unknown> = task.kind === 'video' ? videoDocument(analyzer, init, task)
+      : task.explain ? explainImage(analyzer, task.bytes, task.explain) : analyzer.analyze(task.bytes);
     inFlight = work.catch(() => undefined);
     work.then(
       (result) => port.postMessage({ id: task.id, result }),

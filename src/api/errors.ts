@@ -125,7 +125,10 @@ export function errorReply(err: unknown): ErrorReply {
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
     const code = (typeof e.code === 'string' && FASTIFY_CODES[e.code]) || (status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST');
-    const message = (typeof e.code === 'string' && FASTIFY_MESSAGES[e.code]) || first(String(e.message ?? 'bad request'));
+    let message = (typeof e.code === 'string' && FASTIFY_MESSAGES[e.code]) || first(String(e.message ?? 'bad request'));
+    // A schema enum (e.g. ?explain=): name the values it takes, which Fastify's message leaves out.
+    const allowed = (err as { validation?: Array<{ params?: { allowedValues?: unknown[] } }> }).validation?.[0]?.params?.allowedValues;
+    if (Array.isArray(allowed)) message = first(`${message}: ${allowed.join(', ')}`);
     return { statusCode: status, body: { error: { code, message } }, internal: false };
   }
   return { statusCode: 500, body: { error: { code: 'INTERNAL', message: 'internal server error (see the server log)' } }, internal: true };

@@ -15,6 +15,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { EmolensError } from '../errors.js';
+import type { ExplainOptions } from '../explain/index.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import type { AnalysisResult } from '../types.js';
 import type { ModelInfo, VideoJobSettings, WorkerInit, WorkerTask } from './analyze-worker.js';
@@ -40,6 +41,8 @@ export interface SubmitOptions {
   bounded?: boolean;
   /** Give up (503 TIMEOUT) if no answer within this many ms, queue time included. */
   timeoutMs?: number;
+  /** Also a saliency map per face (`emolens explain`): Grad-CAM or occlusion, of the dominant or a given emotion. */
+  explain?: Pick<ExplainOptions, 'method' | 'emotion'>;
 }
 
 export interface PoolStats { workers: number; busy: number; queued: number; meanMs: number }
@@ -231,7 +234,7 @@ export class WorkerPool {
     // A private copy: the worker receives it by transfer, and Fastify's body buffer may share its memory.
     const copy = new Uint8Array(bytes);
     return new Promise<AnalysisResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, message: { id: 0, kind: 'image', bytes: copy }, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 };
+      const task: Task = { id: this.nextId++, message: { id: 0, kind: 'image', bytes: copy, ...(options.explain ? { explain: options.explain } : {}) }, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 };
       task.message.id = task.id;
       if (options.timeoutMs) {
         task.timer = setTimeout(() => {

@@ -25,6 +25,18 @@ export const IMAGE_RESULT_SCHEMA = {
           landmarks: { type: 'object', properties: { rightEye: point, leftEye: point, nose: point, mouth: point, rightEar: point, leftEar: point } },
           emotions: { type: 'object', additionalProperties: { type: 'number' }, description: 'angry, disgust, fear, happy, neutral, sad, surprise: probabilities summing to 1' },
           dominant: { type: 'string' },
+          saliency: {
+            type: 'object',
+            description: 'only with ?explain=: the saliency map over the aligned face crop, as `emolens explain --json` gives it',
+            required: ['method', 'emotion', 'width', 'height', 'data'],
+            properties: {
+              method: { type: 'string', enum: ['gradcam', 'occlusion'] },
+              emotion: { type: 'string', description: 'the emotion the map explains' },
+              width: { type: 'integer' },
+              height: { type: 'integer' },
+              data: { type: 'array', items: { type: 'number' }, description: 'width x height values in [0, 1], row-major; 1 = most salient' },
+            },
+          },
         },
       },
     },

@@ -26,6 +26,8 @@ import { ApiError, DEFAULT_LIMITS, ERROR_SCHEMA, errorReply, type ApiLimits } fr
 import { accepts, kindForField, type JobInput } from './job-kinds.js';
 import { DEFAULT_QUEUE_NAME, InProcessJobs, JOB_ID, type JobQueue, type JobView } from './jobs.js';
 import { WorkerPool } from './pool.js';
+import { SALIENCY_METHODS } from '../explain/index.js';
+import { EMOTIONS, type Emotion } from '../labels.js';
 import { imageEntry } from '../report/serialize.js';
 import { IMAGE_RESULT_SCHEMA } from './result-json.js';
 
@@ -269,10 +271,23 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
     schema: {
       summary: 'Faces and emotions of one image',
       description: `Body: the image bytes with Content-Type ${IMAGE_CONTENT_TYPES.join(', ')}; or multipart/form-data with the file in field "image". `
-        + 'Answers exactly the entry `emolens analyze --json` prints for the image ("file" is the multipart file name, if any).',
+        + 'Answers exactly the entry `emolens analyze --json` prints for the image ("file" is the multipart file name, if any). '
+        + 'With ?explain=auto|gradcam|occlusion each face also has "saliency", as in `emolens explain --json`: which pixels of its aligned crop drove '
+        + 'the dominant emotion (or ?emotion=), width x height values in [0, 1], row-major. Occlusion runs the model once per patch: slower.',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          explain: { type: 'string', enum: [...SALIENCY_METHODS], description: 'add a saliency map per face (auto: Grad-CAM where the model has its outputs, else occlusion)' },
+          emotion: { type: 'string', enum: [...EMOTIONS], description: 'with explain: the emotion the map explains (default: each face\'s dominant one)' },
+        },
+      },
       response: { 200: { $ref: 'ImageResult#' }, ...errorResponses },
     },
   }, async (request, reply) => {
+    const query = request.query as { explain?: (typeof SALIENCY_METHODS)[number]; emotion?: Emotion };
+    if (query.emotion && !query.explain) throw new ApiError(400, 'BAD_REQUEST', '?emotion= goes with ?explain=auto|gradcam|occlusion');
+    const explain = query.explain ? { method: query.explain, emotion: query.emotion } : undefined;
     let bytes: Buffer | undefined;
     let file: string | undefined;
     if (request.isMultipart()) {
@@ -288,7 +303,7 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
       bytes = request.body as Buffer | undefined;
     }
     if (!bytes || bytes.length === 0) throw new ApiError(400, 'EMPTY_BODY', `send the image as the request body (Content-Type ${IMAGE_CONTENT_TYPES[0]}, …) or in multipart field "image"`);
-    const result = await pool.analyze(bytes, { timeoutMs: limits.requestTimeoutMs });
+    const result = await pool.analyze(bytes, { timeoutMs: limits.requestTimeoutMs, explain });
     // The CLI's bytes, not a re-serialisation through the response schema: JSON.stringify of the same entry.
     return reply.type('application/json; charset=utf-8').send(Buffer.from(JSON.stringify(imageEntry(file, result))));
   });
