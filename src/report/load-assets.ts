@@ -13,14 +13,19 @@ export function readReportAssets(): ReportAssets {
   return {
     chartJs: readChartJs(),
     css: readFileSync(new URL('./assets/report.css', import.meta.url), 'utf8'),
-    chartScript: readFileSync(new URL('./assets/charts.js', import.meta.url), 'utf8'),
+    chartScript: chartScript('./assets/charts.js'),
   };
+}
+
+/** A report's chart script, preceded by the setup both reports share (assets/report-setup.js). */
+function chartScript(path: string): string {
+  return ['./assets/report-setup.js', path].map((p) => readFileSync(new URL(p, import.meta.url), 'utf8')).join('\n');
 }
 
 /** The video report's assets (src/report/video-html.ts): the eval page's stylesheet plus its own, and its chart script. */
 export function readVideoReportAssets(): ReportAssets {
   const css = ['./assets/report.css', './assets/video-report.css'].map((p) => readFileSync(new URL(p, import.meta.url), 'utf8')).join('\n');
-  return { chartJs: readChartJs(), css, chartScript: readFileSync(new URL('./assets/video-charts.js', import.meta.url), 'utf8') };
+  return { chartJs: readChartJs(), css, chartScript: chartScript('./assets/video-charts.js') };
 }
 
 /** Chart.js's UMD build from node_modules, to inline into the report (no CDN). */

@@ -4,12 +4,8 @@
  * opens the file; no modules, no network.
  */
 (function () {
-  var data = JSON.parse(document.getElementById('report-data').textContent);
-  if (typeof Chart === 'undefined') return;
-  Chart.defaults.animation = false;
-  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-  Chart.defaults.color = '#4b5563';
-  Chart.defaults.maintainAspectRatio = false;
+  var data = emolensReportSetup();  // report-setup.js: the page's data and Chart.js's defaults
+  if (!data) return;
   var pctTicks = { callback: function (v) { return Math.round(v * 100) + '%'; } };
   var pctTip = { callbacks: { label: function (c) { return c.dataset.label + ': ' + (c.parsed.y * 100).toFixed(1) + '%'; } } };
   new Chart(document.getElementById('perClassChart'), {

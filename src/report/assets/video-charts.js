@@ -4,12 +4,8 @@
  * time, in the one palette (src/report/palette.ts, passed in the data). Plain ES5-ish script, no modules, no network.
  */
 (function () {
-  var data = JSON.parse(document.getElementById('report-data').textContent);
-  if (typeof Chart === 'undefined') return;
-  Chart.defaults.animation = false;
-  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-  Chart.defaults.color = '#4b5563';
-  Chart.defaults.maintainAspectRatio = false;
+  var data = emolensReportSetup();  // report-setup.js: the page's data and Chart.js's defaults
+  if (!data) return;
   function clock(s) {
     var m = Math.floor(s / 60), sec = s - m * 60;
     return m + ':' + (sec < 10 ? '0' : '') + sec.toFixed(sec % 1 ? 1 : 0);
