@@ -4,7 +4,8 @@
     python3 -m training campaign --data runs/fer2013.npz.xz --device cuda --out runs/campaign --bundle $OUT
 
 1. Teachers: one `train` process per member (`arch:seed`), all at once on the device, each with a wall-clock budget
-   (--teacher-minutes of training steps; the cosine schedule spans it, so a faster device trains more epochs).
+   (--teacher-minutes of training steps; the cosine schedule spans it, so a faster device trains more epochs), plus
+   already trained members (--with-teacher; default the shipped models/emolens-fer.onnx).
 2. Their ensemble on the data's val images (`ensemble`): each member and the mean of their probabilities; nothing is
    fitted on val (equal weights). Its train-set probabilities are cached (ensemble.npz) for offline distillation.
 3. Students (`arch:tta`): one `train` each, at once, distilled online from every teacher (train --teacher a.pt,b.pt),
@@ -52,6 +53,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
       help="arch:seed, comma-separated; all train at once")
     a("--teacher-minutes", type=float, default=3.5, help="wall-clock minutes of training steps per teacher")
     a("--teacher-args", default=TEACHER_ARGS, help="train flags every teacher gets")
+    a("--with-teacher", action="append", default=None, help="a trained member to add to the teachers: a shipped "
+      "model (.onnx) or a checkpoint (.pt); repeat. Default: models/emolens-fer.onnx where it loads")
     a("--students", default="emolens_vgg:hflip,emolens_vgg_tiny:none",
       help="arch:tta, comma-separated (tta none for the fast model: its mirror pass would double its cost)")
     a("--student-minutes", type=float, default=3.0)
@@ -109,6 +112,26 @@ def wait_all(procs: list[tuple[str, subprocess.Popen, Path]], phase: str) -> dic
 def common(cfg) -> list[str]:
     return ["--data", cfg.data, "--device", cfg.device, "--budget-clock", "wall", "--threads", str(cfg.threads),
             "--eval-every-min", str(cfg.eval_every_min), "--cache-dir", cfg.cache_dir]
+
+
+SHIPPED_DEFAULT = Path(__file__).resolve().parents[1] / "models" / "emolens-fer.onnx"
+
+
+def usable_members(paths: list[str], summary: dict) -> list[str]:
+    """The --with-teacher members that load here (checked before anything trains, so a missing python onnx module
+    costs one warning, not the students); the default one is skipped quietly where it is absent."""
+    from .teacher import Teachers
+    usable = []
+    for path in paths:
+        if not Path(path).exists() and Path(path) == SHIPPED_DEFAULT:
+            continue
+        try:
+            Teachers(path, 44)
+            usable.append(path)
+        except Exception as err:  # noqa: BLE001
+            print(f"campaign: leaving out teacher {path} ({type(err).__name__}: {err})", flush=True)
+            summary.setdefault("leftOut", []).append({"path": path, "error": f"{type(err).__name__}: {err}"})
+    return usable
 
 
 def half_state(path: Path) -> bytes:
@@ -185,6 +208,7 @@ def main(cfg: argparse.Namespace) -> dict:
           f"min, then {len(students)} students x {cfg.student_minutes:g} min on {cfg.device}"
           + (f" ({torch.cuda.get_device_name(0)})" if cfg.device.startswith("cuda") else ""), flush=True)
     summary: dict = {"config": vars(cfg), "trainImages": len(x_train), "valImages": len(x_val)}
+    extra = usable_members(cfg.with_teacher if cfg.with_teacher is not None else [str(SHIPPED_DEFAULT)], summary)
 
     names = [f"teacher-{arch}-s{seed}" for arch, seed in teachers]
     procs = [launch(name, out, [*common(cfg), "--arch", arch, "--seed", seed, "--cpu-budget-min",
@@ -195,16 +219,21 @@ def main(cfg: argparse.Namespace) -> dict:
     if not good:
         raise SystemExit("campaign: no teacher finished (see the train.log of each run)")
     summary["teacherSeconds"] = round(time.time() - t0)
+    members = [str(out / n / "best.pt") for n in good] + extra
 
     from . import ensemble
-    meta = ensemble.main(ensemble.build_parser().parse_args([
-        *sum((["--member", str(out / n / "best.pt")] for n in good), []), "--data", cfg.data, "--cache-dir",
-        cfg.cache_dir, "--out", str(out / "ensemble.npz"), "--device", cfg.device, "--threads", str(cfg.threads)]))
-    summary["ensemble"] = {"members": meta["members"], "valAccuracy": meta["val"]["accuracy"],
-                           "valMacroF1": meta["val"]["macroF1"], "valEce": meta["val"]["ece"],
-                           "valRecall": {k: v["recall"] for k, v in meta["val"]["perClass"].items()}}
+    try:  # the students need the teachers, not this report: a failure here is noted and the campaign goes on
+        meta = ensemble.main(ensemble.build_parser().parse_args([
+            *sum((["--member", m] for m in members), []), "--data", cfg.data, "--cache-dir", cfg.cache_dir,
+            "--out", str(out / "ensemble.npz"), "--device", cfg.device, "--threads", str(cfg.threads)]))
+        summary["ensemble"] = {"members": meta["members"], "valAccuracy": meta["val"]["accuracy"],
+                               "valMacroF1": meta["val"]["macroF1"], "valEce": meta["val"]["ece"],
+                               "valRecall": {k: v["recall"] for k, v in meta["val"]["perClass"].items()}}
+    except Exception as err:  # noqa: BLE001
+        print(f"campaign: the ensemble report failed ({type(err).__name__}: {err}); the students still train", flush=True)
+        summary["ensemble"] = {"error": f"{type(err).__name__}: {err}"}
 
-    teacher_spec = ",".join(str(out / n / "best.pt") for n in good)
+    teacher_spec = ",".join(members)
     snames = [f"student-{arch}-{tta}" for arch, tta in students]
     procs = [launch(name, out, [*common(cfg), "--arch", arch, "--tta", tta, "--teacher", teacher_spec, "--cpu-budget-min",
                                 str(cfg.student_minutes), *cfg.student_args.split()])

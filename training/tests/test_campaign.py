@@ -20,6 +20,7 @@ from training.data import DataError, load_split, write_pack
 from training.export import distillation
 from training.models import create_model
 from training.teacher import Teachers
+from training.tests.prerequisites import require_module
 from training.tests.test_training import FolderSetCase, parse_train, write_folder_set
 
 
@@ -117,6 +118,9 @@ class CheckpointTeachers(FolderSetCase):
 
 
 class Campaign(FolderSetCase):
+    def setUp(self):
+        require_module(self, "onnx", "python3-onnx")  # the shipped model joins the teachers
+
     def test_teachers_ensemble_students_and_a_bundle_of_at_most_8_files(self):
         data = self.tmp / "fer.npz.xz"
         write_pack(self.tmp / "fer", data)
@@ -127,10 +131,13 @@ class Campaign(FolderSetCase):
                 "--teachers", "emolens_vgg_small:0,emolens_vgg_small:1", "--teacher-minutes", "0.01",
                 "--students", "emolens_vgg_tiny:none", "--student-minutes", "0.01", "--eval-every-min", "0.005",
                 "--teacher-args", "--batch-size 8", "--student-args", "--batch-size 8 --kd-alpha 0.5",
+                "--with-teacher", str(campaign.SHIPPED_DEFAULT), "--with-teacher", str(self.tmp / "nope.onnx"),
                 "--cache-dir", str(self.tmp / "cache"), "--bundle", str(dest)]))
         self.assertEqual(sorted(summary["teachers"]), ["teacher-emolens_vgg_small-s0", "teacher-emolens_vgg_small-s1"])
         self.assertTrue(all(r["exit"] == 0 and r["valAcc"] is not None for r in summary["teachers"].values()), log.getvalue())
-        self.assertEqual(len(summary["ensemble"]["members"]), 2)
+        # the two trained here and, by default, the shipped emolens-fer
+        self.assertEqual([Path(m["path"]).name for m in summary["ensemble"]["members"]], ["best.pt", "best.pt", "emolens-fer.onnx"])
+        self.assertEqual(summary["leftOut"], [{"path": str(self.tmp / "nope.onnx"), "error": summary["leftOut"][0]["error"]}])
         student = summary["students"]["student-emolens_vgg_tiny-none"]
         self.assertEqual(student["exit"], 0, log.getvalue())
         files = sorted(f.name for f in dest.iterdir())
@@ -139,7 +146,7 @@ class Campaign(FolderSetCase):
         self.assertTrue(all(f.stat().st_size <= 16 * 2 ** 20 for f in dest.iterdir()))
         with tarfile.open(dest / "student-emolens_vgg_tiny-none.tar") as tar:
             ckpt = torch.load(tar.extractfile("student-emolens_vgg_tiny-none/best.pt"), map_location="cpu")
-        self.assertEqual(len(ckpt["config"]["teacher_members"]), 2)
+        self.assertEqual([m["kind"] for m in ckpt["config"]["teacher_members"]], ["checkpoint", "checkpoint", "shipped model"])
         self.assertEqual(ckpt["config"]["tta"], "none")
         with tarfile.open(dest / "teachers-1.tar") as tar:
             t = torch.load(tar.extractfile("teacher-emolens_vgg_small-s0/best.pt"), map_location="cpu")
