@@ -41,6 +41,8 @@ TEACHER_ARGS = "--epochs 1000 --lr 0.05 --batch-size 128 --erasing 0.5 --label-s
 STUDENT_ARGS = ("--epochs 1000 --lr 0.05 --batch-size 128 --erasing 0.25 --contrast 0.3 --brightness 0.3 --blur 0.2 "
                 "--kd-alpha 0.9 --kd-temperature 2")
 PART_BYTES = 15 * 2 ** 20
+STUDENT_RESERVE_MIN = 1.0   # with --deadline-min: the students' start-up, the bundle, a margin
+MIN_STUDENT_MINUTES = 0.5
 
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -59,6 +61,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
       help="arch:tta, comma-separated (tta none for the fast model: its mirror pass would double its cost)")
     a("--student-minutes", type=float, default=3.0)
     a("--student-args", default=STUDENT_ARGS, help="train flags every student gets")
+    a("--deadline-min", type=float, default=0, help="the whole campaign's wall-clock limit: the students get what the "
+      "teachers left of it, less a minute for starting up and bundling (0 = no limit; a device command's own limit "
+      "kills it without a bundle, so set this under that)")
     a("--eval-every-min", type=float, default=0.5, help="validate and checkpoint every this many budget minutes")
     a("--threads", type=int, default=2, help="CPU threads per training process")
     a("--cache-dir", default="runs/cache")
@@ -234,9 +239,19 @@ def main(cfg: argparse.Namespace) -> dict:
         summary["ensemble"] = {"error": f"{type(err).__name__}: {err}"}
 
     teacher_spec = ",".join(members)
+    student_minutes = cfg.student_minutes
+    if cfg.deadline_min:
+        left = cfg.deadline_min - (time.time() - t0) / 60 - STUDENT_RESERVE_MIN
+        student_minutes = min(student_minutes, round(left, 2))
+        print(f"campaign: {left + STUDENT_RESERVE_MIN:.1f} of {cfg.deadline_min:g} min left: students get "
+              f"{max(student_minutes, 0):g} min", flush=True)
+    summary["studentMinutes"] = student_minutes
+    if cfg.deadline_min and student_minutes < MIN_STUDENT_MINUTES:
+        print("campaign: too little time left for the students; bundling the teachers", flush=True)
+        students = []
     snames = [f"student-{arch}-{tta}" for arch, tta in students]
     procs = [launch(name, out, [*common(cfg), "--arch", arch, "--tta", tta, "--teacher", teacher_spec, "--cpu-budget-min",
-                                str(cfg.student_minutes), *cfg.student_args.split()])
+                                str(student_minutes), *cfg.student_args.split()])
              for name, (arch, tta) in zip(snames, students)]
     summary["students"] = wait_all(procs, "student")
     summary["seconds"] = round(time.time() - t0)

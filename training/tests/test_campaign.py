@@ -160,6 +160,20 @@ class Campaign(FolderSetCase):
         self.assertTrue(torch.isfinite(halves(torch.rand(2, 1, 44, 44))).all())
         self.assertFalse((out / "teacher-emolens_vgg_small-s0" / "last.pt").exists(), "last.pt removed by default")
 
+    def test_a_deadline_leaves_out_the_students_rather_than_the_bundle(self):
+        data = self.tmp / "fer.npz.xz"
+        write_pack(self.tmp / "fer", data)
+        with contextlib.redirect_stdout(io.StringIO()) as log:
+            summary = campaign.main(campaign.build_parser().parse_args([
+                "--data", str(data), "--out", str(self.tmp / "late"), "--device", "cpu", "--threads", "1",
+                "--teachers", "emolens_vgg_small:0", "--teacher-minutes", "0.005", "--eval-every-min", "0.005",
+                "--teacher-args", "--batch-size 8", "--with-teacher", str(self.tmp / "nope.onnx"),
+                "--deadline-min", "1.2", "--cache-dir", str(self.tmp / "cache"), "--bundle", str(self.tmp / "LATE")]))
+        self.assertIn("too little time left for the students", log.getvalue())
+        self.assertEqual(summary["students"], {})
+        self.assertLess(summary["studentMinutes"], campaign.MIN_STUDENT_MINUTES)
+        self.assertTrue((self.tmp / "LATE" / "teachers-1.tar").exists())
+
     def test_a_malformed_member_list_is_a_usage_error(self):
         from training.errors import UsageError
         with self.assertRaisesRegex(UsageError, "not arch:seed"):
