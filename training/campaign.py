@@ -199,30 +199,17 @@ def bundle(out: Path, dest: Path, teachers: list[str], students: list[str]) -> l
     return files
 
 
-def main(cfg: argparse.Namespace) -> dict:
-    t0 = time.time()
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    teachers, students = parse_pairs(cfg.teachers, "teachers"), parse_pairs(cfg.students, "students")
-    # Decode the data once, so the parallel runs read the cache instead of racing to write it.
-    x_train, _ = load_cached(cfg.data, "train", cfg.cache_dir)
-    x_val, _ = load_cached(cfg.data, "val", cfg.cache_dir)
-    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else cfg.device
-    cfg.device = "cpu" if device == "auto" else device
-    print(f"campaign: {len(x_train)} train, {len(x_val)} val images; {len(teachers)} teachers x {cfg.teacher_minutes:g} "
-          f"min, then {len(students)} students x {cfg.student_minutes:g} min on {cfg.device}"
-          + (f" ({torch.cuda.get_device_name(0)})" if cfg.device.startswith("cuda") else ""), flush=True)
-    summary: dict = {"config": vars(cfg), "trainImages": len(x_train), "valImages": len(x_val)}
-    extra = usable_members(cfg.with_teacher if cfg.with_teacher is not None else [str(SHIPPED_DEFAULT)], summary)
-
-    names = [f"teacher-{arch}-s{seed}" for arch, seed in teachers]
+def run_phases(cfg, out: Path, t0: float, teachers, students, names: list[str], snames: list[str], extra: list[str],
+               summary: dict) -> None:
+    """Teachers, their ensemble, the students; fills `summary` (and `snames`) as it goes."""
     procs = [launch(name, out, [*common(cfg), "--arch", arch, "--seed", seed, "--cpu-budget-min",
                                 str(cfg.teacher_minutes), *cfg.teacher_args.split()])
              for name, (arch, seed) in zip(names, teachers)]
     summary["teachers"] = wait_all(procs, "teacher")
     good = [n for n in names if summary["teachers"][n]["exit"] == 0 and (out / n / "best.pt").exists()]
     if not good:
-        raise SystemExit("campaign: no teacher finished (see the train.log of each run)")
+        summary["error"] = "no teacher finished"
+        raise SystemExit("campaign: no teacher finished (their train.log files are in the bundle's logs.tar.xz)")
     summary["teacherSeconds"] = round(time.time() - t0)
     members = [str(out / n / "best.pt") for n in good] + extra
 
@@ -249,18 +236,41 @@ def main(cfg: argparse.Namespace) -> dict:
     if cfg.deadline_min and student_minutes < MIN_STUDENT_MINUTES:
         print("campaign: too little time left for the students; bundling the teachers", flush=True)
         students = []
-    snames = [f"student-{arch}-{tta}" for arch, tta in students]
+    snames += [f"student-{arch}-{tta}" for arch, tta in students]
     procs = [launch(name, out, [*common(cfg), "--arch", arch, "--tta", tta, "--teacher", teacher_spec, "--cpu-budget-min",
                                 str(student_minutes), *cfg.student_args.split()])
              for name, (arch, tta) in zip(snames, students)]
     summary["students"] = wait_all(procs, "student")
-    summary["seconds"] = round(time.time() - t0)
-    if not cfg.keep_last:
-        for name in names + snames:
-            (out / name / "last.pt").unlink(missing_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"campaign done in {summary['seconds']} s; {out / 'summary.json'}", flush=True)
-    if cfg.bundle:
-        files = bundle(out, Path(cfg.bundle), names, snames)
-        print("bundle: " + ", ".join(f"{f.name} ({f.stat().st_size / 2 ** 20:.1f} MiB)" for f in files), flush=True)
+
+
+def main(cfg: argparse.Namespace) -> dict:
+    t0 = time.time()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    teachers, students = parse_pairs(cfg.teachers, "teachers"), parse_pairs(cfg.students, "students")
+    # Decode the data once, so the parallel runs read the cache instead of racing to write it.
+    x_train, _ = load_cached(cfg.data, "train", cfg.cache_dir)
+    x_val, _ = load_cached(cfg.data, "val", cfg.cache_dir)
+    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else cfg.device
+    cfg.device = "cpu" if device == "auto" else device
+    print(f"campaign: {len(x_train)} train, {len(x_val)} val images; {len(teachers)} teachers x {cfg.teacher_minutes:g} "
+          f"min, then {len(students)} students x {cfg.student_minutes:g} min on {cfg.device}"
+          + (f" ({torch.cuda.get_device_name(0)})" if cfg.device.startswith("cuda") else ""), flush=True)
+    summary: dict = {"config": vars(cfg), "trainImages": len(x_train), "valImages": len(x_val)}
+    extra = usable_members(cfg.with_teacher if cfg.with_teacher is not None else [str(SHIPPED_DEFAULT)], summary)
+
+    names = [f"teacher-{arch}-s{seed}" for arch, seed in teachers]
+    snames: list[str] = []
+    try:
+        run_phases(cfg, out, t0, teachers, students, names, snames, extra, summary)
+    finally:  # whatever happened, what there is gets summarised and bundled: a device call gives one chance
+        summary["seconds"] = round(time.time() - t0)
+        if not cfg.keep_last:
+            for name in names + snames:
+                (out / name / "last.pt").unlink(missing_ok=True)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        print(f"campaign ended after {summary['seconds']} s; {out / 'summary.json'}", flush=True)
+        if cfg.bundle:
+            files = bundle(out, Path(cfg.bundle), names, snames)
+            print("bundle: " + ", ".join(f"{f.name} ({f.stat().st_size / 2 ** 20:.1f} MiB)" for f in files), flush=True)
     return summary
