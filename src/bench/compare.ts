@@ -70,23 +70,15 @@ async function loadFaceApiExpression({ tf }: Tfjs): Promise<Competitor> {
     neutral: 'neutral', happy: 'happy', sad: 'sad', angry: 'angry', fearful: 'fear', disgusted: 'disgust', surprised: 'surprise',
   };
   // Crops → the 112x112x3 tensors face-api's own pipeline would hand the net (prepared once, outside the timing).
-  const cache = new Map<GrayImage, any>();
-  const tensorFor = (crop: GrayImage): any => {
-    let t = cache.get(crop);
-    if (!t) {
-      t = tf.tidy(() => {
-        const gray = tf.tensor3d(Float32Array.from(crop.data), [crop.height, crop.width, 1]);
-        return tf.image.resizeBilinear(tf.tile(gray, [1, 1, 3]), [112, 112]);
-      });
-      cache.set(crop, t);
-    }
-    return t;
-  };
+  const tensors = tensorCache((crop) => tf.tidy(() => {
+    const gray = tf.tensor3d(Float32Array.from(crop.data), [crop.height, crop.width, 1]);
+    return tf.image.resizeBilinear(tf.tile(gray, [1, 1, 3]), [112, 112]);
+  }));
   return {
     name: 'face-api FaceExpressionNet',
     inputSize: '112x112x3',
     async classify(faces) {
-      const input = faces.map(tensorFor);
+      const input = faces.map(tensors.get);
       const out = await faceapi.nets.faceExpressionNet.predictExpressions(input.length === 1 ? input[0] : input);
       const list: Array<Record<string, number>> = Array.isArray(out) ? out : [out];
       return list.map((p) => {
@@ -95,8 +87,24 @@ async function loadFaceApiExpression({ tf }: Tfjs): Promise<Competitor> {
       });
     },
     dispose() {
-      for (const t of cache.values()) t.dispose();
+      tensors.dispose();
       faceapi.nets.faceExpressionNet.dispose();
+    },
+  };
+}
+
+/** Each crop's input tensor, made on first use (so outside the timed runs) and kept until the adapter is disposed. */
+function tensorCache(make: (crop: GrayImage) => any): { get: (crop: GrayImage) => any; dispose: () => void } {
+  const cache = new Map<GrayImage, any>();
+  return {
+    get: (crop) => {
+      let t = cache.get(crop);
+      if (!t) cache.set(crop, (t = make(crop)));
+      return t;
+    },
+    dispose: () => {
+      for (const t of cache.values()) t.dispose();
+      cache.clear();
     },
   };
 }
@@ -117,20 +125,12 @@ async function loadHumanEmotion({ tf }: Tfjs): Promise<Competitor> {
   const size = 64;
   const labels: Emotion[] = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral']; // oarriaga order
   const rgb = tf.tensor1d([0.2989, 0.587, 0.114], 'float32');
-  const cache = new Map<GrayImage, any>();
-  const tensorFor = (crop: GrayImage): any => {
-    let t = cache.get(crop);
-    if (!t) {
-      t = tf.tidy(() => tf.tile(tf.tensor3d(Float32Array.from(crop.data), [crop.height, crop.width, 1]), [1, 1, 3]).div(255));
-      cache.set(crop, t);
-    }
-    return t;
-  };
+  const tensors = tensorCache((crop) => tf.tidy(() => tf.tile(tf.tensor3d(Float32Array.from(crop.data), [crop.height, crop.width, 1]), [1, 1, 3]).div(255)));
   return {
     name: 'Human emotion (mini-Xception)',
     inputSize: '64x64x1',
     async classify(faces) {
-      const inputs = faces.map(tensorFor);  // outside tidy(): cached tensors must outlive this call
+      const inputs = faces.map(tensors.get);  // outside tidy(): cached tensors must outlive this call
       const out = tf.tidy(() => {
         const image = tf.stack(inputs);
         const resized = tf.image.resizeBilinear(image, [size, size], false);
@@ -147,7 +147,7 @@ async function loadHumanEmotion({ tf }: Tfjs): Promise<Competitor> {
       });
     },
     dispose() {
-      for (const t of cache.values()) t.dispose();
+      tensors.dispose();
       rgb.dispose();
       model.dispose();
     },
