@@ -70,6 +70,23 @@ class RandomErasing(unittest.TestCase):
         self.assertTrue(torch.equal(random_erasing(x, 0.0), x))
 
 
+def pickled_modules(path: Path) -> set[str]:
+    """The modules whose objects a torch.save file pickles (the GLOBAL references in its data.pkl)."""
+    import pickletools
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+    modules, strings = set(), []
+    for op, arg, _ in pickletools.genops(data):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(arg)
+        elif op.name == "GLOBAL":
+            modules.add(arg.split(" ")[0])
+        elif op.name == "STACK_GLOBAL":
+            modules.add(strings[-2])
+    return modules
+
+
 class WallClockBudget(FolderSetCase):
     def test_the_wall_clock_budget_ends_the_run_and_is_recorded(self):
         out = self.tmp / "wall"
@@ -82,6 +99,11 @@ class WallClockBudget(FolderSetCase):
         self.assertGreaterEqual(history[-1]["train_step_seconds"], 1.2)
         self.assertLess(history[-2]["train_step_seconds"], 1.2)
         self.assertIn("wall-clock budget reached", log.getvalue())
+        # Only tensors and plain Python values: a checkpoint written by PyTorch 2 / NumPy 2 on a GPU machine loads
+        # with PyTorch 1.13 / NumPy 1.24 here (a pickled NumPy 2 scalar would name numpy._core, unknown to NumPy 1).
+        for name in ("last.pt", "best.pt"):
+            self.assertFalse({m for m in pickled_modules(out / name) if not m.startswith(("torch", "collections"))},
+                             f"{name} pickles only torch tensors and plain Python values")
         config = json.loads((out / "config.json").read_text())
         self.assertEqual(config["budget_clock"], "wall")
         self.assertRegex(config["trained_on"], r"PyTorch")
