@@ -12,7 +12,9 @@
    the teachers scoring each student's own augmented view.
 4. summary.json: every run's last val figures, epochs and times. With --bundle DIR the results are also packed into at
    most 8 files of at most 16 MiB (what comes back from a device machine): summary.json, ensemble.npz, logs.tar.xz,
-   each student's run as a tar, and the teachers' weights as float16 in tars of up to 15 MiB.
+   each student's run as a tar, and the teachers in tars of up to 15 MiB (float16). Weights travel as .npz and the
+   rest of a checkpoint as JSON, so nothing depends on one PyTorch reading another's pickles; back here
+   `campaign --unbundle DIR --out runs/campaign` rebuilds each run's best.pt.
 
 Training budgets count wall-clock time (`train --budget-clock wall`), and each run keeps validating and
 checkpointing every --eval-every-min, so a campaign cut short still leaves usable runs. Exporting the students
@@ -32,6 +34,7 @@ import tarfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .data import load_cached
@@ -69,6 +72,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--cache-dir", default="runs/cache")
     a("--bundle", default=None, help="also pack the results into at most 8 files of <= 16 MiB here (e.g. $OUT)")
     a("--keep-last", action="store_true", help="keep each run's last.pt (resumable; larger)")
+    a("--unbundle", default=None, help="instead of training: unpack a bundle from DIR into --out, rebuilding each "
+      "run's best.pt with this machine's PyTorch")
     return p
 
 
@@ -139,15 +144,17 @@ def usable_members(paths: list[str], summary: dict) -> list[str]:
     return usable
 
 
-def half_state(path: Path) -> bytes:
-    """A best.pt with its floating-point weights as float16: half the bytes, ample for a teacher's soft targets."""
+def portable(path: Path, half: bool = False) -> dict[str, bytes]:
+    """A best.pt as files any PyTorch and NumPy read back: its weights as an .npz (float16 with `half`: ample for a
+    teacher) and everything else as JSON. A torch pickle written by PyTorch 2 on a GPU machine is not promised to load
+    in this machine's PyTorch 1.13; `campaign --unbundle` rebuilds best.pt from these."""
     from .train import load_checkpoint
     ckpt = load_checkpoint(path)
-    ckpt["model"] = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
-    ckpt["weights"] = "float16 (campaign bundle): load with .float()"
+    arrays = {k: (v.half() if half and v.is_floating_point() else v).numpy() for k, v in ckpt.pop("model").items()}
     buf = io.BytesIO()
-    torch.save(ckpt, buf)
-    return buf.getvalue()
+    np.savez(buf, **arrays)
+    ckpt["weights"] = "float16 (campaign bundle)" if half else "float32"
+    return {"best.npz": buf.getvalue(), "best.json": json.dumps(ckpt).encode()}
 
 
 def add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -173,7 +180,9 @@ def bundle(out: Path, dest: Path, teachers: list[str], students: list[str]) -> l
     for name in students:  # full precision: these are exported as they are
         if (out / name / "best.pt").exists():
             with tarfile.open(dest / f"{name}.tar", "w") as tar:
-                for f in ("best.pt", "history.json", "config.json"):
+                for f, data in portable(out / name / "best.pt").items():
+                    add_bytes(tar, f"{name}/{f}", data)
+                for f in ("history.json", "config.json"):
                     if (out / name / f).exists():
                         tar.add(out / name / f, arcname=f"{name}/{f}")
             files.append(dest / f"{name}.tar")
@@ -181,15 +190,17 @@ def bundle(out: Path, dest: Path, teachers: list[str], students: list[str]) -> l
     for name in teachers:
         if not (out / name / "best.pt").exists():
             continue
-        data = half_state(out / name / "best.pt")
-        if tar is None or size + len(data) > PART_BYTES:
+        parts = portable(out / name / "best.pt", half=True)
+        data_size = sum(len(d) for d in parts.values())
+        if tar is None or size + data_size > PART_BYTES:
             if tar:
                 tar.close()
             part += 1
             files.append(dest / f"teachers-{part}.tar")
             tar, size = tarfile.open(files[-1], "w"), 0
-        add_bytes(tar, f"{name}/best.pt", data)
-        size += len(data)
+        for f, data in parts.items():
+            add_bytes(tar, f"{name}/{f}", data)
+        size += data_size
     if tar:
         tar.close()
     too_big = [f.name for f in files if f.stat().st_size > 16 * 2 ** 20]
@@ -243,7 +254,33 @@ def run_phases(cfg, out: Path, t0: float, teachers, students, names: list[str], 
     summary["students"] = wait_all(procs, "student")
 
 
+def unbundle(src: Path, out: Path) -> list[Path]:
+    """A bundle (what came back from the device) -> run folders under `out` with a best.pt each, rebuilt here with this
+    machine's PyTorch from best.npz + best.json (float16 teachers back to float32), for export, ensemble and --teacher."""
+    out.mkdir(parents=True, exist_ok=True)
+    for f in ("summary.json", "ensemble.npz"):
+        if (src / f).exists():
+            shutil.copy(src / f, out / f)
+    for tar_path in sorted(src.glob("*.tar")) + sorted(src.glob("*.tar.xz")):
+        with tarfile.open(tar_path) as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and not Path(m.name).is_absolute() and ".." not in Path(m.name).parts]
+            tar.extractall(out, members=members)
+    runs = []
+    for meta_path in sorted(out.glob("*/best.json")):
+        ckpt = json.loads(meta_path.read_text())
+        with np.load(meta_path.with_suffix(".npz")) as z:
+            ckpt["model"] = {k: torch.from_numpy(z[k]).float() if z[k].dtype == np.float16 else torch.from_numpy(z[k].copy())
+                             for k in z.files}
+        torch.save(ckpt, meta_path.with_suffix(".pt"))
+        runs.append(meta_path.parent)
+        print(f"{meta_path.parent.name}: {ckpt['arch']}, val acc {ckpt.get('val', {}).get('accuracy', float('nan')):.4f} "
+              f"({ckpt['weights']} weights) -> {meta_path.with_suffix('.pt')}", flush=True)
+    return runs
+
+
 def main(cfg: argparse.Namespace) -> dict:
+    if cfg.unbundle:
+        return {"runs": [str(r) for r in unbundle(Path(cfg.unbundle), Path(cfg.out))]}
     t0 = time.time()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)

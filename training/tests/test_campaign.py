@@ -167,18 +167,29 @@ class Campaign(FolderSetCase):
         self.assertEqual(files, ["ensemble.npz", "logs.tar.xz", "student-emolens_vgg_tiny-none.tar", "summary.json",
                                  "teachers-1.tar"])
         self.assertTrue(all(f.stat().st_size <= 16 * 2 ** 20 for f in dest.iterdir()))
-        with tarfile.open(dest / "student-emolens_vgg_tiny-none.tar") as tar:
-            ckpt = torch.load(tar.extractfile("student-emolens_vgg_tiny-none/best.pt"), map_location="cpu")
+        with tarfile.open(dest / "teachers-1.tar") as tar:
+            self.assertEqual(sorted(tar.getnames()), [f"teacher-emolens_vgg_small-s{i}/best.{x}" for i in (0, 1) for x in ("json", "npz")],
+                             "weights as .npz and the rest as JSON: no torch pickle crosses PyTorch versions")
+        # Back on another machine: the runs rebuilt with its PyTorch, students exactly, teachers from float16.
+        back = self.tmp / "back"
+        with contextlib.redirect_stdout(io.StringIO()):
+            runs = campaign.main(campaign.build_parser().parse_args(["--unbundle", str(dest), "--out", str(back)]))["runs"]
+        self.assertEqual(sorted(Path(r).name for r in runs), ["student-emolens_vgg_tiny-none", "teacher-emolens_vgg_small-s0",
+                                                              "teacher-emolens_vgg_small-s1"])
+        self.assertTrue((back / "summary.json").exists() and (back / "ensemble.npz").exists())
+        self.assertTrue((back / "teacher-emolens_vgg_small-s0" / "train.log").exists(), "the logs come back too")
+        original = train.load_checkpoint(out / "student-emolens_vgg_tiny-none" / "best.pt")
+        ckpt = train.load_checkpoint(back / "student-emolens_vgg_tiny-none" / "best.pt")
+        self.assertEqual(sorted(ckpt["model"]), sorted(original["model"]))
+        self.assertTrue(all(torch.equal(ckpt["model"][k], v) for k, v in original["model"].items()))
+        self.assertEqual(ckpt["config"], json.loads(json.dumps(original["config"])))
         self.assertEqual([m["kind"] for m in ckpt["config"]["teacher_members"]], ["checkpoint", "checkpoint", "shipped model"])
         self.assertEqual(ckpt["config"]["tta"], "none")
-        with tarfile.open(dest / "teachers-1.tar") as tar:
-            t = torch.load(tar.extractfile("teacher-emolens_vgg_small-s0/best.pt"), map_location="cpu")
-        self.assertTrue(all(v.dtype == torch.float16 for v in t["model"].values() if v.is_floating_point()))
-        back = self.tmp / "back"
-        with tarfile.open(dest / "teachers-1.tar") as tar:
-            tar.extractall(back)
-        # float16 teachers, unpacked on another machine, teach again (load_state_dict casts to the net's float32)
-        halves = Teachers(",".join(str(p) for p in sorted(back.glob("*/best.pt"))), 44)
+        net = create_model(ckpt["arch"])
+        net.load_state_dict(ckpt["model"])
+        t = train.load_checkpoint(back / "teacher-emolens_vgg_small-s0" / "best.pt")
+        self.assertTrue(all(v.dtype == torch.float32 for v in t["model"].values() if v.is_floating_point()))
+        halves = Teachers(",".join(str(p) for p in sorted(back.glob("teacher-*/best.pt"))), 44)
         self.assertEqual(len(halves.members), 2)
         self.assertTrue(torch.isfinite(halves(torch.rand(2, 1, 44, 44))).all())
         self.assertFalse((out / "teacher-emolens_vgg_small-s0" / "last.pt").exists(), "last.pt removed by default")
