@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import lzma
 import os
 from pathlib import Path
@@ -121,21 +122,34 @@ def write_pack(source: str | os.PathLike, out: str | os.PathLike, splits=("train
     """Decode `splits` of a data set (any layout load_split reads) into one xz-compressed .npz. With `val_subset` N
     the val split keeps N images (a seeded stratified sample, in their original order): a GPU machine takes at most
     64 MiB with the repository, and FER2013's train split alone packs to 47 MiB."""
-    arrays = {}
+    arrays, meta = {}, {"source": str(source)}
     for split in splits:
         x, y = load_split(source, split)
         if split == "val" and 0 < val_subset < len(y):
+            meta["valSubsetOf"] = len(y)
             rng = np.random.default_rng(0)
             keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:round(val_subset * (y == c).mean())]
                                            for c in range(len(EMOTIONS))]))
             x, y = x[keep], y[keep]
         arrays[f"{split}_x"], arrays[f"{split}_y"] = x, y.astype(np.uint8)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays, meta=np.array(json.dumps(meta)))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(lzma.compress(buf.getvalue(), format=lzma.FORMAT_XZ, filters=PACK_FILTERS))
     return {split: len(arrays[f"{split}_y"]) for split in splits} | {"bytes": out.stat().st_size}
+
+
+def pack_meta(path: str | os.PathLike) -> dict | None:
+    """What write_pack recorded about a pack (its source; valSubsetOf where val is a subset), or None if `path` is not
+    a pack."""
+    if not str(path).endswith(PACK_SUFFIX) or not Path(path).is_file():
+        return None
+    try:
+        with np.load(io.BytesIO(lzma.decompress(Path(path).read_bytes()))) as z:
+            return json.loads(str(z["meta"])) if "meta" in z else {}
+    except (lzma.LZMAError, ValueError, OSError) as err:
+        raise DataError(f"{path}: not a data pack ({err})") from None
 
 
 def load_pack(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import center_crop
-from .data import EMOTIONS, load_cached
+from .data import EMOTIONS, load_cached, pack_meta
 from .errors import UsageError
 from .metrics import calibration_report, classification_report
 from .models import create_model
@@ -200,9 +200,13 @@ def main(cfg: argparse.Namespace) -> dict:
         nets.append(net)
     model = Exported(nets, hflip=tta == "hflip").eval()
 
-    # Validation metrics of exactly what is exported.
-    x_val, y_val = load_cached(cfg.data or train_cfg.get("val_data") or train_cfg["data"], "val",
-                               train_cfg.get("cache_dir", "runs/cache"))
+    # Validation metrics of exactly what is exported, on the whole val split.
+    val_source = cfg.data or train_cfg.get("val_data") or train_cfg["data"]
+    subset_of = (pack_meta(val_source) or {}).get("valSubsetOf")
+    if subset_of:
+        raise UsageError(f"the run's val data {val_source} holds a subset of val (of {subset_of} images), and a sidecar "
+                         "records the whole split: pass --data with all of it (e.g. ../shared/datasets/fer2013)")
+    x_val, y_val = load_cached(val_source, "val", train_cfg.get("cache_dir", "runs/cache"))
     x = center_crop((torch.from_numpy(x_val).float().unsqueeze(1) / 255 - mean) / std, size).contiguous()
     t0 = time.time()
     with torch.no_grad():

@@ -16,7 +16,9 @@ import torch.nn.functional as F
 
 from training import campaign, train
 from training.augment import random_erasing
-from training.data import DataError, load_split, write_pack
+from training import export
+from training.data import DataError, load_split, pack_meta, write_pack
+from training.errors import UsageError
 from training.export import distillation
 from training.models import create_model
 from training.teacher import Teachers
@@ -41,6 +43,23 @@ class Pack(unittest.TestCase):
             self.assertEqual(np.bincount(vy, minlength=7).tolist(), [2] * 7)
             tx, _ = load_split(Path(tmp) / "sub.npz.xz", "train")
             self.assertEqual(len(tx), 28, "the subset is of val only")
+            self.assertEqual(pack_meta(Path(tmp) / "sub.npz.xz")["valSubsetOf"], 28)
+            self.assertNotIn("valSubsetOf", pack_meta(Path(tmp) / "all.npz.xz"))
+            self.assertIsNone(pack_meta(Path(tmp) / "fer"))
+
+    def test_a_model_trained_on_a_val_subset_is_exported_with_the_whole_val_split(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            write_folder_set(Path(tmp) / "fer", per_class=2)
+            write_pack(Path(tmp) / "fer", Path(tmp) / "sub.npz.xz", val_subset=7)
+            with contextlib.redirect_stdout(io.StringIO()):
+                train.main(parse_train(["--data", str(Path(tmp) / "sub.npz.xz"), "--out", str(Path(tmp) / "run"),
+                                        "--arch", "emolens_vgg_tiny", "--epochs", "1", "--max-steps", "1",
+                                        "--batch-size", "8", "--threads", "1", "--cache-dir", str(Path(tmp) / "cache")]))
+                args = ["--run", str(Path(tmp) / "run"), "--name", "t", "--out", str(Path(tmp) / "models"), "--skip-verify"]
+                with self.assertRaisesRegex(UsageError, "subset of val .*pass --data"):
+                    export.main(export.build_parser().parse_args(args))
+                sidecar = export.main(export.build_parser().parse_args([*args, "--data", str(Path(tmp) / "fer")]))
+            self.assertEqual(sidecar["metrics"]["val"]["n"], 14)
 
     def test_a_broken_or_partial_pack_is_a_data_error(self):
         with tempfile.TemporaryDirectory() as tmp:
