@@ -110,8 +110,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_checkpoint(path) -> dict:
-    """A checkpoint of this project (a dict with the config, history and numpy values, not only tensors), on the CPU
-    whatever device wrote it; weights_only=False because PyTorch >= 2.6 refuses such dicts by default."""
+    """A checkpoint of this project (a dict with the config and history beside the tensors), on the CPU whatever
+    device wrote it; weights_only=False because PyTorch >= 2.6 refuses such dicts by default (and 1.13's weights-only
+    reader cannot read floats)."""
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
