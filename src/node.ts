@@ -9,9 +9,9 @@ import { lumaWeights } from './classify/index.js';
 import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, loadDetectorModel, loadEmotionModel, loadLandmarkModel, loadNodeRuntime, type NodeImageSource } from './env/node.js';
 import { UsageError } from './errors.js';
 import { decodeFaceCrop, decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage } from './image/decode.js';
-import type { ExplainOptions, FaceExplanation } from './explain/index.js';
+import type { ExplainOptions, FaceExplanation, SaliencyMap } from './explain/index.js';
 import type { EmotionProbabilities } from './labels.js';
-import type { AnalysisResult, DetectedFace, GrayImage, RgbaImage } from './types.js';
+import type { AnalysisResult, DetectedFace, FaceResult, GrayImage, RgbaImage } from './types.js';
 
 /** What `analyze()` accepts: a file path, an encoded image (JPEG, PNG, WebP, GIF, …) or decoded RGBA pixels. */
 export type ImageInput = NodeImageSource;
@@ -39,6 +39,12 @@ export interface AnalysisWithImage extends AnalysisResult {
   image: DecodedImage;
 }
 
+/** An image's analysis with each face's saliency map, and the aligned crops the maps are over (for drawing). */
+export interface ExplanationWithImage extends AnalysisWithImage {
+  faces: Array<FaceResult & { saliency: SaliencyMap }>;
+  crops: GrayImage[];
+}
+
 export interface NodeAnalyzer {
   /** The emotion model's sidecar: labels, crop geometry, validation metrics. */
   readonly emotionModel: EmotionModelSidecar;
@@ -63,6 +69,8 @@ export interface NodeAnalyzer {
   alignFace(image: RgbaImage, face: DetectedFace): GrayImage;
   /** Emotions and a saliency map over each aligned crop (Grad-CAM or occlusion; docs/explain.md). */
   explainCrops(crops: GrayImage[], options?: ExplainOptions): Promise<FaceExplanation[]>;
+  /** `analyzeWithImage`, then each face's emotions and saliency map from its aligned crop: `emolens explain`, the API's `?explain=`. */
+  explainWithImage(input: ImageInput, options?: ExplainOptions): Promise<ExplanationWithImage>;
   /** Release the ONNX sessions. The analyzer cannot be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -126,6 +134,13 @@ export async function createAnalyzer(options: CreateAnalyzerOptions = {}): Promi
     classifyFaces: (image, faces) => core.classifyFaces(image, faces),
     alignFace: (image, face) => core.alignFace(image, face),
     explainCrops: (crops, explainOptions) => core.explainCrops(crops, explainOptions),
+    async explainWithImage(input, explainOptions) {
+      const analysis = await analyzeWithImage(input);
+      const crops = analysis.faces.map((f) => core.alignFace(analysis.image, f));
+      const explained = await core.explainCrops(crops, explainOptions);
+      const faces = analysis.faces.map((f, i) => ({ ...f, emotions: explained[i].emotions, dominant: explained[i].dominant, saliency: explained[i].saliency }));
+      return { ...analysis, faces, crops };
+    },
     dispose: () => core.dispose(),
   };
 }

@@ -89,17 +89,6 @@ async function videoDocument(analyzer: NodeAnalyzer, init: WorkerInit, task: Ext
   return JSON.parse(text) as unknown;
 }
 
-/**
- * One image analysed and explained as `emolens explain` does it: each detected face's aligned crop, its
- * probabilities and its saliency map (Grad-CAM or occlusion) over that crop.
- */
-async function explainImage(analyzer: NodeAnalyzer, bytes: Uint8Array, explain: NonNullable<Extract<WorkerTask, { kind: 'image' }>['explain']>): Promise<unknown> {
-  const { image, ...analysis } = await analyzer.analyzeWithImage(bytes);
-  const crops = analysis.faces.map((f) => analyzer.alignFace(image, f));
-  const explained = await analyzer.explainCrops(crops, explain);
-  return { ...analysis, faces: analysis.faces.map((f, i) => ({ ...f, emotions: explained[i].emotions, dominant: explained[i].dominant, saliency: explained[i].saliency })) };
-}
-
 try {
   const init = workerData as WorkerInit;
   const analyzer = await createAnalyzer(init.analyzer);
@@ -123,7 +112,8 @@ try {
     }
     const task = message;
     const work: Promise<unknown> = task.kind === 'video' ? videoDocument(analyzer, init, task)
-      : task.explain ? explainImage(analyzer, task.bytes, task.explain) : analyzer.analyze(task.bytes);
+      : task.explain ? analyzer.explainWithImage(task.bytes, task.explain).then(({ image: _image, crops: _crops, ...result }) => result)
+        : analyzer.analyze(task.bytes);
     inFlight = work.catch(() => undefined);
     work.then(
       (result) => port.postMessage({ id: task.id, result }),

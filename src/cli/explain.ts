@@ -12,7 +12,7 @@ import { isEmotion, EMOTIONS, type Emotion } from '../labels.js';
 import type { DetectedFace, GrayImage, Landmarks } from '../types.js';
 import { imageErrorEntry, serializeFace } from '../report/serialize.js';
 import { lumaWeights } from '../classify/index.js';
-import { resolveMethod, SALIENCY_METHODS, type ExplainOptions } from '../explain/index.js';
+import { resolveMethod, SALIENCY_METHODS, type ExplainOptions, type FaceExplanation } from '../explain/index.js';
 import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
 import { bold, dim, emotionColor, errorLine, expandInputs, MODEL_OPTION, parseNumber, red, styleFor } from './common.js';
 
@@ -104,27 +104,25 @@ export async function runExplain(inputs: string[], flags: ExplainFlags): Promise
     for (const item of items) {
       try {
         if ('error' in item) throw new EmolensError('INPUT_NOT_FOUND', `${item.file}: ${item.error}`);
-        let width: number, height: number, found: DetectedFace[], crops: GrayImage[];
+        let width: number, height: number, explained: Array<DetectedFace & FaceExplanation>, crops: GrayImage[];
         if (flags.crops) {
           // The whole image is the face: its box is the image, with no detection score or landmarks to report.
           const image = await analyzer.decode(item.file);
           width = image.width; height = image.height;
           crops = [await decodeFaceCrop(image, cropSize, lumaWeights(sidecar))];
-          found = [{ box: { x: 0, y: 0, width, height }, score: 1, landmarks: {} as Landmarks }];
+          const [face] = await analyzer.explainCrops(crops, { ...explainOptions, method });
+          explained = [{ box: { x: 0, y: 0, width, height }, score: 1, landmarks: {} as Landmarks, ...face }];
         } else {
-          const analysis = await analyzer.analyzeWithImage(item.file);
-          width = analysis.width; height = analysis.height; found = analysis.faces;
-          crops = analysis.faces.map((f) => analyzer.alignFace(analysis.image, f));
+          ({ width, height, faces: explained, crops } = await analyzer.explainWithImage(item.file, { ...explainOptions, method }));
         }
-        const explained = await analyzer.explainCrops(crops, { ...explainOptions, method });
         const stem = uniqueStem(basename(item.file, extname(item.file)) || 'image', used);
         const entryFaces = [];
         const lines: string[] = [];
         for (let i = 0; i < explained.length; i++) {
-          const { emotions, dominant, saliency } = explained[i];
+          const { emotions, saliency } = explained[i];
           const png = outDir ? join(outDir, `${stem}-face${i + 1}.png`) : undefined;
           if (png) writeFileSync(png, await encodeOverlayPng(crops[i], saliency, scale));
-          entryFaces.push({ ...serializeFace({ ...found[i], emotions, dominant, saliency }), ...(png ? { png } : {}) });
+          entryFaces.push({ ...serializeFace(explained[i]), ...(png ? { png } : {}) });
           const p = Math.round(emotions[saliency.emotion] * 100);
           lines.push(`  ${String(i + 1).padStart(2)}  ${emotionColor(saliency.emotion, saliency.emotion.padEnd(8), style)} ${String(p).padStart(3)}%  ${dim(saliency.method, style)}${png ? `  → ${png}` : ''}`);
         }
