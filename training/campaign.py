@@ -39,6 +39,7 @@ import torch
 
 from .data import load_cached
 from .errors import UsageError
+from .train import resolve_device
 
 TEACHER_ARGS = "--epochs 1000 --lr 0.05 --batch-size 128 --erasing 0.5 --label-smoothing 0.1 --tta hflip"
 STUDENT_ARGS = ("--epochs 1000 --lr 0.05 --batch-size 128 --erasing 0.25 --contrast 0.3 --brightness 0.3 --blur 0.2 "
@@ -288,8 +289,7 @@ def main(cfg: argparse.Namespace) -> dict:
     # Decode the data once, so the parallel runs read the cache instead of racing to write it.
     x_train, _ = load_cached(cfg.data, "train", cfg.cache_dir)
     x_val, _ = load_cached(cfg.data, "val", cfg.cache_dir)
-    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else cfg.device
-    cfg.device = "cpu" if device == "auto" else device
+    cfg.device = str(resolve_device(cfg.device))  # "auto" decided once, for every run of the campaign
     print(f"campaign: {len(x_train)} train, {len(x_val)} val images; {len(teachers)} teachers x {cfg.teacher_minutes:g} "
           f"min, then {len(students)} students x {cfg.student_minutes:g} min on {cfg.device}"
           + (f" ({torch.cuda.get_device_name(0)})" if cfg.device.startswith("cuda") else ""), flush=True)

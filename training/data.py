@@ -1,7 +1,7 @@
 """FER2013 loading: the folder layout (<root>/<label>/*.jpg), Kaggle's fer2013.csv, and a pack (one file).
 
 A pack (`python3 -m training pack`, written by write_pack) holds the decoded train and val splits in one xz file,
-pixel-exact and ~54 MB for FER2013: the compact form a data set travels in to a GPU machine.
+pixel-exact and 53.9 MiB for FER2013: the compact form a data set travels in to a GPU machine.
 
 Everything comes out as uint8 arrays of shape (N, 48, 48) plus int64 labels in emolens order
 (EMOTIONS below), so the rest of training/ never cares where the pixels came from.
@@ -140,26 +140,29 @@ def write_pack(source: str | os.PathLike, out: str | os.PathLike, splits=("train
     return {split: len(arrays[f"{split}_y"]) for split in splits} | {"bytes": out.stat().st_size}
 
 
+def read_pack(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All arrays of a pack: <split>_x, <split>_y and meta."""
+    try:
+        with np.load(io.BytesIO(lzma.decompress(Path(path).read_bytes()))) as z:
+            return {k: z[k] for k in z.files}
+    except (lzma.LZMAError, ValueError, OSError) as err:
+        raise DataError(f"{path}: not a data pack ({err})") from None
+
+
 def pack_meta(path: str | os.PathLike) -> dict | None:
     """What write_pack recorded about a pack (its source; valSubsetOf where val is a subset), or None if `path` is not
     a pack."""
     if not str(path).endswith(PACK_SUFFIX) or not Path(path).is_file():
         return None
-    try:
-        with np.load(io.BytesIO(lzma.decompress(Path(path).read_bytes()))) as z:
-            return json.loads(str(z["meta"])) if "meta" in z else {}
-    except (lzma.LZMAError, ValueError, OSError) as err:
-        raise DataError(f"{path}: not a data pack ({err})") from None
+    z = read_pack(path)
+    return json.loads(str(z["meta"])) if "meta" in z else {}
 
 
 def load_pack(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        with np.load(io.BytesIO(lzma.decompress(path.read_bytes()))) as z:
-            if f"{split}_x" not in z:
-                raise DataError(f"{path}: no {split} split in this pack (it holds {', '.join(sorted(k[:-2] for k in z if k.endswith('_x')))})")
-            x, y = z[f"{split}_x"], z[f"{split}_y"].astype(np.int64)
-    except (lzma.LZMAError, ValueError, OSError) as err:
-        raise DataError(f"{path}: not a data pack ({err})") from None
+    z = read_pack(path)
+    if f"{split}_x" not in z:
+        raise DataError(f"{path}: no {split} split in this pack (it holds {', '.join(sorted(k[:-2] for k in z if k.endswith('_x')))})")
+    x, y = z[f"{split}_x"], z[f"{split}_y"].astype(np.int64)
     if x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or x.dtype != np.uint8 or len(x) != len(y):
         raise DataError(f"{path}: {split} holds {x.dtype} {x.shape}, expected uint8 (N, {IMAGE_SIZE}, {IMAGE_SIZE})")
     return x, y

@@ -23,9 +23,8 @@ import torch
 from .data import EMOTIONS, load_cached
 from .errors import UsageError
 from .metrics import calibration_report, classification_report
-from .models import create_model
 from .sidecar import sha256
-from .train import load_checkpoint, predict, resolve_device
+from .train import predict, resolve_device
 
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -44,19 +43,11 @@ class Member:
     """One network with its own crop size and normalisation: uint8 (N, 48, 48) -> flip-averaged probabilities."""
 
     def __init__(self, path: str, device: torch.device = torch.device("cpu")):
+        from .teacher import load_member
         self.path = path
-        if path.endswith(".onnx"):
-            from .teacher import OnnxTeacher
-            self.net = OnnxTeacher(path)
-            self.mean, self.std = self.net.mean, self.net.std
-            self.size = self.net.sidecar["input"]["height"]
-            self.what = f"{Path(path).stem} (shipped, sha256 {sha256(Path(path))[:12]})"
-        else:
-            ckpt = load_checkpoint(path)
-            self.net = create_model(ckpt["arch"])
-            self.net.load_state_dict(ckpt["model"])
-            self.mean, self.std, self.size = ckpt["mean"], ckpt["std"], ckpt["config"]["input_size"]
-            self.what = f"{ckpt['arch']} {path} (epoch {ckpt['epoch'] + 1})"
+        self.net, self.mean, self.std, self.size, info = load_member(path)
+        self.what = (f"{Path(path).stem} (shipped, sha256 {sha256(Path(path))[:12]})" if info["kind"] == "shipped model"
+                     else f"{info['arch']} {path} (epoch {info['epoch']})")
         self.net.to(device).eval()
 
     def probs(self, x: np.ndarray) -> np.ndarray:

@@ -81,6 +81,26 @@ class OnnxTeacher(nn.Module):
         return self.logits(x)
 
 
+def load_member(path: str | Path) -> tuple[nn.Module, float, float, int, dict]:
+    """A trained net to teach or average with: a shipped model (.onnx, replayed by OnnxTeacher) or a training
+    checkpoint (.pt). Returns (net, mean, std, input size, info), info naming it: name, kind, arch, val accuracy and,
+    for a checkpoint, its epoch and seed."""
+    from .models import create_model
+    from .train import load_checkpoint
+    path = Path(path)
+    if path.suffix == ".onnx":
+        net = OnnxTeacher(path)
+        info = {"name": path.stem, "kind": "shipped model", "arch": net.sidecar["training"]["arch"],
+                "valAccuracy": net.sidecar.get("metrics", {}).get("val", {}).get("accuracy")}
+        return net, net.mean, net.std, net.sidecar["input"]["height"], info
+    ckpt = load_checkpoint(path)
+    net = create_model(ckpt["arch"])
+    net.load_state_dict(ckpt["model"])
+    info = {"name": path.parent.name, "kind": "checkpoint", "arch": ckpt["arch"], "epoch": ckpt.get("epoch", -1) + 1,
+            "seed": ckpt["config"].get("seed"), "valAccuracy": ckpt.get("val", {}).get("accuracy")}
+    return net, float(ckpt["mean"]), float(ckpt["std"]), ckpt["config"]["input_size"], info
+
+
 class Teachers(nn.Module):
     """The teacher of online distillation (train --teacher A[,B,...]): shipped models (.onnx, replayed above) and/or
     training checkpoints (.pt), each in its own normalisation, frozen and always in eval mode. forward takes the
@@ -90,33 +110,19 @@ class Teachers(nn.Module):
     def __init__(self, spec: str, input_size: int):
         super().__init__()
         from .errors import UsageError
-        from .models import create_model
         from .sidecar import sha256
-        from .train import load_checkpoint
         nets, self.norm, self.members = [], [], []
         for path in [p for p in spec.split(",") if p]:
             if not Path(path).exists():
                 raise UsageError(f"--teacher {path} not found")
-            if path.endswith(".onnx"):
-                net = OnnxTeacher(path)
-                mean, std, size = net.mean, net.std, net.sidecar["input"]["height"]
-                val = net.sidecar.get("metrics", {}).get("val", {}).get("accuracy")
-                info = {"name": Path(path).stem, "kind": "shipped model", "arch": net.sidecar["training"]["arch"]}
-            else:
-                ckpt = load_checkpoint(path)
-                net = create_model(ckpt["arch"])
-                net.load_state_dict(ckpt["model"])
-                mean, std, size = ckpt["mean"], ckpt["std"], ckpt["config"]["input_size"]
-                val = ckpt.get("val", {}).get("accuracy")
-                info = {"name": Path(path).parent.name, "kind": "checkpoint", "arch": ckpt["arch"],
-                        "epoch": ckpt.get("epoch", -1) + 1, "seed": ckpt["config"].get("seed")}
+            net, mean, std, size, info = load_member(path)
             if size != input_size:
                 raise UsageError(f"--teacher {path} reads {size}px crops, not --input-size {input_size}")
             for p in net.parameters():
                 p.requires_grad_(False)
             nets.append(net.eval())
-            self.norm.append((float(mean), float(std)))
-            self.members.append({**info, "path": path, "sha256": sha256(Path(path)), "valAccuracy": val})
+            self.norm.append((mean, std))
+            self.members.append({**info, "path": path, "sha256": sha256(Path(path))})
         if not nets:
             raise UsageError("--teacher: no model given")
         self.nets = nn.ModuleList(nets)
