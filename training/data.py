@@ -50,31 +50,34 @@ def load_split(source: str | os.PathLike, split: str) -> tuple[np.ndarray, np.nd
     return load_folder(path)
 
 
-def load_folder(root: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read <root>/<label>/<image>; every label folder must be one of EMOTIONS."""
-    from PIL import Image, UnidentifiedImageError
-
+def folder_files(root: Path) -> list[tuple[Path, int]]:
+    """The images of a folder layout as (file, label) in the order load_folder reads them (sorted labels, then
+    names): FER+ votes keyed by file name (training/ferplus.py) are aligned with the pixels through this list."""
     label_dirs = sorted(p for p in Path(root).iterdir() if p.is_dir())
     if not label_dirs:
         raise DataError(f"no label folders in {root} (expected {', '.join(EMOTIONS)})")
     unknown = [p.name for p in label_dirs if p.name not in EMOTIONS]
     if unknown:
         raise DataError(f"unknown label folder(s) in {root}: {', '.join(unknown)} (expected {', '.join(EMOTIONS)})")
+    return [(file, EMOTIONS.index(d.name)) for d in label_dirs for file in sorted(d.iterdir())
+            if file.suffix.lower() in IMAGE_EXTENSIONS]
+
+
+def load_folder(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read <root>/<label>/<image>; every label folder must be one of EMOTIONS."""
+    from PIL import Image, UnidentifiedImageError
+
     images, labels = [], []
-    for label_dir in label_dirs:
-        label = EMOTIONS.index(label_dir.name)
-        for file in sorted(label_dir.iterdir()):
-            if file.suffix.lower() not in IMAGE_EXTENSIONS:
-                continue
-            try:
-                with Image.open(file) as im:
-                    im = im.convert("L")
-                    if im.size != (IMAGE_SIZE, IMAGE_SIZE):
-                        im = im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
-                    images.append(np.asarray(im, dtype=np.uint8))
-            except (UnidentifiedImageError, OSError) as err:
-                raise DataError(f"unreadable image {file}: {err}") from None
-            labels.append(label)
+    for file, label in folder_files(root):
+        try:
+            with Image.open(file) as im:
+                im = im.convert("L")
+                if im.size != (IMAGE_SIZE, IMAGE_SIZE):
+                    im = im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
+                images.append(np.asarray(im, dtype=np.uint8))
+        except (UnidentifiedImageError, OSError) as err:
+            raise DataError(f"unreadable image {file}: {err}") from None
+        labels.append(label)
     if not images:
         raise DataError(f"no images under {root}")
     return np.stack(images), np.asarray(labels, dtype=np.int64)
@@ -118,20 +121,30 @@ PACK_SUFFIX = ".npz.xz"
 PACK_FILTERS = [{"id": lzma.FILTER_DELTA, "dist": IMAGE_SIZE}, {"id": lzma.FILTER_LZMA2, "preset": 6}]
 
 
-def write_pack(source: str | os.PathLike, out: str | os.PathLike, splits=("train", "val"), val_subset: int = 0) -> dict:
+def write_pack(source: str | os.PathLike, out: str | os.PathLike, splits=("train", "val"), val_subset: int = 0,
+               votes: str | os.PathLike | None = None) -> dict:
     """Decode `splits` of a data set (any layout load_split reads) into one xz-compressed .npz. With `val_subset` N
     the val split keeps N images (a seeded stratified sample, in their original order): a GPU machine takes at most
-    64 MiB with the repository, and FER2013's train split alone packs to 47 MiB."""
+    64 MiB with the repository, and FER2013's train split alone packs to 47 MiB. With `votes` (training/ferplus.py's
+    sources) each split's FER+ votes travel along as <split>_votes, aligned with its images."""
     arrays, meta = {}, {"source": str(source)}
     for split in splits:
         x, y = load_split(source, split)
+        v = None
+        if votes is not None:
+            from .ferplus import load_votes
+            v = load_votes(votes, source, split).astype(np.float32)
+            meta["votes"] = str(votes)
         if split == "val" and 0 < val_subset < len(y):
             meta["valSubsetOf"] = len(y)
             rng = np.random.default_rng(0)
             keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:round(val_subset * (y == c).mean())]
                                            for c in range(len(EMOTIONS))]))
             x, y = x[keep], y[keep]
+            v = v[keep] if v is not None else None
         arrays[f"{split}_x"], arrays[f"{split}_y"] = x, y.astype(np.uint8)
+        if v is not None:
+            arrays[f"{split}_votes"] = v
     buf = io.BytesIO()
     np.savez(buf, **arrays, meta=np.array(json.dumps(meta)))
     out = Path(out)
@@ -170,7 +183,7 @@ def load_pack(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def pack_main(cfg) -> None:
     """python3 -m training pack: write a data set as one pack file."""
-    counts = write_pack(cfg.data, cfg.out, tuple(cfg.splits.split(",")), cfg.val_subset)
+    counts = write_pack(cfg.data, cfg.out, tuple(cfg.splits.split(",")), cfg.val_subset, cfg.ferplus)
     print(f"wrote {cfg.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if k != "bytes")
           + f" images, {counts['bytes'] / 2 ** 20:.1f} MiB")
 
@@ -180,6 +193,8 @@ def build_pack_parser(p):
     p.add_argument("--out", default="runs/fer2013" + PACK_SUFFIX)
     p.add_argument("--splits", default="train,val", help="comma-separated; never pack the test split for training")
     p.add_argument("--val-subset", type=int, default=0, help="keep this many val images (stratified; 0 = all)")
+    p.add_argument("--ferplus", default=None, help="also store each split's FER+ votes (a votes folder or file, as "
+                   "train --ferplus), so --targets ferplus trains from the pack alone")
     return p
 
 

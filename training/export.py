@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import center_crop
-from .data import EMOTIONS, load_cached, pack_meta
+from .data import EMOTIONS, DataError, load_cached, pack_meta
+from .ferplus import DEFAULT_VOTES, evaluate as ferplus_evaluate, load_votes
 from .errors import UsageError
 from .metrics import calibration_report, classification_report
 from .models import create_model
@@ -40,6 +41,18 @@ FER_EYE_Y = 0.40
 FER_EYE_DISTANCE = 0.34
 
 
+def provenance(stages: list[dict], train_cfg: dict) -> str:
+    """One sentence on what the weights learnt from and how they were chosen."""
+    ferplus = [st for st in stages if "targets" in st]
+    if not ferplus:
+        return "Trained by emolens training/ on FER2013 train (28,709 images), selected on FER2013 val (PublicTest)."
+    t = ferplus[-1]["targets"]
+    by = "FER+ majority accuracy" if t.get("selectedBy") == "ferplus" else "FER2013-label accuracy"
+    return (f"Trained by emolens training/ on FER2013 train images with the FER+ raters' vote distributions as targets "
+            f"(--targets {t['spec']}: {t.get('ferplusTargets', 0):,} images; {t.get('fer2013Fallback', 0):,} without usable "
+            f"votes on their FER2013 label), selected on FER2013 val (PublicTest) by {by}.")
+
+
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = p or argparse.ArgumentParser(description=__doc__)
     p.add_argument("--run", default="runs/default", help="run folder with best.pt and history.json")
@@ -50,6 +63,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--tta", choices=["none", "hflip"], default=None, help="default: what the run validated with")
     p.add_argument("--eye-y", type=float, default=FER_EYE_Y)
     p.add_argument("--eye-distance", type=float, default=FER_EYE_DISTANCE)
+    p.add_argument("--ferplus", default=None, help="FER+ val votes for the sidecar's metrics.val.ferplus (default: the "
+                   "run's --ferplus, else ../shared/datasets/ferplus; none found: no FER+ figures)")
     p.add_argument("--opset", type=int, default=13)
     p.add_argument("--skip-verify", action="store_true", help="don't run onnxruntime-node (not recommended)")
     p.add_argument("--ensemble", nargs="+", default=[], metavar="CKPT",
@@ -170,8 +185,13 @@ def stage(index: int, train_cfg: dict, history: list[dict]) -> dict:
         "stage": index,
         # the train.py knobs; what train.py itself added to its config (where it ran, who taught it) is kept apart
         "recipe": {k: v for k, v in train_cfg.items()
-                   if k not in ("resume", "max_steps", "limit", "cache_dir", "trained_on", "teacher_members")},
+                   if k not in ("resume", "max_steps", "limit", "cache_dir", "trained_on", "teacher_members", "target_info",
+                                "selected_by")},
         **({"trainedOn": train_cfg["trained_on"]} if train_cfg.get("trained_on") else {}),
+        # --targets ferplus / mix: how many images learnt the raters' distribution, and the truth best.pt was chosen by
+        **({"targets": {"spec": train_cfg["targets"], **train_cfg.get("target_info", {}),
+                        "selectedBy": train_cfg.get("selected_by")}}
+           if train_cfg.get("targets", "fer2013") != "fer2013" else {}),
         "command": train_command(train_cfg),
         **({"distillation": distillation(train_cfg)} if train_cfg.get("teacher") or train_cfg.get("teacher_probs") else {}),
         "epochsRun": history[-1]["epoch"] if history else 0,  # fractional where a CPU budget cut an epoch
@@ -238,6 +258,21 @@ def main(cfg: argparse.Namespace) -> dict:
               f"{quantized['weightBytesAfter'] / 1e6:.2f} MB): val accuracy {report['accuracy']:.4f} "
               f"(float {quantized['floatValAccuracy']:.4f}), same argmax as float {quantized['sameArgmaxAsFloat']:.4f}")
 
+    votes_source = cfg.ferplus or train_cfg.get("ferplus") or str(DEFAULT_VOTES)
+    try:
+        val_votes = load_votes(votes_source, val_source, "val")
+    except DataError as err:
+        if cfg.ferplus:
+            raise
+        val_votes = None
+        print(f"no FER+ figures in the sidecar ({err})")
+    if val_votes is not None:
+        fp = ferplus_evaluate(probs, y_val, val_votes)
+        report["ferplus"] = {"votes": f"{Path(votes_source).name}/val.csv" if Path(votes_source).is_dir() else Path(votes_source).name,
+                             "matched": int(np.isfinite(val_votes[:, 0]).sum()), **fp}
+        print(f"FER+ majority accuracy {fp['majority']['accuracy']:.4f} (n {fp['majority']['n']})  macro-F1 "
+              f"{fp['majority']['macroF1']:.4f}  KL {fp['distribution']['kl']:.4f}  ECE vs raters {fp['distribution']['ece']:.4f}")
+
     agreement = None
     # A quantised graph's metrics were just computed by ONNX Runtime itself; its change from the float model is in
     # weightStorage, so there is nothing left to verify.
@@ -303,7 +338,7 @@ def main(cfg: argparse.Namespace) -> dict:
         "exportCheck": agreement,
         **({"weightStorage": quantized} if quantized else {}),
         "sha256": sha256(onnx_path),
-        "provenance": "Trained by emolens training/ on FER2013 train (28,709 images), selected on FER2013 val (PublicTest).",
+        "provenance": provenance(stages, train_cfg),
         "license": "Weights: MIT (emolens). Training data FER2013: research use; see docs/model-card.md.",
     }
     write_sidecar(out / f"{cfg.name}.onnx", sidecar)

@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from .augment import center_crop, mix, random_affine, random_crop, random_erasing, random_photometric
-from .data import EMOTIONS, class_counts, load_cached
+from .data import EMOTIONS, DataError, class_counts, load_cached
 from .errors import UsageError
+from .ferplus import DEFAULT_VOTES, load_votes
 from .metrics import calibration_report, classification_report
 from .models import count_macs, count_parameters, create_model
 
@@ -93,6 +94,18 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a("--teacher-probs", default=None, help="offline distillation: the train-set probabilities cached by "
       "`python3 -m training ensemble` (one per image, of its un-augmented crop and mirror) stand in for --teacher")
     a("--kd-temperature", type=float, default=2.0, help="softmax temperature of both sides of the distillation term")
+    a("--targets", default="fer2013", help="what the label term learns: fer2013 (the one-hot label), ferplus (the FER+ "
+      "raters' vote distribution, soft-target cross-entropy) or mix:<w> (w * FER+ + (1 - w) * one-hot)")
+    a("--ferplus", default=str(DEFAULT_VOTES), help="FER+ votes: a folder with train.csv/val.csv (file,row,votes...) or "
+      "Microsoft's fer2013new.csv (with --data fer2013.csv); also gives the val figures by FER+ majority")
+    a("--ferplus-min-votes", type=int, default=1, help="drop an emotion's votes below this count (2: the FER+ paper's "
+      "outlier removal of single votes)")
+    a("--ferplus-max-unknown", type=float, default=0.5, help="an image with more than this share of unknown/not-a-face "
+      "votes has no FER+ target")
+    a("--ferplus-missing", choices=["fer2013", "drop"], default="fer2013", help="images without a usable FER+ target: "
+      "train on their one-hot FER2013 label, or leave them out")
+    a("--select", choices=["auto", "fer2013", "ferplus"], default="auto", help="best.pt is the best val accuracy by "
+      "this truth (auto: ferplus majority when the targets use FER+, else fer2013)")
     return p
 
 
@@ -157,6 +170,26 @@ def main(cfg: argparse.Namespace) -> dict:
     n_train_full = len(x_train)
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
+    # Label-term targets: one-hot FER2013 labels or the FER+ raters' distributions (training/ferplus.py).
+    from .ferplus import evaluate as ferplus_evaluate, targets as make_targets
+    val_votes = None
+    try:
+        val_votes = load_votes(cfg.ferplus, cfg.val_data or cfg.data, "val")
+    except DataError as err:
+        if cfg.targets != "fer2013":
+            raise
+        print(f"no FER+ val figures ({err})", flush=True)
+    train_votes = load_votes(cfg.ferplus, cfg.data, "train")[:len(x_train)] if cfg.targets != "fer2013" else None
+    t_train, keep, target_info = make_targets(cfg.targets, y_train, train_votes, cfg.ferplus_min_votes,
+                                              cfg.ferplus_max_unknown, cfg.ferplus_missing)
+    x_train, y_train, t_train = x_train[keep], y_train[keep], t_train[keep]
+    cfg.target_info = target_info
+    select = cfg.select if cfg.select != "auto" else ("fer2013" if cfg.targets == "fer2013" or val_votes is None else "ferplus")
+    if select == "ferplus" and val_votes is None:
+        raise UsageError("--select ferplus needs FER+ val votes (--ferplus)")
+    cfg.selected_by = select
+    if cfg.targets != "fer2013":
+        print(f"targets {cfg.targets}: {target_info}; best.pt by {select} val accuracy", flush=True)
     counts = class_counts(y_train)
     mean, std = float(x_train.mean() / 255), float(x_train.std() / 255)
     print(f"train {len(x_train)}  val {len(x_val)}  classes {dict(zip(EMOTIONS, counts.tolist()))}", flush=True)
@@ -251,13 +284,16 @@ def main(cfg: argparse.Namespace) -> dict:
             raise UsageError("--teacher and --teacher-probs: choose one")
         from .ensemble import load_teacher_probs
         # log-probabilities act as logits: softmax(log p / T) is p softened at temperature T
-        teacher_logp = torch.from_numpy(np.log(np.clip(load_teacher_probs(cfg.teacher_probs, n_train_full)[:len(x_train)], 1e-8, 1)))
+        probs_train = load_teacher_probs(cfg.teacher_probs, n_train_full)[:len(keep)][keep]  # --limit, then --targets' drops
+        teacher_logp = torch.from_numpy(np.log(np.clip(probs_train, 1e-8, 1)))
         teacher_logp = teacher_logp.to(device)
         print(f"distilling from cached targets {cfg.teacher_probs} (alpha {cfg.kd_alpha}, T {cfg.kd_temperature})",
               flush=True)
 
     x_train_t = torch.from_numpy(x_train).to(device)  # 28,709 x 48 x 48 uint8: 66 MB, on the GPU too
     y_train_t = torch.from_numpy(y_train).to(device)
+    soft = cfg.targets != "fer2013"
+    t_train_t = torch.from_numpy(t_train).to(device) if soft else None
     epochs_without_gain, epoch_best_acc = 0, best_acc
     budget_s = cfg.cpu_budget_min * 60
     eval_every_s = cfg.eval_every_min * 60 if budget_s else 0
@@ -281,6 +317,7 @@ def main(cfg: argparse.Namespace) -> dict:
             c0, w0 = time.process_time(), time.perf_counter()
             idx = order[pos:pos + cfg.batch_size]
             xb, yb = normalize(x_train_t[idx], mean, std), y_train_t[idx]
+            tb = t_train_t[idx] if soft else yb  # what the label term learns: soft targets or class indices
             xb = random_affine(xb, cfg.rotate, cfg.zoom, cfg.shift, cfg.shear, bool(cfg.flip))
             xb = random_crop(xb, cfg.input_size)
             if cfg.contrast or cfg.brightness or cfg.blur:
@@ -292,13 +329,13 @@ def main(cfg: argparse.Namespace) -> dict:
                 for g in opt.param_groups:
                     g["lr"] = lr_at(step, spent())
             if cfg.mix != "none" and random.random() < cfg.mix_prob:
-                xb, ya, yb2, lam = mix(xb, yb, cfg.mix, cfg.mix_alpha)
+                xb, ta, tb2, lam = mix(xb, tb, cfg.mix, cfg.mix_alpha)
                 logits = model(xb)
-                loss = lam * F.cross_entropy(logits, ya, weights, label_smoothing=cfg.label_smoothing) + \
-                    (1 - lam) * F.cross_entropy(logits, yb2, weights, label_smoothing=cfg.label_smoothing)
+                loss = lam * F.cross_entropy(logits, ta, weights, label_smoothing=cfg.label_smoothing) + \
+                    (1 - lam) * F.cross_entropy(logits, tb2, weights, label_smoothing=cfg.label_smoothing)
             else:
                 logits = model(xb)
-                loss = F.cross_entropy(logits, yb, weights, label_smoothing=cfg.label_smoothing)
+                loss = F.cross_entropy(logits, tb, weights, label_smoothing=cfg.label_smoothing)
             if teacher is not None:  # the teacher sees exactly the student's (possibly mixed) view, as 0..1 pixels
                 teacher_logits = teacher(xb * std + mean)
                 loss = (1 - cfg.kd_alpha) * loss + \
@@ -329,6 +366,7 @@ def main(cfg: argparse.Namespace) -> dict:
         val_cpu_s += time.process_time() - c0
         report = {**classification_report(y_val, probs.argmax(1)), **calibration_report(y_val, probs)}
         val_loss = float(-np.log(np.clip(probs[np.arange(len(y_val)), y_val], 1e-7, 1)).mean())
+        fp = ferplus_evaluate(probs, y_val, val_votes) if val_votes is not None else None
         wall_s += time.time() - t0
         row = {
             # a whole number at an epoch's end; a fraction where --eval-every-min or the budget cut an epoch
@@ -342,12 +380,18 @@ def main(cfg: argparse.Namespace) -> dict:
             "val_ece": report["ece"],
             "val_recall": {k: v["recall"] for k, v in report["perClass"].items()},
         }
+        if fp:
+            row.update({"val_ferplus_acc": fp["majority"]["accuracy"], "val_ferplus_macro_f1": fp["majority"]["macroF1"],
+                        "val_ferplus_ce": fp["distribution"]["crossEntropy"], "val_ferplus_kl": fp["distribution"]["kl"],
+                        "val_ferplus_ece": fp["distribution"]["ece"],
+                        "val_ferplus_recall": {k: v["recall"] for k, v in fp["majority"]["perClass"].items()}})
+        score = fp["majority"]["accuracy"] if select == "ferplus" else report["accuracy"]
         history.append(row)
         if plateau and epoch_done:
-            plateau.step(report["accuracy"])
-        improved = report["accuracy"] > best_acc
+            plateau.step(score)
+        improved = score > best_acc
         if improved:
-            best_acc = report["accuracy"]
+            best_acc = score
         if epoch_done:
             epochs_without_gain = 0 if best_acc > epoch_best_acc else epochs_without_gain + 1
             epoch_best_acc = best_acc
@@ -357,7 +401,10 @@ def main(cfg: argparse.Namespace) -> dict:
         print(f"epoch {row['epoch']:>7}{of_epochs}  {row['seconds']:5.0f}s{budget}  lr {row['lr']:.4f}  "
               f"train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}  "
               f"val loss {val_loss:.3f} acc {report['accuracy']:.4f} F1 {report['macroF1']:.3f} ECE {report['ece']:.3f}  "
-              f"recall {recalls}{'  *' if improved else ''}", flush=True)
+              f"recall {recalls}"
+              + (f"  | FER+ acc {fp['majority']['accuracy']:.4f} F1 {fp['majority']['macroF1']:.3f} "
+                 f"KL {fp['distribution']['kl']:.3f} ECE {fp['distribution']['ece']:.3f}" if fp else "")
+              + f"{'  *' if improved else ''}", flush=True)
 
         if epoch_done:
             epoch, order, pos = epoch + 1, None, 0
@@ -374,7 +421,7 @@ def main(cfg: argparse.Namespace) -> dict:
         os.replace(out / "last.pt.tmp", out / "last.pt")
         if improved:
             torch.save({"model": ckpt["model"], "epoch": ckpt["epoch"], "history_row": len(history) - 1,
-                        "val": report, **meta}, out / "best.pt")
+                        "val": report, "val_ferplus": fp, **meta}, out / "best.pt")
         (out / "history.json").write_text(json.dumps(history, indent=1))
         if cfg.max_steps and step >= cfg.max_steps:
             break
@@ -385,5 +432,5 @@ def main(cfg: argparse.Namespace) -> dict:
         print(f"{cfg.budget_clock.upper() if cfg.budget_clock == 'cpu' else 'wall-clock'} budget reached: "
               f"{train_cpu_s / 60:.2f} CPU-min of training (+{val_cpu_s / 60:.2f} validating), "
               f"{step_wall_s / 60:.2f} min of training steps, {wall_s / 60:.1f} min wall", flush=True)
-    print(f"best val acc {best_acc:.4f}; checkpoints in {out}", flush=True)
+    print(f"best val acc ({select}) {best_acc:.4f}; checkpoints in {out}", flush=True)
     return {"best_acc": best_acc, "history": history}
