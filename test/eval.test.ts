@@ -18,6 +18,7 @@ import { tinyModelLogits, tinySidecar, writeTinyModel } from './helpers/tiny-mod
 
 const ROOT = join(import.meta.dirname, '..');
 const SHARED_VAL = join(ROOT, '..', 'shared', 'datasets', 'fer2013', 'val');
+const SHARED_FERPLUS = join(ROOT, '..', 'shared', 'datasets', 'ferplus', 'val.csv');
 const SHIPPED_MODEL = join(MODELS_DIR, 'emolens-fer.onnx');
 const SAMPLE_PHOTO = samplePhotos()[0];
 const run = promisify(execFile);
@@ -230,6 +231,75 @@ describe('emolens eval', () => {
   });
 });
 
+const VOTE_HEADER = 'neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF';
+const VOTE_COLUMN: Record<Emotion, number> = { angry: 4, disgust: 5, fear: 6, happy: 1, neutral: 0, sad: 3, surprise: 2 };
+/** 10 FER+ votes: `agree` for `label`, the rest unknown. */
+function votesFor(label: Emotion, agree = 7): number[] {
+  const v = new Array<number>(10).fill(0);
+  v[VOTE_COLUMN[label]] = agree;
+  v[8] = 10 - agree;
+  return v;
+}
+
+describe('emolens eval --labels (FER+ votes)', () => {
+  it('scores the same predictions by FER+ majority and against the raters\' distribution', async () => {
+    const { root, modelPath } = await makeEvalSet();
+    // The raters side with what the tiny model says on every face but: #0 (no FER+ row) and #1 (a tie: no majority).
+    const said: Emotion[] = ['angry', 'happy', 'happy', 'neutral', 'sad', 'surprise', 'fear', 'disgust', 'surprise', 'neutral', 'disgust', 'sad'];
+    const truth: Emotion[] = ['angry', 'happy', 'happy', 'neutral', 'sad', 'surprise', 'fear', 'disgust', 'happy', 'sad', 'angry', 'neutral'];
+    const rows = truth.map((label, i) => {
+      const file = `val/${label}/${i}.png`;
+      if (i === 0) return `${file},,,,,,,,,,,`;
+      const v = i === 1 ? [5, 5, 0, 0, 0, 0, 0, 0, 0, 0] : votesFor(said[i]);
+      return `${file},${i},${v.join(',')}`;
+    });
+    mkdirSync(join(root, 'ferplus'));
+    writeFileSync(join(root, 'ferplus', 'val.csv'), `file,row,${VOTE_HEADER}\n${rows.join('\n')}\n`);
+    const result = await evaluate({ data: root, model: modelPath, labels: join(root, 'ferplus') });
+    assert.equal(result.accuracy, 8 / 12, 'the FER2013-label figures are unchanged');
+    const f = result.ferplus!;
+    assert.equal(f.matched, 11);
+    assert.equal(f.majority.n, 10);
+    assert.equal(f.majority.accuracy, 1);
+    assert.equal(f.majority.perClass.sad.support, 2);
+    assert.equal(f.distribution.n, 11);
+    assert.ok(f.distribution.kl >= 0 && f.distribution.crossEntropy >= f.distribution.kl);
+    assert.ok(f.distribution.raterAgreement > 0.5 && f.distribution.raterAgreement <= 1);
+
+    // The CLI prints both truths, and the HTML report shows the second confusion matrix.
+    const report = join(root, 'report.html');
+    const cli = await emolens('eval', '--data', root, '--model', modelPath, '--labels', join(root, 'ferplus', 'val.csv'), '--report', report);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^majority accuracy\s+100\.0%/m);
+    assert.match(cli.stdout, /confusion matrix by FER\+ majority/);
+    const html = readFileSync(report, 'utf8');
+    assert.match(html, /Against ten raters \(FER\+\)/);
+    assert.equal(html.match(/<table class="heatmap">/g)?.length, 2);
+
+    const missing = await emolens('eval', '--data', root, '--model', modelPath, '--labels', join(root, 'nope.csv'));
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^error: FER\+ votes not found: /m);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /);
+  });
+
+  it('reads Microsoft\'s fer2013new.csv beside a Kaggle fer2013.csv (aligned by row)', async () => {
+    const { modelPath } = await makeEvalSet();
+    const dir = mkdtempSync(join(tmpdir(), 'emolens-ferplus-'));
+    const kaggle = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
+    const faces: Array<[Emotion, Emotion, string]> = [['happy', 'happy', 'PublicTest'], ['sad', 'neutral', 'Training'], ['sad', 'fear', 'PublicTest']];
+    const csv = ['emotion,pixels,Usage', ...faces.map(([label, said, usage], i) => `${kaggle.indexOf(label)},${Array.from(cropPredictedAs(said, i).data).join(' ')},${usage}`)];
+    writeFileSync(join(dir, 'fer2013.csv'), `${csv.join('\n')}\n`);
+    // Rows 0 and 2 are PublicTest (val); row 2's raters say what the model says, row 0's say neutral.
+    const votes = [votesFor('neutral', 8), votesFor('neutral', 8), votesFor('fear', 6)];
+    writeFileSync(join(dir, 'fer2013new.csv'), `Usage,Image name,${VOTE_HEADER}\n${votes.map((v, i) => `${faces[i][2]},fer${i}.png,${v.join(',')}`).join('\n')}\n`);
+    const result = await evaluate({ data: join(dir, 'fer2013.csv'), model: modelPath, labels: join(dir, 'fer2013new.csv') });
+    assert.equal(result.n, 2);
+    assert.equal(result.ferplus!.majority.n, 2);
+    assert.deepEqual(result.ferplus!.majority.perClass.neutral.support, 1);
+    assert.equal(result.ferplus!.majority.accuracy, 0.5);
+  });
+});
+
 describe('emolens eval on FER2013 val', () => {
   const skip = !existsSync(SHARED_VAL)
     ? `FER2013 not found at ${SHARED_VAL} (../shared is absent)`
@@ -244,5 +314,15 @@ describe('emolens eval on FER2013 val', () => {
     const shipped = sidecar.metrics.val.accuracy as number;
     assert.ok(Math.abs(result.accuracy - shipped) < 0.08, `accuracy ${result.accuracy} vs sidecar val ${shipped}`);
     assert.ok(result.accuracy > 0.5, `accuracy ${result.accuracy}`);
+  });
+
+  it('scores 300 val images by FER+ majority close to the sidecar\'s FER+ figure', { skip: skip || (!existsSync(SHARED_FERPLUS) && `FER+ votes not found at ${SHARED_FERPLUS}`) }, async () => {
+    const sidecar = JSON.parse(readFileSync(SHIPPED_MODEL.replace(/\.onnx$/, '.json'), 'utf8'));
+    const result = await evaluate({ data: SHARED_VAL, limit: 300, labels: SHARED_FERPLUS, split: 'val' });
+    const f = result.ferplus!;
+    assert.ok(f.matched >= 290, `matched ${f.matched}`);
+    const shipped = sidecar.metrics.val.ferplus.majority.accuracy as number;
+    // ~280 majority images at an accuracy near 0.85: about 2.1 points sampling error (1 sd); allow 3 sd.
+    assert.ok(Math.abs(f.majority.accuracy - shipped) < 0.065, `FER+ accuracy ${f.majority.accuracy} vs sidecar ${shipped}`);
   });
 });

@@ -65,6 +65,8 @@ export interface ModelBench {
   macs?: number;
   /** FER2013 validation accuracy from its sidecar, if it has one. */
   valAccuracy?: number;
+  /** FER+ majority accuracy on the same val images (the ten raters' label), from its sidecar (model v4 on). */
+  valFerplusAccuracy?: number;
   /** ONNX Runtime's default threads. */
   timing: ClassifierTiming;
   singleThread: ClassifierTiming;
@@ -274,6 +276,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       parameters: m.sidecar.parameters,
       macs: m.sidecar.macs,
       valAccuracy: m.sidecar.metrics?.val?.accuracy,
+      valFerplusAccuracy: m.sidecar.metrics?.val?.ferplus?.majority.accuracy,
       timing,
       singleThread,
       ratios: peers.map((c) => ({

@@ -47,6 +47,13 @@ export interface EvalMetrics extends ClassificationMetrics {
   ece?: number;
   /** The reliability diagram's bins behind `ece`; absent in older sidecars. */
   reliability?: ReliabilityBin[];
+  /** The same predictions against the FER+ raters (src/eval/ferplus.ts); absent in sidecars before model v4. */
+  ferplus?: {
+    votes?: string;
+    matched: number;
+    majority: ClassificationMetrics & { ece: number; reliability: ReliabilityBin[] };
+    distribution: { n: number; crossEntropy: number; kl: number; ece: number; raterAgreement: number };
+  };
 }
 
 export interface EmotionModelSidecar {

@@ -74,7 +74,8 @@ function modelLine(m: ModelBench): string {
   const facts = [
     m.parameters ? `${m.parameters.toLocaleString('en-US')} params` : '',
     m.macs ? `${(m.macs / 1e6).toFixed(1)} M multiply-adds per face` : '',
-    m.valAccuracy ? `${(100 * m.valAccuracy).toFixed(1)}% FER2013 val` : '',
+    m.valFerplusAccuracy ? `${(100 * m.valFerplusAccuracy).toFixed(1)}% FER+ majority val` : '',
+    m.valAccuracy ? `${(100 * m.valAccuracy).toFixed(1)}% FER2013-label val` : '',
   ].filter(Boolean);
   return `${m.name}${facts.length ? `: ${facts.join(', ')}` : ''}`;
 }

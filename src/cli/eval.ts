@@ -5,7 +5,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { EmotionModelSidecar } from '../classify/contract.js';
+import type { EmotionModelSidecar, EvalMetrics } from '../classify/contract.js';
+import type { FerPlusMetrics } from '../eval/ferplus.js';
 import { DEFAULT_EMOTION_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
 import { evaluateWithSidecar, type EvalResult, type SaliencyExample } from '../eval/evaluate.js';
@@ -25,9 +26,10 @@ export function register(program: Command): void {
     .option('--report <file.html>', 'also write a self-contained HTML report')
     .option('--batch-size <n>', 'faces per model run', '64')
     .option('--limit <n>', 'score at most n images (folders: an even sample across classes; CSV: the first rows)')
+    .option('--labels <votes>', 'also score against the FER+ raters: a votes CSV (file,row,neutral,...,NF), a folder with <split>.csv, or Microsoft\'s fer2013new.csv (with a fer2013.csv --data)')
     .option('--detect', 'images are photos: detect and align the face first (images without a face are skipped)')
     .option('--saliency [n]', 'with --report: show n right and n wrong faces per class with their saliency maps (default 3; embeds your faces in the report)')
-    .action(async (opts: { data: string; split: string; model: string; json?: boolean; report?: string; batchSize: string; limit?: string; detect?: boolean; saliency?: string | boolean }) => {
+    .action(async (opts: { data: string; split: string; model: string; json?: boolean; report?: string; batchSize: string; limit?: string; detect?: boolean; saliency?: string | boolean; labels?: string }) => {
       if (!isSplit(opts.split)) throw new UsageError(`invalid --split: ${opts.split} (expected ${SPLITS.join(', ')})`);
       if (opts.saliency !== undefined && !opts.report) throw new UsageError('--saliency adds a section to the HTML report: add --report <file.html>');
       const saliencyExamples = opts.saliency === undefined || opts.saliency === false ? 0 : opts.saliency === true ? 3 : positiveInt(opts.saliency, '--saliency');
@@ -39,7 +41,7 @@ export function register(program: Command): void {
       let examples: SaliencyExample[];
       try {
         ({ result, sidecar, examples } = await evaluateWithSidecar({
-          data: opts.data, split: opts.split, model: opts.model, batchSize, limit, detect: opts.detect, saliencyExamples,
+          data: opts.data, split: opts.split, model: opts.model, batchSize, limit, detect: opts.detect, saliencyExamples, labels: opts.labels,
           onProgress: progress?.update,
           onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
         }));
@@ -117,6 +119,7 @@ export function formatEvalResult(result: EvalResult, sidecar?: EmotionModelSidec
     const gap = `${b.accuracy >= b.confidence ? '+' : '−'}${pct(Math.abs(b.accuracy - b.confidence))}`;
     lines.push(`${range.padEnd(14)}${[String(b.count), pct(b.confidence), pct(b.accuracy), gap].map((v) => v.padStart(10)).join('')}`);
   }
+  if (result.ferplus) lines.push('', ...formatFerPlus(result.ferplus, shipped?.ferplus));
   if (result.skippedExamples.length) {
     lines.push('');
     lines.push(`skipped ${result.skipped} image(s):`);
@@ -124,6 +127,35 @@ export function formatEvalResult(result: EvalResult, sidecar?: EmotionModelSidec
     if (result.skipped > result.skippedExamples.length) lines.push(`  … and ${result.skipped - result.skippedExamples.length} more`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The FER+ block of the readable report: majority figures and per-class table, distance to the raters. */
+function formatFerPlus(f: FerPlusMetrics, shipped?: EvalMetrics['ferplus']): string[] {
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  const m = f.majority;
+  const d = f.distribution;
+  const was = (v: number | undefined, fmt: (x: number) => string): string => (v === undefined ? '' : `   (sidecar: ${fmt(v)})`);
+  const lines = [`FER+ raters (${f.votes}): ${f.matched} scored images have votes`];
+  lines.push(`majority accuracy  ${pct(m.accuracy).padStart(6)}${was(shipped?.majority.accuracy, pct)}   (${m.n} images with a unique top emotion vote)`);
+  lines.push(`majority macro-F1  ${pct(m.macroF1).padStart(6)}${was(shipped?.majority.macroF1, pct)}`);
+  lines.push(`majority ECE       ${m.ece.toFixed(3).padStart(6)}${was(shipped?.majority.ece, (x) => x.toFixed(3))}`);
+  lines.push(`KL(raters||model)  ${d.kl.toFixed(3).padStart(6)}${was(shipped?.distribution.kl, (x) => x.toFixed(3))}   cross-entropy ${d.crossEntropy.toFixed(3)} nats (${d.n} images)`);
+  lines.push(`ECE vs raters      ${d.ece.toFixed(3).padStart(6)}${was(shipped?.distribution.ece, (x) => x.toFixed(3))}   (confidence against the share of raters agreeing)`);
+  lines.push(`rater agreement    ${pct(d.raterAgreement).padStart(6)}   (share of raters who chose the model's top label)`);
+  lines.push('');
+  const labels = m.confusionMatrix.labels;
+  const w = Math.max(9, ...labels.map((l) => l.length)) + 1;
+  lines.push(`${'FER+'.padEnd(w)}${['precision', 'recall', 'F1', 'support'].map((h) => h.padStart(10)).join('')}`);
+  for (const l of labels) {
+    const c = m.perClass[l];
+    lines.push(`${l.padEnd(w)}${[pct(c.precision), pct(c.recall), pct(c.f1), String(c.support)].map((v) => v.padStart(10)).join('')}`);
+  }
+  lines.push('');
+  lines.push('confusion matrix by FER+ majority (rows: raters\' label, columns: predicted)');
+  const cw = Math.max(...labels.map((l) => l.length), ...m.confusionMatrix.matrix.flat().map((v) => String(v).length)) + 2;
+  lines.push(`${''.padEnd(w)}${labels.map((l) => l.padStart(cw)).join('')}`);
+  m.confusionMatrix.matrix.forEach((row, i) => lines.push(`${labels[i].padEnd(w)}${row.map((v) => String(v).padStart(cw)).join('')}`));
+  return lines;
 }
 
 async function progressBar(): Promise<{ update: (fraction: number, scored: number) => void; stop: () => void }> {

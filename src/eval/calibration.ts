@@ -48,7 +48,11 @@ export class CalibrationBins {
     this.correctCounts = new Array<number>(binCount).fill(0);
   }
 
-  add(confidence: number, correct: boolean): void {
+  /**
+   * One face: its top-1 confidence and whether that class is right — or, against a distribution of raters (FER+),
+   * the share of raters who chose it (a random rater's agreement; src/eval/ferplus.ts).
+   */
+  add(confidence: number, correct: boolean | number): void {
     if (!Number.isFinite(confidence) || confidence < -1e-6 || confidence > 1 + 1e-6) {
       throw new RangeError(`confidence must be in [0, 1]: ${confidence}`);
     }
@@ -57,7 +61,7 @@ export class CalibrationBins {
     const bin = binIndex(c, this.binCount);
     this.counts[bin]++;
     this.confidenceSums[bin] += c;
-    if (correct) this.correctCounts[bin]++;
+    this.correctCounts[bin] += typeof correct === 'number' ? correct : correct ? 1 : 0;
   }
 
   get n(): number {

@@ -22,6 +22,7 @@ import { batches, evenSample, listFolderDataset, openDataset, type Split } from 
 import { dominantEmotion, EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import type { GrayImage } from '../types.js';
 import { CalibrationBins, type CalibrationMetrics } from './calibration.js';
+import { FerPlusScorer, FerPlusVotes, type FerPlusMetrics, type VoteKey } from './ferplus.js';
 import { ConfusionMatrix, type ClassificationMetrics } from './metrics.js';
 
 export interface EvalOptions {
@@ -43,6 +44,11 @@ export interface EvalOptions {
    * saliency map of the predicted label (src/explain/; the report's "why" section). Default 0: keep no faces.
    */
   saliencyExamples?: number;
+  /**
+   * FER+ votes (a votes CSV, a folder with `<split>.csv`, or Microsoft's fer2013new.csv for a fer2013.csv data set):
+   * adds `ferplus`, the figures by FER+ majority and against the raters' distribution (src/eval/ferplus.ts).
+   */
+  labels?: string;
 }
 
 /** One kept face of `saliencyExamples`: the crop is the user's data, so only the report (opt-in) shows it. */
@@ -89,6 +95,8 @@ export interface EvalResult extends ClassificationMetrics, CalibrationMetrics {
   /** Images that could not be scored (unreadable, or no face found with --detect); not in the metrics. */
   skipped: number;
   skippedExamples: Array<{ source: string; reason: string }>;
+  /** With `labels`: the same predictions scored against the FER+ raters (the FER2013-label figures are the rest). */
+  ferplus?: FerPlusMetrics;
 }
 
 const MAX_SKIP_EXAMPLES = 20;
@@ -118,11 +126,13 @@ export async function evaluateWithSidecar(options: EvalOptions): Promise<{ resul
     skippedCount++;
     if (skipped.length < MAX_SKIP_EXAMPLES) skipped.push({ source, reason });
   };
-  const score = (labels: Emotion[], probabilities: EmotionProbabilities[]): void => {
+  const ferplus = options.labels ? new FerPlusScorer(await FerPlusVotes.load(options.labels, split)) : null;
+  const score = (labels: Emotion[], probabilities: EmotionProbabilities[], keys: VoteKey[]): void => {
     probabilities.forEach((p, i) => {
       const predicted = dominantEmotion(p);
       matrix.add(labels[i], predicted);
       calibration.add(p[predicted], predicted === labels[i]);
+      ferplus?.add(keys[i], p);
     });
   };
 
@@ -141,16 +151,18 @@ export async function evaluateWithSidecar(options: EvalOptions): Promise<{ resul
       const faces: GrayImage[] = [];
       const labels: Emotion[] = [];
       const sources: string[] = [];
+      const keys: VoteKey[] = [];
       for (const item of batch) {
         if (item.ok) {
           faces.push(item.image);
           labels.push(item.label);
           sources.push(item.source);
+          keys.push(item.row === undefined ? { file: item.source } : { row: item.row });
         } else skip(item.source, item.reason);
       }
       if (faces.length) {
         const probabilities = await classifier.classify(faces);
-        score(labels, probabilities);
+        score(labels, probabilities, keys);
         collector.offer(sources, labels, faces, probabilities);
       }
       options.onProgress?.(dataset.progress(), matrix.n);
@@ -170,6 +182,7 @@ export async function evaluateWithSidecar(options: EvalOptions): Promise<{ resul
     data: options.data,
     skipped: skippedCount,
     skippedExamples: skipped,
+    ...(ferplus ? { ferplus: ferplus.metrics() } : {}),
   };
   return { result, sidecar, examples };
 }
@@ -181,7 +194,7 @@ async function scoreDetected(
   batchSize: number,
   ort: OrtModule,
   emotion: { bytes: Uint8Array; sidecar: EmotionModelSidecar },
-  score: (labels: Emotion[], p: EmotionProbabilities[]) => void,
+  score: (labels: Emotion[], p: EmotionProbabilities[], keys: VoteKey[]) => void,
   skip: (source: string, reason: string) => void,
   collector: ExampleCollector,
 ): Promise<{ split: Split | null; elapsedMs: number; examples: SaliencyExample[] }> {
@@ -202,7 +215,7 @@ async function scoreDetected(
   const flush = async (): Promise<void> => {
     if (crops.length) {
       const probabilities = await analyzer.classifyCrops(crops);
-      score(labels, probabilities);
+      score(labels, probabilities, sources.map((file) => ({ file })));
       collector.offer(sources, labels, crops, probabilities);
     }
     crops = [];

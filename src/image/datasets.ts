@@ -32,6 +32,8 @@ export interface LabelledFace {
   source: string;
   label: Emotion;
   image: GrayImage;
+  /** A fer2013.csv image's data row (0-based, header and blank lines not counted): FER+ votes are keyed by it. */
+  row?: number;
 }
 
 /** An image that could not be used (unreadable file); eval counts and reports these instead of stopping. */
@@ -196,10 +198,12 @@ async function openCsvDataset(file: string, options: DatasetOptions, bytes: numb
       stream.on('data', (chunk) => (bytesRead += chunk.length));
       const lines = createInterface({ input: stream, crlfDelay: Infinity });
       let line = 0;
+      let row = -1;
       try {
         for await (const text of lines) {
           line++;
           if (line === 1 || text.trim() === '') continue;
+          row++;
           const fields = splitCsvLine(text);
           if (fields.length !== columns.count) {
             throw badRow(file, line, `${fields.length} fields, expected ${columns.count}`);
@@ -207,7 +211,7 @@ async function openCsvDataset(file: string, options: DatasetOptions, bytes: numb
           if (fields[columns.usage].trim() !== usage) continue;
           const { label, image } = parseFerRow(fields[columns.emotion], fields[columns.pixels], file, line);
           yielded++;
-          yield { ok: true, source: `${file}:${line}`, label, image: image.width === size ? image : resizeGrayBilinear(image, size, size) };
+          yield { ok: true, source: `${file}:${line}`, row, label, image: image.width === size ? image : resizeGrayBilinear(image, size, size) };
           if (yielded >= limit) break;
         }
       } finally {

@@ -10,6 +10,7 @@
 import type { EmotionModelSidecar } from '../classify/contract.js';
 import type { CalibrationMetrics } from '../eval/calibration.js';
 import type { EvalResult } from '../eval/evaluate.js';
+import type { FerPlusMetrics } from '../eval/ferplus.js';
 import { rowNormalized, type ClassificationMetrics } from '../eval/metrics.js';
 
 export interface ReportModelInfo {
@@ -48,6 +49,8 @@ export interface EvalReportData {
   mode?: 'crops' | 'detect';
   /** `eval --saliency`: right and wrong faces per true class with their maps (embeds the user's faces: opt-in). */
   saliency?: SaliencyReport;
+  /** `eval --labels`: the same predictions against the FER+ raters, and the sidecar's FER+ figures to compare with. */
+  ferplus?: { run: FerPlusMetrics; shipped?: Omit<FerPlusMetrics, 'votes'> & { votes?: string } };
 }
 
 /** One face in the saliency section: images as data: URLs (the caller encodes them; this module stays pure). */
@@ -114,6 +117,7 @@ ${headline(report)}
   <div class="chart"><canvas id="perClassChart" aria-label="Per-class precision, recall and F1 bar chart"></canvas></div>
   ${perClassTable(m)}
 </section>
+${report.ferplus ? ferplusSection(report.ferplus) : ''}
 ${report.calibration ? calibrationSection(report.calibration) : ''}
 ${curves ? trainingSection(curves) : ''}
 ${report.saliency ? saliencySection(report.saliency) : ''}
@@ -154,6 +158,32 @@ ${report.calibration ? eceTile(report.calibration.ece, shipped?.ece) : ''}
     <div class="sub">decode + classify, this machine</div></div>
   <div class="tile"><div class="label">Best / worst class</div><div class="value small">${esc(best)} <small>${pct(m.perClass[best]?.f1 ?? 0)}</small></div>
     <div class="sub">${esc(worst)} F1 ${pct(m.perClass[worst]?.f1 ?? 0)}</div></div>
+</section>`;
+}
+
+/** The FER+ truth beside the FER2013 one: tiles, and the majority confusion matrix next to the label one above. */
+function ferplusSection(f: NonNullable<EvalReportData['ferplus']>): string {
+  const { run, shipped } = f;
+  const m = run.majority;
+  const d = run.distribution;
+  const vs = (now: number, then: number | undefined, digits: 'pct' | 'num'): string =>
+    then === undefined || !Number.isFinite(then) ? '' : `<div class="sub">sidecar ${digits === 'pct' ? pct(then) : then.toFixed(3)}</div>`;
+  return `<section class="card" id="ferplus">
+  <h2>Against ten raters (FER+)</h2>
+  <p class="hint">The same predictions scored against FER+: every image relabelled by 10 people. <b>Majority</b>: the
+  ${m.n.toLocaleString('en-US')} images whose top vote is unique and an emotion, labelled with it. <b>Distribution</b>: how far
+  the model's probabilities are from the raters' vote shares (${d.n.toLocaleString('en-US')} images; contempt, unknown and
+  not-a-face votes left out). ${run.matched.toLocaleString('en-US')} of the scored images have votes.</p>
+  <div class="tiles">
+  <div class="tile"><div class="label">FER+ majority accuracy</div><div class="value">${pct(m.accuracy)}</div>${vs(m.accuracy, shipped?.majority.accuracy, 'pct')}</div>
+  <div class="tile"><div class="label">FER+ macro-F1</div><div class="value">${pct(m.macroF1)}</div>${vs(m.macroF1, shipped?.majority.macroF1, 'pct')}</div>
+  <div class="tile"><div class="label">KL to raters</div><div class="value">${d.kl.toFixed(3)}<small> nats</small></div>${vs(d.kl, shipped?.distribution.kl, 'num')}</div>
+  <div class="tile"><div class="label">ECE vs raters</div><div class="value">${d.ece.toFixed(3)}</div>${vs(d.ece, shipped?.distribution.ece, 'num')}</div>
+  <div class="tile"><div class="label">Rater agreement</div><div class="value">${pct(d.raterAgreement)}</div><div class="sub">share of raters who chose the model's top label</div></div>
+  </div>
+  <h3>Confusion matrix by FER+ majority</h3>
+  ${confusionTable(m)}
+  ${perClassTable(m)}
 </section>`;
 }
 
@@ -386,5 +416,6 @@ export function evalReportData(result: EvalResult, sidecar: EmotionModelSidecar,
     generatedAt: new Date().toISOString(),
     mode: detect ? 'detect' : 'crops',
     ...(saliency ? { saliency } : {}),
+    ...(result.ferplus ? { ferplus: { run: result.ferplus, shipped: val?.ferplus } } : {}),
   };
 }
