@@ -84,6 +84,26 @@ describe('emolens CLI: help and usage', () => {
     }
   });
 
+  it('a usage error raised past flag parsing exits 2 too (a bad --redis URL of worker and api)', () => {
+    for (const args of [['worker', '--redis', 'http://x'], ['worker', '--redis', 'not a url'], ['api', '--redis', 'http://x', '--port', '0']]) {
+      const r = run(...args);
+      assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, /^error: .*--redis/, args.join(' '));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+
+  it('a detector ONNX Runtime cannot load is one INVALID_MODEL line, exit 1, as for the emotion model', () => {
+    const dir = tempDir('emolens-bad-detector-');
+    const detector = join(dir, 'detector.onnx');
+    writeFileSync(detector, Uint8Array.from([0x08, 0x07, 0x3a, 0x02, 0x0a, 0x00])); // protobuf with a graph field, not a model
+    copyFileSync(join(ROOT, 'models', 'blazeface.json'), join(dir, 'detector.json'));
+    const r = run('explain', '--json', '--model', model, '--detector', detector, SAMPLE_PHOTOS[0]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: blazeface: not an ONNX model ONNX Runtime can load \(/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  });
+
   it('an unknown model is one error line, exit 1; --verbose adds the stack', () => {
     const r = run('analyze', '--model', 'no-such-model', SAMPLE_PHOTOS[0]);
     assert.equal(r.code, 1);

@@ -107,6 +107,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     throw new UsageError(`refusing to listen on ${host} without a token: set EMOLENS_API_TOKEN or --token-file (or keep --host 127.0.0.1)`);
   }
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  // A bad --redis URL is a usage error before any worker thread loads a model.
+  const bullmq = options.redisUrl ? await import('./jobs-bullmq.js') : undefined;
+  if (bullmq && options.redisUrl) bullmq.redisConnection(options.redisUrl);
   const logError = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   const pool = await WorkerPool.start({
@@ -119,9 +122,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   let jobs: JobQueue;
   try {
     const jobOptions = { maxPending: limits.maxPendingJobs, resultTtlMs: limits.resultTtlMs };
-    if (options.redisUrl) {
-      const { BullMqJobs } = await import('./jobs-bullmq.js');
-      jobs = await BullMqJobs.connect({ ...jobOptions, redisUrl: options.redisUrl, queueName: options.queueName ?? DEFAULT_QUEUE_NAME });
+    if (bullmq && options.redisUrl) {
+      jobs = await bullmq.BullMqJobs.connect({ ...jobOptions, redisUrl: options.redisUrl, queueName: options.queueName ?? DEFAULT_QUEUE_NAME });
     } else {
       jobs = new InProcessJobs({
         analyze: (bytes) => pool.analyze(bytes, { bounded: false }),

@@ -8,7 +8,7 @@
  * dependencies (ONNX Runtime, comparison libraries) inside its action, not at the top of the file.
  */
 import { Command, CommanderError } from 'commander';
-import { UsageError } from '../errors.js';
+import { exitCodeFor } from '../errors.js';
 import { register as registerAnalyze } from './analyze.js';
 import { register as registerApi } from './api.js';
 import { register as registerBench } from './bench.js';
@@ -54,7 +54,7 @@ Quick start:
     const style = styleFor(process.stderr);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     else process.stderr.write(`${red('error:', style)} ${errorLine(err)}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return exitCodeFor(err);
   }
 }
 

@@ -49,7 +49,8 @@ async function runWorker(flags: WorkerFlags): Promise<void> {
   const lockMs = flags.lockMs === undefined ? undefined : parseNumber('--lock-ms', flags.lockMs, { min: 500, integer: true });
 
   const { WorkerPool } = await import('../api/pool.js');
-  const { runJobWorker } = await import('../api/jobs-bullmq.js');
+  const { redisConnection, runJobWorker } = await import('../api/jobs-bullmq.js');
+  redisConnection(flags.redis); // a bad URL is a usage error before the threads load the models
   const pool = await WorkerPool.start({ workers, analyzer });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let worker;
