@@ -11,13 +11,13 @@
  *   GET  /v1/jobs/:id/events   the same as server-sent events, until the job ends
  *   GET  /openapi.json, /docs  the OpenAPI document and its docs page (no token needed)
  */
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
+import { packageVersion } from '../env/node.js';
 import { UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import type { VideoJobSettings } from './analyze-worker.js';
@@ -67,14 +67,6 @@ export interface RunningApiServer {
 export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'];
 
 const PUBLIC_ROUTES = new Set(['/v1/health', '/openapi.json']);
-
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 const errorResponses = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
 
@@ -187,7 +179,7 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'emolens API', version: version(), description: 'Faces and 7 emotion probabilities for images; see docs/api.md.' },
+      info: { title: 'emolens API', version: packageVersion(), description: 'Faces and 7 emotion probabilities for images; see docs/api.md.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: ctx.tokens.length ? [{ bearer: [] }] : [],
     },
@@ -251,7 +243,7 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
         ...errorResponses,
       },
     },
-  }, async () => ({ status: 'ok', version: version(), jobs: jobs.backend, ...pool.stats() }));
+  }, async () => ({ status: 'ok', version: packageVersion(), jobs: jobs.backend, ...pool.stats() }));
 
   app.get('/v1/models', {
     schema: {

@@ -2,7 +2,7 @@
  * Helpers shared by the CLI commands: option parsing, input expansion (files, folders, globs), the terminal
  * table of faces, colours and the progress bar. Output formatting only — no inference here.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { DEFAULT_EMOTION_MODEL, DEFAULT_LIVE_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
@@ -11,15 +11,6 @@ import { IMAGE_EXTENSION_LIST, isImageFileName } from '../image/formats.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
 import { EMOTION_COLORS } from '../report/palette.js';
 import type { AnalysisResult, FaceResult } from '../types.js';
-
-/** This package's version (package.json), for `--version` and the reports' settings. */
-export function emolensVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 // ---- option parsing -----------------------------------------------------------------------------------------
 

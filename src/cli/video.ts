@@ -16,11 +16,12 @@ import { PerSecondResampler, type TrackSummary, type VideoMoment } from '../vide
 import { writeAnnotatedVideo } from '../video/encode.js';
 import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows, type Write } from '../video/serialize.js';
 import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
+import { packageVersion } from '../env/node.js';
 import { TrackThumbnails } from '../report/thumbnails.js';
 import type { VideoReportData } from '../report/video-html.js';
 import { VideoReportSeries } from '../report/video-series.js';
 import { analyzerOptionsFrom } from './analyze.js';
-import { bold, dim, emolensVersion, emotionColor, errorLine, MODEL_OPTION, parseNumber, red, type Style, styleFor } from './common.js';
+import { bold, dim, emotionColor, errorLine, MODEL_OPTION, parseNumber, red, type Style, styleFor } from './common.js';
 
 interface VideoFlags {
   fps?: string;
@@ -269,7 +270,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
                 views: video.settings.detector.detector?.views?.length === 0 ? 'off (--one-pass)' : undefined,
               },
               ffmpeg: describeBinary(tools.ffmpeg, 'ffmpeg'),
-              emolensVersion: emolensVersion(),
+              emolensVersion: packageVersion(),
             },
             tracks: summary.tracks,
             series: reportSeries.data(),
