@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { DEFAULT_EMOTION_MODEL, DEFAULT_LIVE_MODEL } from '../env/models.js';
+import { DEFAULT_LIVE_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
 import { clamp } from '../geometry.js';
 import { IMAGE_EXTENSION_LIST, isImageFileName } from '../image/formats.js';
@@ -128,13 +128,6 @@ export function styleFor(stream: NodeJS.WriteStream): Style {
 }
 
 const ansi = (open: string, text: string, style: Style) => (style.color ? `\x1b[${open}m${text}\x1b[0m` : text);
-/** The `--model` option of every command that classifies faces: flags, help text and the bundled default. */
-export const MODEL_OPTION = [
-  '--model <name|path>',
-  'emotion model: a bundled name or an .onnx file with its .json beside it',
-  DEFAULT_EMOTION_MODEL,
-] as const;
-
 /**
  * `emolens serve --live-model`: the emotion model of the web app's live view (camera, screen, video files). A name in
  * the models folder, as serve's --model (the page fetches models by URL); LIVE_MODEL_SAME reuses --model's.

@@ -16,14 +16,15 @@ import { PerSecondResampler, type TrackSummary, type VideoMoment } from '../vide
 import { writeAnnotatedVideo } from '../video/encode.js';
 import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows, type Write } from '../video/serialize.js';
 import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
+import { DEFAULT_MAX_DURATION_S } from '../video/probe.js';
 import { packageVersion } from '../env/node.js';
 import { TrackThumbnails } from '../report/thumbnails.js';
 import type { VideoReportData } from '../report/video-html.js';
 import { VideoReportSeries } from '../report/video-series.js';
-import { analyzerOptionsFrom } from './analyze.js';
-import { bold, dim, emotionColor, errorLine, MODEL_OPTION, parseNumber, red, type Style, styleFor } from './common.js';
+import { bold, dim, emotionColor, errorLine, parseNumber, red, type Style, styleFor } from './common.js';
+import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
-interface VideoFlags {
+interface VideoFlags extends Omit<AnalyzerFlags, 'detector' | 'tiles'> {
   fps?: string;
   everyFrame?: boolean;
   json?: boolean;
@@ -36,18 +37,13 @@ interface VideoFlags {
   budgetMs?: string;
   until?: string;
   maxDuration?: string;
-  maxPixels?: string;
-  model: string;
-  minScore?: string;
-  maxFaces?: string;
   onePass?: boolean;
-  threads?: string;
   progress: boolean;
   verbose?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('video')
     .description('track faces through videos: stable ids, smoothed emotions per frame, per-face summaries')
     .argument('<files...>', 'video files (anything ffmpeg reads: mp4, mov, mkv, webm, avi, …)')
@@ -62,13 +58,9 @@ export function register(program: Command): void {
     .option('--no-thumbnails', 'leave the face thumbnails out of the --report page')
     .option('--budget-ms <ms|all>', 'emotion-model time per analysed frame; "all" reads every face every frame (default 250/fps)')
     .option('--until <s>', 'analyse only the first <s> seconds')
-    .option('--max-duration <s>', 'refuse videos longer than this (default 14400 = 4 h)')
-    .option('--max-pixels <n>', 'refuse videos with more pixels per frame (default 33177600 = 7680x4320)')
-    .option(...MODEL_OPTION)
-    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
-    .option('--max-faces <n>', 'at most this many faces per frame, best first')
-    .option('--one-pass', 'one whole-frame detector pass per frame, as the live view: about 3x faster, misses more tight, blurry and small faces')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--max-duration <s>', `refuse videos longer than this (default ${DEFAULT_MAX_DURATION_S} = ${DEFAULT_MAX_DURATION_S / 3600} h)`)
+    .option('--one-pass', 'one whole-frame detector pass per frame, as the live view: about 3x faster, misses more tight, blurry and small faces');
+  addAnalyzerOptions(command, 'video', ['maxPixels', 'model', 'minScore', 'maxFaces', 'threads'])
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText('after', `
 Examples:
@@ -165,8 +157,8 @@ function fileWriter(path: string): { write: Write; close(): void } {
 
 export async function runVideo(files: string[], flags: VideoFlags): Promise<number> {
   const settings = settingsFrom(flags);
-  const options = analyzerOptionsFrom({ model: flags.model, minScore: flags.minScore, maxFaces: flags.maxFaces, threads: flags.threads });
-  const maxPixels = flags.maxPixels === undefined ? undefined : parseNumber('--max-pixels', flags.maxPixels, { min: 1 });
+  // --max-pixels here is the video's frame limit (checked by ffprobe), not the analyzer's image limit.
+  const { maxPixels, ...options } = analyzerOptionsFrom(flags);
   const format: 'json' | 'csv' | 'table' = flags.csv ? 'csv' : flags.json || flags.out ? 'json' : 'table';
   if (flags.out) mkdirSync(flags.out, { recursive: true });
   const errStyle = styleFor(process.stderr);
