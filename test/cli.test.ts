@@ -139,7 +139,13 @@ describe('emolens analyze', () => {
         assert.ok(['rightEye', 'leftEye', 'nose', 'mouth'].every((k) => k in f.landmarks));
       }
     }
-    const errors = Object.fromEntries(out.images.filter((i) => 'error' in i).map((i) => [i.file, i.code]));
+    const failed = out.images.filter((i) => 'error' in i);
+    for (const entry of failed) {
+      assert.deepEqual(Object.keys(entry), ['file', 'error'], 'a failed input is { file, error: { code, message } }');
+      assert.deepEqual(Object.keys(entry.error as object), ['code', 'message']);
+      assert.match((entry.error as { message: string }).message, /^[^\n]+$/);
+    }
+    const errors = Object.fromEntries(failed.map((i) => [i.file, (i.error as { code: string }).code]));
     assert.deepEqual(errors, {
       [bad.truncated]: 'INVALID_IMAGE', [bad.missing]: 'INPUT_NOT_FOUND', [bad.text]: 'INVALID_IMAGE', [bad.empty]: 'INVALID_IMAGE', [bad.huge]: 'IMAGE_TOO_LARGE',
     });
@@ -179,6 +185,26 @@ describe('emolens analyze', () => {
     assert.deepEqual(readdirSync(out).sort(), ['a.jpg', 'b.jpg']);
     const meta = await sharp(join(out, 'b.jpg')).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 1920, 1537]);
+  });
+});
+
+describe('a failed input has one JSON shape in every command', () => {
+  it('analyze --json and video --json both write { file, error: { code, message } }', () => {
+    const missing = join(tempDir('emolens-missing-'), 'missing.mp4');
+    const analyze = run('analyze', '--json', '--model', model, missing);
+    assert.equal(analyze.code, 1, analyze.stderr);
+    const [image] = (JSON.parse(analyze.stdout) as { images: unknown[] }).images;
+    const video = run('video', '--json', '--no-progress', '--model', model, missing);
+    assert.equal(video.code, 1, video.stderr);
+    const entry = JSON.parse(video.stdout.trim()) as unknown;
+    for (const e of [image, entry]) {
+      assert.deepEqual(Object.keys(e as object), ['file', 'error']);
+      assert.equal((e as { file: string }).file, missing);
+      const error = (e as { error: { code: string; message: string } }).error;
+      assert.deepEqual(Object.keys(error), ['code', 'message']);
+      assert.equal(error.code, 'INPUT_NOT_FOUND');
+      assert.match(error.message, /missing\.mp4/);
+    }
   });
 });
 

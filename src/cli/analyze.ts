@@ -11,7 +11,7 @@ import { MultiBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { EmolensError, UsageError } from '../errors.js';
 import { annotateImage } from '../report/annotate.js';
-import { csvHeader, csvRows, imageEntry, imageErrorEntry } from '../report/serialize.js';
+import { csvHeader, csvRows, imageEntry, inputErrorEntry } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
 import { bold, dim, errorLine, expandInputs, faceTable, type InputItem, moodSummary, red, styleFor } from './common.js';
 import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .command('analyze')
     .description('find faces and their emotions in images, folders (recursive) or globs')
     .argument('<inputs...>', 'image files, folders or glob patterns (quote globs: "photos/**/*.jpg")')
-    .option('--json', 'JSON on stdout: { "images": [ { file, width, height, faces } | { file, error } ] }')
+    .option('--json', 'JSON on stdout: { "images": [ { file, width, height, faces } | { file, error: { code, message } } ] }')
     .option('--csv', 'CSV on stdout, one row per face')
     .option('--annotate <dir>', 'write annotated copies (boxes, landmarks, emotion bars) into <dir>')
     .option('--out <file.jsonl>', 'append one JSON line per image to <file> as it finishes (the --json entry); refuses a non-empty file unless --resume')
@@ -145,10 +145,10 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
 
   const emit = (item: InputItem, result?: AnalysisResult, error?: EmolensError | Error) => {
     if (writer) {
-      writer.append(error ? imageErrorEntry(item.file, error) : imageEntry(item.file, result!));
+      writer.append(error ? inputErrorEntry(item.file, error) : imageEntry(item.file, result!));
       if (error) sink.err(`${red('error:', errStyle)} ${errorLine(error)}\n`);
     } else if (format === 'json') {
-      const entry = error ? imageErrorEntry(item.file, error) : imageEntry(item.file, result!);
+      const entry = error ? inputErrorEntry(item.file, error) : imageEntry(item.file, result!);
       sink.out(`${first ? '' : ','}\n    ${JSON.stringify(entry)}`);
       first = false;
     } else if (error) {

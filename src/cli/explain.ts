@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { EmolensError, UsageError } from '../errors.js';
 import { isEmotion, EMOTIONS, type Emotion } from '../labels.js';
 import type { DetectedFace, GrayImage, Landmarks } from '../types.js';
-import { imageErrorEntry, serializeFace } from '../report/serialize.js';
+import { inputErrorEntry, serializeFace } from '../report/serialize.js';
 import { lumaWeights } from '../classify/index.js';
 import { resolveMethod, SALIENCY_METHODS, type ExplainOptions, type FaceExplanation } from '../explain/index.js';
 import { bold, dim, emotionColor, errorLine, expandInputs, parseNumber, red, styleFor } from './common.js';
@@ -126,7 +126,7 @@ export async function runExplain(inputs: string[], flags: ExplainFlags): Promise
         else process.stdout.write(`${bold(item.file, style)}  ${dim(`${explained.length} face${explained.length === 1 ? '' : 's'}`, style)}\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
       } catch (err) {
         failed++;
-        if (flags.json) writeJson(imageErrorEntry(item.file, err));
+        if (flags.json) writeJson(inputErrorEntry(item.file, err));
         process.stderr.write(`${red('error:', errStyle)} ${errorLine(err)}\n`);
       }
     }

@@ -9,7 +9,8 @@ import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } fr
 import { basename, extname, join } from 'node:path';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { EmolensError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { errorJson, inputErrorEntry } from '../report/serialize.js';
 import type { NodeAnalyzer } from '../node.js';
 import type { VideoAnalysis, VideoFrameResult } from '../video/index.js';
 import { PerSecondResampler, type TrackSummary, type VideoMoment } from '../video/summary.js';
@@ -194,7 +195,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       } catch (err) {
         failed++;
         progress.line(`${red('error:', errStyle)} ${errorLine(err)}\n`);
-        if (format === 'json' && !flags.out) process.stdout.write(`${JSON.stringify({ file, error: errorInfo(err) })}\n`);
+        if (format === 'json' && !flags.out) process.stdout.write(`${JSON.stringify(inputErrorEntry(file, err))}\n`);
         continue;
       }
       const { info } = video;
@@ -245,7 +246,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       }
       progress.done();
       const summary = video.summary();
-      json?.end(summary.tracks, error === undefined ? undefined : errorInfo(error));
+      json?.end(summary.tracks, error === undefined ? undefined : errorJson(error));
       sink.close();
       if (flags.report && reportSeries) {
         const path = perVideoPath(flags.report, file, files.length > 1, usedReports);
@@ -267,7 +268,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
             tracks: summary.tracks,
             series: reportSeries.data(),
             thumbnails: thumbnails ? thumbnails.dataUrls() : null,
-            error: error === undefined ? undefined : errorInfo(error),
+            error: error === undefined ? undefined : errorJson(error),
             generatedAt: new Date().toISOString(),
           });
           if (flags.verbose) progress.line(dim(`${file}: report written to ${path}\n`, errStyle));
@@ -311,10 +312,6 @@ function fileSize(file: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function errorInfo(err: unknown): { code: string; message: string } {
-  return { code: err instanceof EmolensError ? err.code : 'ERROR', message: errorLine(err) };
 }
 
 /**
