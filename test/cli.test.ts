@@ -64,15 +64,29 @@ describe('emolens CLI: help and usage', () => {
     assert.doesNotMatch(r.stdout, /Usage: emolens/);
   });
 
-  it('a reader that closes the pipe early (`emolens --help | head`) ends the CLI quietly, not with an EPIPE stack trace', async () => {
-    // stdout is closed before the CLI has written anything, as `head` does once it has its lines.
-    const child = spawn(process.execPath, [CLI, '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    child.stdout.destroy();
+  /** Run the CLI and close its stdout as `head` does: at once, or after the first chunk it writes. */
+  async function closedEarly(args: string[], after: 'start' | 'first chunk'): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    if (after === 'start') child.stdout.destroy();
+    else child.stdout.once('data', () => child.stdout.destroy());
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
     const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
-    assert.equal(stderr, '');
-    assert.equal(code, 0);
+    return { code, stderr };
+  }
+
+  it('a reader that closes the pipe early (`emolens <command> --help | head -1`) ends the CLI quietly, exit 0, not with an EPIPE stack trace', async () => {
+    for (const args of [['--help'], ...['analyze', 'explain', 'demo', 'video', 'eval', 'bench', 'serve', 'api', 'worker'].map((c) => [c, '--help'])]) {
+      const { code, stderr } = await closedEarly(args, 'start');
+      assert.equal(stderr, '', args.join(' '));
+      assert.equal(code, 0, args.join(' '));
+    }
+  });
+
+  it('so does a run whose reader goes away while it is still writing (`emolens analyze --json … | head -c 1`)', async () => {
+    const { code, stderr } = await closedEarly(['analyze', '--json', '--no-progress', '--model', model, SAMPLE_PHOTOS[0], SAMPLE_PHOTOS[1], SAMPLE_PHOTOS[2]], 'first chunk');
+    assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, stderr);
+    assert.equal(code, 0, stderr);
   });
 
   it('usage errors exit 2 with one error line', () => {
