@@ -42,3 +42,11 @@ export class DatasetError extends EmolensError {
 export class UsageError extends EmolensError {
   constructor(message: string) { super('USAGE', message); }
 }
+
+/**
+ * The CLI's exit status for an error: 2 for bad usage, 1 for anything else. Decided by the code, not the class, so a
+ * usage error rebuilt from its code (one from a worker thread, or a plain `EmolensError('USAGE', …)`) exits 2 too.
+ */
+export function exitCodeFor(err: unknown): 1 | 2 {
+  return err instanceof EmolensError && err.code === 'USAGE' ? 2 : 1;
+}

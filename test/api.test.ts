@@ -240,7 +240,7 @@ describe('emolens api: in-process jobs', () => {
     assert.ok((one.faces as unknown[]).length >= 2);
     assert.deepEqual(two.faces, one.faces);
     assert.equal(broken.file, 'broken.jpg');
-    assert.equal(broken.code, 'INVALID_IMAGE');
+    assert.equal((broken.error as { code: string }).code, 'INVALID_IMAGE');
 
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(view.expiresAt) - Date.now()) + 100));
     await assertJsonError(await fetch(url(`/v1/jobs/${id}`), { headers: auth }), 404, 'JOB_NOT_FOUND');

@@ -35,7 +35,7 @@ async function runAndKill(out: string, after: number, ...args: string[]): Promis
 
 const completeLines = (text: string) => text.split('\n').slice(0, -1);
 
-interface Entry { file: string; faces?: unknown[]; error?: string }
+interface Entry { file: string; faces?: unknown[]; error?: { code: string; message: string } }
 /** Every line of a results file, each checked to be one JSON entry (a parse error fails the test). */
 function entries(path: string): { line: string; entry: Entry }[] {
   const text = readFileSync(path, 'utf8');
@@ -75,8 +75,9 @@ describe('emolens analyze --out: results file', () => {
     assert.equal(lines.length, goodImages.length + 1);
     assert.deepEqual(lines.map(({ entry }) => entry.file).sort(), [...goodImages, corrupt].sort());
     const error = lines.find(({ entry }) => entry.file === corrupt)!.entry;
-    assert.equal(typeof error.error, 'string');
-    assert.equal((error as { code?: string }).code, 'INVALID_IMAGE');
+    assert.deepEqual(Object.keys(error), ['file', 'error']);
+    assert.equal(error.error?.code, 'INVALID_IMAGE');
+    assert.equal(typeof error.error?.message, 'string');
 
     const json = run(...ANALYZE, dir, '--json');
     const images = (JSON.parse(json.stdout) as { images: unknown[] }).images;
@@ -157,7 +158,7 @@ describe('emolens analyze --out: results file', () => {
 
 describe('readResults (src/cli/results-file.ts)', () => {
   const ok = (file: string) => JSON.stringify({ file, width: 1, height: 1, faces: [] });
-  const bad = (file: string) => JSON.stringify({ file, error: 'x: not an image', code: 'INVALID_IMAGE' });
+  const bad = (file: string) => JSON.stringify({ file, error: { code: 'INVALID_IMAGE', message: 'x: not an image' } });
 
   it('a success after errors is done; an error last is failed; a torn last line is cut off the file', () => {
     const path = join(tempDir('emolens-results-'), 'r.jsonl');
@@ -169,6 +170,15 @@ describe('readResults (src/cli/results-file.ts)', () => {
     assert.equal(soFar.tornBytes, '{"file":"/d.jpg","wi'.length);
     assert.equal(readFileSync(path, 'utf8'), intact);
     assert.equal(readResults(path).tornBytes, 0);
+  });
+
+  it('reads the error lines of earlier versions too ({ file, error: "…", code })', () => {
+    const path = join(tempDir('emolens-results-'), 'r.jsonl');
+    const old = (file: string) => JSON.stringify({ file, error: 'x: not an image', code: 'INVALID_IMAGE' });
+    writeFileSync(path, `${old('/a.jpg')}\n${ok('/a.jpg')}\n${old('/b.jpg')}\n`);
+    const soFar = readResults(path);
+    assert.deepEqual([...soFar.done], ['/a.jpg']);
+    assert.deepEqual([...soFar.failed], ['/b.jpg']);
   });
 
   it('a torn line ending inside a multi-byte character is cut at the last newline, in bytes', () => {

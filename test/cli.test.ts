@@ -64,15 +64,29 @@ describe('emolens CLI: help and usage', () => {
     assert.doesNotMatch(r.stdout, /Usage: emolens/);
   });
 
-  it('a reader that closes the pipe early (`emolens --help | head`) ends the CLI quietly, not with an EPIPE stack trace', async () => {
-    // stdout is closed before the CLI has written anything, as `head` does once it has its lines.
-    const child = spawn(process.execPath, [CLI, '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    child.stdout.destroy();
+  /** Run the CLI and close its stdout as `head` does: at once, or after the first chunk it writes. */
+  async function closedEarly(args: string[], after: 'start' | 'first chunk'): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    if (after === 'start') child.stdout.destroy();
+    else child.stdout.once('data', () => child.stdout.destroy());
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
     const code = await new Promise<number | null>((done) => child.on('close', (c) => done(c)));
-    assert.equal(stderr, '');
-    assert.equal(code, 0);
+    return { code, stderr };
+  }
+
+  it('a reader that closes the pipe early (`emolens <command> --help | head -1`) ends the CLI quietly, exit 0, not with an EPIPE stack trace', async () => {
+    for (const args of [['--help'], ...['analyze', 'explain', 'demo', 'video', 'eval', 'bench', 'serve', 'api', 'worker'].map((c) => [c, '--help'])]) {
+      const { code, stderr } = await closedEarly(args, 'start');
+      assert.equal(stderr, '', args.join(' '));
+      assert.equal(code, 0, args.join(' '));
+    }
+  });
+
+  it('so does a run whose reader goes away while it is still writing (`emolens analyze --json … | head -c 1`)', async () => {
+    const { code, stderr } = await closedEarly(['analyze', '--json', '--no-progress', '--model', model, SAMPLE_PHOTOS[0], SAMPLE_PHOTOS[1], SAMPLE_PHOTOS[2]], 'first chunk');
+    assert.doesNotMatch(stderr, /EPIPE|\n\s+at /, stderr);
+    assert.equal(code, 0, stderr);
   });
 
   it('usage errors exit 2 with one error line', () => {
@@ -82,6 +96,26 @@ describe('emolens CLI: help and usage', () => {
       assert.match(r.stderr, /^error: /m, args.join(' '));
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     }
+  });
+
+  it('a usage error raised past flag parsing exits 2 too (a bad --redis URL of worker and api)', () => {
+    for (const args of [['worker', '--redis', 'http://x'], ['worker', '--redis', 'not a url'], ['api', '--redis', 'http://x', '--port', '0']]) {
+      const r = run(...args);
+      assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, /^error: .*--redis/, args.join(' '));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+
+  it('a detector ONNX Runtime cannot load is one INVALID_MODEL line, exit 1, as for the emotion model', () => {
+    const dir = tempDir('emolens-bad-detector-');
+    const detector = join(dir, 'detector.onnx');
+    writeFileSync(detector, Uint8Array.from([0x08, 0x07, 0x3a, 0x02, 0x0a, 0x00])); // protobuf with a graph field, not a model
+    copyFileSync(join(ROOT, 'models', 'blazeface.json'), join(dir, 'detector.json'));
+    const r = run('explain', '--json', '--model', model, '--detector', detector, SAMPLE_PHOTOS[0]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: blazeface: not an ONNX model ONNX Runtime can load \(/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 
   it('an unknown model is one error line, exit 1; --verbose adds the stack', () => {
@@ -119,7 +153,13 @@ describe('emolens analyze', () => {
         assert.ok(['rightEye', 'leftEye', 'nose', 'mouth'].every((k) => k in f.landmarks));
       }
     }
-    const errors = Object.fromEntries(out.images.filter((i) => 'error' in i).map((i) => [i.file, i.code]));
+    const failed = out.images.filter((i) => 'error' in i);
+    for (const entry of failed) {
+      assert.deepEqual(Object.keys(entry), ['file', 'error'], 'a failed input is { file, error: { code, message } }');
+      assert.deepEqual(Object.keys(entry.error as object), ['code', 'message']);
+      assert.match((entry.error as { message: string }).message, /^[^\n]+$/);
+    }
+    const errors = Object.fromEntries(failed.map((i) => [i.file, (i.error as { code: string }).code]));
     assert.deepEqual(errors, {
       [bad.truncated]: 'INVALID_IMAGE', [bad.missing]: 'INPUT_NOT_FOUND', [bad.text]: 'INVALID_IMAGE', [bad.empty]: 'INVALID_IMAGE', [bad.huge]: 'IMAGE_TOO_LARGE',
     });
@@ -159,6 +199,26 @@ describe('emolens analyze', () => {
     assert.deepEqual(readdirSync(out).sort(), ['a.jpg', 'b.jpg']);
     const meta = await sharp(join(out, 'b.jpg')).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 1920, 1537]);
+  });
+});
+
+describe('a failed input has one JSON shape in every command', () => {
+  it('analyze --json and video --json both write { file, error: { code, message } }', () => {
+    const missing = join(tempDir('emolens-missing-'), 'missing.mp4');
+    const analyze = run('analyze', '--json', '--model', model, missing);
+    assert.equal(analyze.code, 1, analyze.stderr);
+    const [image] = (JSON.parse(analyze.stdout) as { images: unknown[] }).images;
+    const video = run('video', '--json', '--no-progress', '--model', model, missing);
+    assert.equal(video.code, 1, video.stderr);
+    const entry = JSON.parse(video.stdout.trim()) as unknown;
+    for (const e of [image, entry]) {
+      assert.deepEqual(Object.keys(e as object), ['file', 'error']);
+      assert.equal((e as { file: string }).file, missing);
+      const error = (e as { error: { code: string; message: string } }).error;
+      assert.deepEqual(Object.keys(error), ['code', 'message']);
+      assert.equal(error.code, 'INPUT_NOT_FOUND');
+      assert.match(error.message, /missing\.mp4/);
+    }
   });
 });
 

@@ -65,6 +65,12 @@ describe('model contract', () => {
     assert.throws(() => parseDetectorSidecar({ ...sidecar, task: 'emotion' }), InvalidModelError);
   });
 
+  it('ONNX Runtime rejecting the bytes is an InvalidModelError, as for the emotion and landmark models', async () => {
+    // Structurally protobuf with a "graph" field, but not a model ORT can build.
+    const bytes = Uint8Array.from([0x08, 0x07, 0x3a, 0x02, 0x0a, 0x00]);
+    await assert.rejects(FaceDetector.load(ort, bytes, sidecar), (err: Error) => err instanceof InvalidModelError && /^blazeface: not an ONNX model ONNX Runtime can load \(/.test(err.message) && !err.message.includes('\n'));
+  });
+
   it('lays out a one-grid model too (MediaPipe full range: 192 px, stride 4, one anchor per cell)', () => {
     const anchors = generateAnchors({ inputSize: 192, strides: [4], anchorsPerCell: [1], offset: 0.5 });
     assert.equal(anchors.length / 2, 48 * 48);

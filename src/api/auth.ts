@@ -57,7 +57,10 @@ export function tokenChecker(tokens: readonly string[]): (authorization: string 
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
-/** True for hosts only this machine can reach (the API may run without tokens only there). */
+/**
+ * True for hosts only this machine can reach: the API may run without tokens only there, and `emolens serve` warns
+ * when it listens anywhere else.
+ */
 export function isLoopback(host: string): boolean {
   return LOOPBACK_HOSTS.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
 }

@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnalysisResult } from '../types.js';
-import { imageEntry, imageErrorEntry } from '../report/serialize.js';
+import { imageEntry, inputErrorEntry } from '../report/serialize.js';
 import { checkVideoSignature } from './errors.js';
 
 /** One uploaded file of a job. */
@@ -58,7 +58,7 @@ const IMAGES: JobKind = {
       try {
         images.push(imageEntry(input.name, await analyze(input.bytes)));
       } catch (err) {
-        images.push(imageErrorEntry(input.name, err));
+        images.push(inputErrorEntry(input.name, err));
       }
       await progress({ done: images.length, total: inputs.length });
     }

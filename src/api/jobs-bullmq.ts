@@ -12,7 +12,7 @@
  * so GET /v1/jobs/:id answers the same error code as the in-process backend.
  */
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { EmolensError } from '../errors.js';
+import { EmolensError, UsageError } from '../errors.js';
 import { ApiError, OverloadedError } from './errors.js';
 import { JOB_KINDS, type JobInput, type JobProgress } from './job-kinds.js';
 import { DEFAULT_QUEUE_NAME, JobListeners, newJobId, type JobQueue, type JobQueueOptions, type JobState, type JobView } from './jobs.js';
@@ -33,9 +33,9 @@ export function redisConnection(url: string): { url: string; maxRetriesPerReques
   try {
     parsed = new URL(url);
   } catch {
-    throw new EmolensError('USAGE', `invalid --redis URL: ${url} (e.g. redis://127.0.0.1:6379)`);
+    throw new UsageError(`invalid --redis URL: ${url} (e.g. redis://127.0.0.1:6379)`);
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new EmolensError('USAGE', `--redis must be a redis:// or rediss:// URL, got ${url}`);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new UsageError(`--redis must be a redis:// or rediss:// URL, got ${url}`);
   return { url, maxRetriesPerRequest: null, enableOfflineQueue: true };
 }
 
@@ -103,7 +103,7 @@ export class BullMqJobs implements JobQueue {
   }
 
   async add(kind: string, inputs: JobInput[]): Promise<string> {
-    if (!JOB_KINDS.has(kind)) throw new EmolensError('USAGE', `unknown job kind: ${kind}`);
+    if (!JOB_KINDS.has(kind)) throw new UsageError(`unknown job kind: ${kind}`);
     const waiting = await this.queue.getWaitingCount();
     if (waiting >= this.options.maxPending) throw new OverloadedError(`${waiting} jobs are waiting for a worker; retry later`, 5);
     const id = newJobId();

@@ -7,7 +7,7 @@
  * What a job does is its kind's business (job-kinds.ts), so both backends run every kind the same way.
  */
 import { randomUUID } from 'node:crypto';
-import { EmolensError } from '../errors.js';
+import { EmolensError, UsageError } from '../errors.js';
 import { ApiError, OverloadedError } from './errors.js';
 import { JOB_KINDS, type JobAnalysers, type JobInput, type JobProgress } from './job-kinds.js';
 
@@ -97,7 +97,7 @@ export class InProcessJobs implements JobQueue {
 
   async add(kind: string, inputs: JobInput[]): Promise<string> {
     if (this.closed) throw new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1);
-    if (!JOB_KINDS.has(kind)) throw new EmolensError('USAGE', `unknown job kind: ${kind}`);
+    if (!JOB_KINDS.has(kind)) throw new UsageError(`unknown job kind: ${kind}`);
     if (this.pending.length >= this.options.maxPending) throw new OverloadedError(`${this.pending.length} jobs are waiting; retry later`, 5);
     const id = newJobId();
     this.jobs.set(id, { view: { id, kind, state: 'queued', progress: { done: 0, total: inputs.length }, createdAt: new Date().toISOString() }, inputs });

@@ -14,7 +14,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { EmolensError } from '../errors.js';
+import { EmolensError, UsageError } from '../errors.js';
 import type { ExplainOptions } from '../explain/index.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import type { AnalysisResult } from '../types.js';
@@ -99,7 +99,7 @@ export class WorkerPool {
   private constructor(options: PoolOptions) {
     const cores = availableParallelism();
     this.size = options.workers ?? cores;
-    if (!(Number.isInteger(this.size) && this.size >= 1)) throw new EmolensError('USAGE', `workers must be a positive integer, got ${this.size}`);
+    if (!(Number.isInteger(this.size) && this.size >= 1)) throw new UsageError(`workers must be a positive integer, got ${this.size}`);
     const threads = options.analyzer?.threads ?? Math.max(1, Math.floor(cores / this.size));
     this.init = { analyzer: { ...options.analyzer, threads }, video: options.video };
     this.maxQueue = options.maxQueue ?? 64;

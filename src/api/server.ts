@@ -11,13 +11,13 @@
  *   GET  /v1/jobs/:id/events   the same as server-sent events, until the job ends
  *   GET  /openapi.json, /docs  the OpenAPI document and its docs page (no token needed)
  */
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
+import { packageVersion } from '../env/node.js';
 import { UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import type { VideoJobSettings } from './analyze-worker.js';
@@ -68,14 +68,6 @@ export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'im
 
 const PUBLIC_ROUTES = new Set(['/v1/health', '/openapi.json']);
 
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
-
 const errorResponses = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
 
 const JOB_VIEW_SCHEMA = {
@@ -107,6 +99,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     throw new UsageError(`refusing to listen on ${host} without a token: set EMOLENS_API_TOKEN or --token-file (or keep --host 127.0.0.1)`);
   }
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  // A bad --redis URL is a usage error before any worker thread loads a model.
+  const bullmq = options.redisUrl ? await import('./jobs-bullmq.js') : undefined;
+  if (bullmq && options.redisUrl) bullmq.redisConnection(options.redisUrl);
   const logError = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   const pool = await WorkerPool.start({
@@ -119,9 +114,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   let jobs: JobQueue;
   try {
     const jobOptions = { maxPending: limits.maxPendingJobs, resultTtlMs: limits.resultTtlMs };
-    if (options.redisUrl) {
-      const { BullMqJobs } = await import('./jobs-bullmq.js');
-      jobs = await BullMqJobs.connect({ ...jobOptions, redisUrl: options.redisUrl, queueName: options.queueName ?? DEFAULT_QUEUE_NAME });
+    if (bullmq && options.redisUrl) {
+      jobs = await bullmq.BullMqJobs.connect({ ...jobOptions, redisUrl: options.redisUrl, queueName: options.queueName ?? DEFAULT_QUEUE_NAME });
     } else {
       jobs = new InProcessJobs({
         analyze: (bytes) => pool.analyze(bytes, { bounded: false }),
@@ -185,7 +179,7 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'emolens API', version: version(), description: 'Faces and 7 emotion probabilities for images; see docs/api.md.' },
+      info: { title: 'emolens API', version: packageVersion(), description: 'Faces and 7 emotion probabilities for images; see docs/api.md.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: ctx.tokens.length ? [{ bearer: [] }] : [],
     },
@@ -249,7 +243,7 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
         ...errorResponses,
       },
     },
-  }, async () => ({ status: 'ok', version: version(), jobs: jobs.backend, ...pool.stats() }));
+  }, async () => ({ status: 'ok', version: packageVersion(), jobs: jobs.backend, ...pool.stats() }));
 
   app.get('/v1/models', {
     schema: {

@@ -3,7 +3,7 @@
  * described by its sidecar (src/classify/contract.ts). Browser-safe: it gets the ONNX Runtime module and the model
  * bytes handed in; reading files lives in ./node.ts.
  */
-import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
+import { firstErrorLine, OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
 import { InvalidModelError } from '../errors.js';
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import type { GrayImage } from '../types.js';
@@ -117,12 +117,7 @@ export class EmotionClassifier {
   static async load(ort: OrtModule, bytes: Uint8Array, sidecar: EmotionModelSidecar, options: ClassifierOptions = {}): Promise<EmotionClassifier> {
     const source = options.source ?? sidecar?.name ?? 'emotion model';
     validateEmotionSidecar(sidecar, source);
-    let model: OnnxModel;
-    try {
-      model = await OnnxModel.load(ort, bytes, options);
-    } catch (err) {
-      throw new InvalidModelError(source, `not an ONNX model ONNX Runtime can load (${firstLine(err)})`);
-    }
+    const model = await OnnxModel.loadModel(ort, bytes, source, options);
     const outputName = model.outputNames.includes(sidecar.output.name) ? sidecar.output.name : model.outputNames[0];
     const batchSize = Math.max(1, Math.floor(options.batchSize ?? 32));
     const classifier = new EmotionClassifier(model, sidecar, outputName, batchSize);
@@ -198,7 +193,7 @@ export class EmotionClassifier {
       }
     } catch (err) {
       if (err instanceof InvalidModelError) throw err;
-      throw new InvalidModelError(source, `model does not accept input [N, ${channels}, ${height}, ${width}] from its sidecar (${firstLine(err)})`);
+      throw new InvalidModelError(source, `model does not accept input [N, ${channels}, ${height}, ${width}] from its sidecar (${firstErrorLine(err)})`);
     }
   }
 }
@@ -208,9 +203,4 @@ function normalize(row: ArrayLike<number>): number[] {
   let sum = 0;
   for (let i = 0; i < row.length; i++) sum += row[i];
   return Array.from(row, (v) => (sum > 0 ? v / sum : 1 / row.length));
-}
-
-function firstLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0].trim().slice(0, 200);
 }

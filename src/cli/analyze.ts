@@ -10,23 +10,12 @@ import { basename, extname, join } from 'node:path';
 import { MultiBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { EmolensError, UsageError } from '../errors.js';
-import type { CreateAnalyzerOptions } from '../node.js';
 import { annotateImage } from '../report/annotate.js';
-import { csvHeader, csvRows, imageEntry, imageErrorEntry } from '../report/serialize.js';
+import { csvHeader, csvRows, imageEntry, inputErrorEntry } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
-import { bold, dim, errorLine, expandInputs, faceTable, type InputItem, MODEL_OPTION, moodSummary, parseNumber, parseTiles, red, styleFor } from './common.js';
+import { bold, dim, errorLine, expandInputs, faceTable, type InputItem, moodSummary, red, styleFor } from './common.js';
+import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 import { assertFreshOrResuming, readResults, resultKey, ResultsWriter } from './results-file.js';
-
-/** The analyzer's flags, as commander hands them over (strings; analyzerOptionsFrom validates them). */
-export interface AnalyzerFlags {
-  model: string;
-  detector?: string;
-  minScore?: string;
-  maxFaces?: string;
-  maxPixels?: string;
-  tiles?: string;
-  threads?: string;
-}
 
 interface AnalyzeFlags extends AnalyzerFlags {
   json?: boolean;
@@ -40,23 +29,18 @@ interface AnalyzeFlags extends AnalyzerFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('analyze')
     .description('find faces and their emotions in images, folders (recursive) or globs')
     .argument('<inputs...>', 'image files, folders or glob patterns (quote globs: "photos/**/*.jpg")')
-    .option('--json', 'JSON on stdout: { "images": [ { file, width, height, faces } | { file, error } ] }')
+    .option('--json', 'JSON on stdout: { "images": [ { file, width, height, faces } | { file, error: { code, message } } ] }')
     .option('--csv', 'CSV on stdout, one row per face')
     .option('--annotate <dir>', 'write annotated copies (boxes, landmarks, emotion bars) into <dir>')
     .option('--out <file.jsonl>', 'append one JSON line per image to <file> as it finishes (the --json entry); refuses a non-empty file unless --resume')
     .option('--resume', 'with --out: skip the images the file already holds; images that failed are tried again')
     .option('--landmarks68', 'with --json/--csv/--out: add each face\'s 68 points (landmarks68: [[x, y] x 68], image px)')
-    .option('--ev', 'with --json/--csv/--out: add each face\'s 24-value expressional vector (ev: { names, values }; docs/ferc.md)')
-    .option(...MODEL_OPTION)
-    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
-    .option('--max-faces <n>', 'at most this many faces per image, best first')
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels, checked before decoding (default 50000000)')
-    .option('--tiles <auto|off|px>', 'extra detector passes on tiles to find small faces in large photos (default auto)')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--ev', 'with --json/--csv/--out: add each face\'s 24-value expressional vector (ev: { names, values }; docs/ferc.md)');
+  addAnalyzerOptions(command, 'photos', ['model', 'minScore', 'maxFaces', 'maxPixels', 'tiles', 'threads'])
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText('after', `
 Examples:
@@ -79,18 +63,6 @@ Exit status: 0 when every input was analysed, 1 when any failed (the others are 
 }
 
 export type OutputFormat = 'table' | 'json' | 'csv';
-
-/** Build the analyzer options from the flags (validated: bad values are UsageErrors, exit 2). */
-export function analyzerOptionsFrom(flags: AnalyzerFlags): CreateAnalyzerOptions {
-  const options: CreateAnalyzerOptions = { model: flags.model };
-  if (flags.detector) options.detectorModel = flags.detector;
-  if (flags.minScore !== undefined) options.minFaceScore = parseNumber('--min-score', flags.minScore, { min: 0, max: 1 });
-  if (flags.maxFaces !== undefined) options.maxFaces = parseNumber('--max-faces', flags.maxFaces, { min: 1, integer: true });
-  if (flags.maxPixels !== undefined) options.maxPixels = parseNumber('--max-pixels', flags.maxPixels, { min: 1 });
-  if (flags.threads !== undefined) options.threads = parseNumber('--threads', flags.threads, { min: 1, max: 256, integer: true });
-  if (flags.tiles !== undefined) options.detector = { tiles: parseTiles(flags.tiles) };
-  return options;
-}
 
 /** Unique output path in `dir` for `file` (photos with the same name from different folders get -2, -3, …). */
 export function annotatedPath(dir: string, file: string, used: Set<string>): string {
@@ -173,10 +145,10 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
 
   const emit = (item: InputItem, result?: AnalysisResult, error?: EmolensError | Error) => {
     if (writer) {
-      writer.append(error ? imageErrorEntry(item.file, error) : imageEntry(item.file, result!));
+      writer.append(error ? inputErrorEntry(item.file, error) : imageEntry(item.file, result!));
       if (error) sink.err(`${red('error:', errStyle)} ${errorLine(error)}\n`);
     } else if (format === 'json') {
-      const entry = error ? imageErrorEntry(item.file, error) : imageEntry(item.file, result!);
+      const entry = error ? inputErrorEntry(item.file, error) : imageEntry(item.file, result!);
       sink.out(`${first ? '' : ','}\n    ${JSON.stringify(entry)}`);
       first = false;
     } else if (error) {

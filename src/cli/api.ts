@@ -4,8 +4,8 @@
 import type { Command } from 'commander';
 import { loadTokens } from '../api/auth.js';
 import { DEFAULT_LIMITS, type ApiLimits } from '../api/errors.js';
-import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
-import { MODEL_OPTION, parseNumber } from './common.js';
+import { parseNumber } from './common.js';
+import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
 interface ApiFlags extends AnalyzerFlags {
   port: string;
@@ -36,7 +36,7 @@ export function redactUrl(url: string): string {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('api')
     .description('HTTP API: POST images, get faces and emotions as JSON; background jobs (in-process, or on Redis with `emolens worker`)')
     .option('--port <port>', 'port to listen on (0 = any free port)', '8081')
@@ -44,14 +44,8 @@ export function register(program: Command): void {
     .option('--token-file <file>', 'bearer tokens, one per line (also: EMOLENS_API_TOKEN)')
     .option('--redis <url>', 'queue jobs on BullMQ in this Redis (redis://host:6379) for `emolens worker` processes')
     .option('--queue <name>', 'BullMQ queue name', 'emolens-jobs')
-    .option('--workers <n>', 'inference worker threads (default: one per core)')
-    .option(...MODEL_OPTION)
-    .option('--detector <name|path>', 'face detector model (default blazeface)')
-    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
-    .option('--max-faces <n>', `at most this many faces per image, best first (default ${DEFAULT_LIMITS.maxFaces})`)
-    .option('--max-pixels <n>', `refuse images larger than this, checked before decoding (default ${DEFAULT_LIMITS.maxPixels})`)
-    .option('--tiles <auto|off|px>', 'extra detector passes on tiles for small faces in large photos (default auto)')
-    .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers, at least 1)')
+    .option('--workers <n>', 'inference worker threads (default: one per core)');
+  addAnalyzerOptions(command, 'server', ['model', 'detector', 'minScore', 'maxFaces', 'maxPixels', 'tiles', 'threads'])
     .option('--max-body-mb <n>', `largest image or uploaded file in MB (default ${DEFAULT_LIMITS.maxBodyBytes / 2 ** 20})`)
     .option('--max-job-files <n>', `most files in one job (default ${DEFAULT_LIMITS.maxJobFiles})`)
     .option('--max-queue <n>', `images waiting for a worker before 503 (default ${DEFAULT_LIMITS.maxQueue})`)

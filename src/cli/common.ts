@@ -2,24 +2,15 @@
  * Helpers shared by the CLI commands: option parsing, input expansion (files, folders, globs), the terminal
  * table of faces, colours and the progress bar. Output formatting only — no inference here.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { DEFAULT_EMOTION_MODEL, DEFAULT_LIVE_MODEL } from '../env/models.js';
+import { DEFAULT_LIVE_MODEL } from '../env/models.js';
 import { UsageError } from '../errors.js';
 import { clamp } from '../geometry.js';
 import { IMAGE_EXTENSION_LIST, isImageFileName } from '../image/formats.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
 import { EMOTION_COLORS } from '../report/palette.js';
 import type { AnalysisResult, FaceResult } from '../types.js';
-
-/** This package's version (package.json), for `--version` and the reports' settings. */
-export function emolensVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
 
 // ---- option parsing -----------------------------------------------------------------------------------------
 
@@ -137,13 +128,6 @@ export function styleFor(stream: NodeJS.WriteStream): Style {
 }
 
 const ansi = (open: string, text: string, style: Style) => (style.color ? `\x1b[${open}m${text}\x1b[0m` : text);
-/** The `--model` option of every command that classifies faces: flags, help text and the bundled default. */
-export const MODEL_OPTION = [
-  '--model <name|path>',
-  'emotion model: a bundled name or an .onnx file with its .json beside it',
-  DEFAULT_EMOTION_MODEL,
-] as const;
-
 /**
  * `emolens serve --live-model`: the emotion model of the web app's live view (camera, screen, video files). A name in
  * the models folder, as serve's --model (the page fetches models by URL); LIVE_MODEL_SAME reuses --model's.

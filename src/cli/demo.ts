@@ -9,24 +9,21 @@ import { annotateImage } from '../report/annotate.js';
 import { samplePhotos } from '../samples.js';
 import type { AnalysisResult } from '../types.js';
 import { faceJson } from '../report/serialize.js';
-import { analyzerOptionsFrom } from './analyze.js';
-import { bold, dim, faceTable, MODEL_OPTION, moodSummary, styleFor } from './common.js';
+import { bold, dim, faceTable, moodSummary, styleFor } from './common.js';
+import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
-interface DemoFlags {
+interface DemoFlags extends Pick<AnalyzerFlags, 'model' | 'threads'> {
   json?: boolean;
   out: string;
-  model: string;
-  threads?: string;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('demo')
     .description('analyse the bundled sample photos: faces, 7 emotion probabilities each, annotated copies')
     .option('--json', 'print JSON (same shape as `analyze --json`, plus "annotated" paths) instead of tables')
-    .option('--out <dir>', 'where to write the annotated photos', './emolens-demo')
-    .option(...MODEL_OPTION)
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--out <dir>', 'where to write the annotated photos', './emolens-demo');
+  addAnalyzerOptions(command, 'photos', ['model', 'threads'])
     .action(async (flags: DemoFlags) => {
       await runDemo(flags);
     });

@@ -10,11 +10,11 @@ import type { Command } from 'commander';
 import { EmolensError, UsageError } from '../errors.js';
 import { isEmotion, EMOTIONS, type Emotion } from '../labels.js';
 import type { DetectedFace, GrayImage, Landmarks } from '../types.js';
-import { imageErrorEntry, serializeFace } from '../report/serialize.js';
+import { inputErrorEntry, serializeFace } from '../report/serialize.js';
 import { lumaWeights } from '../classify/index.js';
 import { resolveMethod, SALIENCY_METHODS, type ExplainOptions, type FaceExplanation } from '../explain/index.js';
-import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
-import { bold, dim, emotionColor, errorLine, expandInputs, MODEL_OPTION, parseNumber, red, styleFor } from './common.js';
+import { bold, dim, emotionColor, errorLine, expandInputs, parseNumber, red, styleFor } from './common.js';
+import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
 interface ExplainFlags extends AnalyzerFlags {
   out?: string;
@@ -31,7 +31,7 @@ interface ExplainFlags extends AnalyzerFlags {
 export const DEFAULT_EXPLAIN_DIR = 'emolens-explain';
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('explain')
     .description('show which parts of each face drove its emotion: a heat-map PNG per face, saliency maps in JSON')
     .argument('<inputs...>', 'image files, folders or glob patterns')
@@ -42,13 +42,8 @@ export function register(program: Command): void {
     .option('--crops', 'inputs are aligned face crops already (e.g. FER2013 48x48 JPEGs): no detection')
     .option('--patch <px>', 'occlusion: side of the grey patch in crop px (default 8)')
     .option('--stride <px>', 'occlusion: step between patches in crop px (default 4)')
-    .option('--scale <n>', 'PNG size as a multiple of the crop (48 px)', '4')
-    .option(...MODEL_OPTION)
-    .option('--detector <name|path>', 'face detector model')
-    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
-    .option('--max-faces <n>', 'at most this many faces per image, best first')
-    .option('--max-pixels <n>', 'refuse images larger than this many pixels, checked before decoding (default 50000000)')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--scale <n>', 'PNG size as a multiple of the crop (48 px)', '4');
+  addAnalyzerOptions(command, 'photos', ['model', 'detector', 'minScore', 'maxFaces', 'maxPixels', 'threads'])
     .addHelpText('after', `
 Examples:
   $ emolens explain photo.jpg                       overlays in ${DEFAULT_EXPLAIN_DIR}/
@@ -131,7 +126,7 @@ export async function runExplain(inputs: string[], flags: ExplainFlags): Promise
         else process.stdout.write(`${bold(item.file, style)}  ${dim(`${explained.length} face${explained.length === 1 ? '' : 's'}`, style)}\n${lines.join('\n')}${lines.length ? '\n' : ''}`);
       } catch (err) {
         failed++;
-        if (flags.json) writeJson(imageErrorEntry(item.file, err));
+        if (flags.json) writeJson(inputErrorEntry(item.file, err));
         process.stderr.write(`${red('error:', errStyle)} ${errorLine(err)}\n`);
       }
     }

@@ -8,11 +8,12 @@
  * dependencies (ONNX Runtime, comparison libraries) inside its action, not at the top of the file.
  */
 import { Command, CommanderError } from 'commander';
-import { UsageError } from '../errors.js';
+import { packageVersion } from '../env/node.js';
+import { exitCodeFor } from '../errors.js';
 import { register as registerAnalyze } from './analyze.js';
 import { register as registerApi } from './api.js';
 import { register as registerBench } from './bench.js';
-import { emolensVersion, errorLine, red, styleFor } from './common.js';
+import { errorLine, red, styleFor } from './common.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerEval } from './eval.js';
 import { register as registerExplain } from './explain.js';
@@ -27,7 +28,7 @@ export async function main(argv = process.argv): Promise<number> {
   const verbose = argv.includes('--verbose');
   const program = new Command('emolens')
     .description('Facial emotion recognition: faces, landmarks and 7 emotion probabilities (angry, disgust, fear, happy, neutral, sad, surprise).')
-    .version(emolensVersion(), '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .option('--verbose', 'show stack traces for errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -54,7 +55,7 @@ Quick start:
     const style = styleFor(process.stderr);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     else process.stderr.write(`${red('error:', style)} ${errorLine(err)}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return exitCodeFor(err);
   }
 }
 

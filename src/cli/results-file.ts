@@ -89,7 +89,8 @@ function entryFile(line: string): { name: string; ok: boolean } | undefined {
   const { file, faces, error } = entry as { file?: unknown; faces?: unknown; error?: unknown };
   if (typeof file !== 'string') return undefined;
   if (Array.isArray(faces)) return { name: file, ok: true };
-  if (typeof error === 'string') return { name: file, ok: false };
+  // { code, message }; a plain string (with a top-level "code") in files written by earlier versions
+  if (typeof error === 'string' || (typeof error === 'object' && error !== null)) return { name: file, ok: false };
   return undefined;
 }
 

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { isLoopback } from '../api/auth.js';
 import { ModelNotFoundError, SidecarMissingError, UsageError } from '../errors.js';
 import { DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, MODEL_NAME_PATTERN } from '../env/models.js';
 import { MODELS_DIR } from '../env/node.js';
@@ -21,8 +22,6 @@ interface ServeOptions {
   /** The global --verbose (main.ts hands it to every command): also log every request. */
   verbose?: boolean;
 }
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 export function register(program: Command): void {
   program
@@ -61,7 +60,7 @@ async function serve(opts: ServeOptions, liveIsDefault: boolean): Promise<void> 
   process.stdout.write(`live view: ${live.name}; snapshots and images: ${opts.model}\n`);
   if (live.fallback) process.stderr.write(`warning: ${live.fallback}; the live view uses ${opts.model} (slower)\n`);
   process.stdout.write('frames are analysed in the browser and never sent to this server. Ctrl+C to stop.\n');
-  if (!LOOPBACK.has(opts.host)) {
+  if (!isLoopback(opts.host)) {
     process.stderr.write(`warning: listening on ${opts.host}: other machines can load the app; browsers allow the camera only on localhost or HTTPS\n`);
   }
   await new Promise<void>((done) => {

@@ -9,20 +9,23 @@ import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } fr
 import { basename, extname, join } from 'node:path';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { EmolensError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { errorJson, inputErrorEntry } from '../report/serialize.js';
 import type { NodeAnalyzer } from '../node.js';
 import type { VideoAnalysis, VideoFrameResult } from '../video/index.js';
 import { PerSecondResampler, type TrackSummary, type VideoMoment } from '../video/summary.js';
 import { writeAnnotatedVideo } from '../video/encode.js';
 import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows, type Write } from '../video/serialize.js';
 import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
+import { DEFAULT_MAX_DURATION_S } from '../video/probe.js';
+import { packageVersion } from '../env/node.js';
 import { TrackThumbnails } from '../report/thumbnails.js';
 import type { VideoReportData } from '../report/video-html.js';
 import { VideoReportSeries } from '../report/video-series.js';
-import { analyzerOptionsFrom } from './analyze.js';
-import { bold, dim, emolensVersion, emotionColor, errorLine, MODEL_OPTION, parseNumber, red, type Style, styleFor } from './common.js';
+import { bold, dim, emotionColor, errorLine, parseNumber, red, type Style, styleFor } from './common.js';
+import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
-interface VideoFlags {
+interface VideoFlags extends Omit<AnalyzerFlags, 'detector' | 'tiles'> {
   fps?: string;
   everyFrame?: boolean;
   json?: boolean;
@@ -35,18 +38,13 @@ interface VideoFlags {
   budgetMs?: string;
   until?: string;
   maxDuration?: string;
-  maxPixels?: string;
-  model: string;
-  minScore?: string;
-  maxFaces?: string;
   onePass?: boolean;
-  threads?: string;
   progress: boolean;
   verbose?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('video')
     .description('track faces through videos: stable ids, smoothed emotions per frame, per-face summaries')
     .argument('<files...>', 'video files (anything ffmpeg reads: mp4, mov, mkv, webm, avi, …)')
@@ -61,13 +59,9 @@ export function register(program: Command): void {
     .option('--no-thumbnails', 'leave the face thumbnails out of the --report page')
     .option('--budget-ms <ms|all>', 'emotion-model time per analysed frame; "all" reads every face every frame (default 250/fps)')
     .option('--until <s>', 'analyse only the first <s> seconds')
-    .option('--max-duration <s>', 'refuse videos longer than this (default 14400 = 4 h)')
-    .option('--max-pixels <n>', 'refuse videos with more pixels per frame (default 33177600 = 7680x4320)')
-    .option(...MODEL_OPTION)
-    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
-    .option('--max-faces <n>', 'at most this many faces per frame, best first')
-    .option('--one-pass', 'one whole-frame detector pass per frame, as the live view: about 3x faster, misses more tight, blurry and small faces')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--max-duration <s>', `refuse videos longer than this (default ${DEFAULT_MAX_DURATION_S} = ${DEFAULT_MAX_DURATION_S / 3600} h)`)
+    .option('--one-pass', 'one whole-frame detector pass per frame, as the live view: about 3x faster, misses more tight, blurry and small faces');
+  addAnalyzerOptions(command, 'video', ['maxPixels', 'model', 'minScore', 'maxFaces', 'threads'])
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText('after', `
 Examples:
@@ -164,8 +158,8 @@ function fileWriter(path: string): { write: Write; close(): void } {
 
 export async function runVideo(files: string[], flags: VideoFlags): Promise<number> {
   const settings = settingsFrom(flags);
-  const options = analyzerOptionsFrom({ model: flags.model, minScore: flags.minScore, maxFaces: flags.maxFaces, threads: flags.threads });
-  const maxPixels = flags.maxPixels === undefined ? undefined : parseNumber('--max-pixels', flags.maxPixels, { min: 1 });
+  // --max-pixels here is the video's frame limit (checked by ffprobe), not the analyzer's image limit.
+  const { maxPixels, ...options } = analyzerOptionsFrom(flags);
   const format: 'json' | 'csv' | 'table' = flags.csv ? 'csv' : flags.json || flags.out ? 'json' : 'table';
   if (flags.out) mkdirSync(flags.out, { recursive: true });
   const errStyle = styleFor(process.stderr);
@@ -201,7 +195,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       } catch (err) {
         failed++;
         progress.line(`${red('error:', errStyle)} ${errorLine(err)}\n`);
-        if (format === 'json' && !flags.out) process.stdout.write(`${JSON.stringify({ file, error: errorInfo(err) })}\n`);
+        if (format === 'json' && !flags.out) process.stdout.write(`${JSON.stringify(inputErrorEntry(file, err))}\n`);
         continue;
       }
       const { info } = video;
@@ -252,7 +246,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       }
       progress.done();
       const summary = video.summary();
-      json?.end(summary.tracks, error === undefined ? undefined : errorInfo(error));
+      json?.end(summary.tracks, error === undefined ? undefined : errorJson(error));
       sink.close();
       if (flags.report && reportSeries) {
         const path = perVideoPath(flags.report, file, files.length > 1, usedReports);
@@ -269,12 +263,12 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
                 views: video.settings.detector.detector?.views?.length === 0 ? 'off (--one-pass)' : undefined,
               },
               ffmpeg: describeBinary(tools.ffmpeg, 'ffmpeg'),
-              emolensVersion: emolensVersion(),
+              emolensVersion: packageVersion(),
             },
             tracks: summary.tracks,
             series: reportSeries.data(),
             thumbnails: thumbnails ? thumbnails.dataUrls() : null,
-            error: error === undefined ? undefined : errorInfo(error),
+            error: error === undefined ? undefined : errorJson(error),
             generatedAt: new Date().toISOString(),
           });
           if (flags.verbose) progress.line(dim(`${file}: report written to ${path}\n`, errStyle));
@@ -318,10 +312,6 @@ function fileSize(file: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function errorInfo(err: unknown): { code: string; message: string } {
-  return { code: err instanceof EmolensError ? err.code : 'ERROR', message: errorLine(err) };
 }
 
 /**

@@ -3,10 +3,11 @@
  * cores (src/api/jobs-bullmq.ts). Run any number, on any machines that reach the Redis. Owns flag parsing only.
  */
 import type { Command } from 'commander';
+import { DEFAULT_LIMITS } from '../api/errors.js';
 import { UsageError } from '../errors.js';
-import { analyzerOptionsFrom, type AnalyzerFlags } from './analyze.js';
 import { redactUrl, untilSignal } from './api.js';
-import { MODEL_OPTION, parseNumber } from './common.js';
+import { parseNumber } from './common.js';
+import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
 interface WorkerFlags extends AnalyzerFlags {
   redis?: string;
@@ -17,19 +18,13 @@ interface WorkerFlags extends AnalyzerFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('worker')
     .description('run jobs from `emolens api --redis`: any number of these, on any machines that reach the Redis')
     .option('--redis <url>', 'the Redis the API queues jobs in (redis://host:6379)')
     .option('--queue <name>', 'BullMQ queue name', 'emolens-jobs')
-    .option('--workers <n>', 'inference worker threads = jobs run at once (default: one per core)')
-    .option(...MODEL_OPTION)
-    .option('--detector <name|path>', 'face detector model (default blazeface)')
-    .option('--min-score <0..1>', 'drop detections scoring below this (default 0.5)')
-    .option('--max-faces <n>', 'at most this many faces per image, best first (default 100)')
-    .option('--max-pixels <n>', 'refuse images larger than this, checked before decoding (default 25000000)')
-    .option('--tiles <auto|off|px>', 'extra detector passes on tiles for small faces (default auto)')
-    .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers, at least 1)')
+    .option('--workers <n>', 'inference worker threads = jobs run at once (default: one per core)');
+  addAnalyzerOptions(command, 'server', ['model', 'detector', 'minScore', 'maxFaces', 'maxPixels', 'tiles', 'threads'])
     .option('--lock-ms <ms>', 'job lock; a worker that died hands its job on after about 2-3 of these (default 30000)')
     .addHelpText('after', `
 Example:
@@ -43,13 +38,15 @@ Example:
 async function runWorker(flags: WorkerFlags): Promise<void> {
   if (!flags.redis) throw new UsageError('emolens worker needs --redis <url> (the Redis that `emolens api --redis` uses)');
   const analyzer = analyzerOptionsFrom(flags);
-  analyzer.maxPixels ??= 25_000_000;
-  analyzer.maxFaces ??= 100;
+  // The API's limits, as `emolens api` applies them to its own worker threads (src/api/server.ts).
+  analyzer.maxPixels ??= DEFAULT_LIMITS.maxPixels;
+  analyzer.maxFaces ??= DEFAULT_LIMITS.maxFaces;
   const workers = flags.workers === undefined ? undefined : parseNumber('--workers', flags.workers, { min: 1, integer: true });
   const lockMs = flags.lockMs === undefined ? undefined : parseNumber('--lock-ms', flags.lockMs, { min: 500, integer: true });
 
   const { WorkerPool } = await import('../api/pool.js');
-  const { runJobWorker } = await import('../api/jobs-bullmq.js');
+  const { redisConnection, runJobWorker } = await import('../api/jobs-bullmq.js');
+  redisConnection(flags.redis); // a bad URL is a usage error before the threads load the models
   const pool = await WorkerPool.start({ workers, analyzer });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let worker;

@@ -132,10 +132,13 @@ export class FaceDetector {
     this.inputSize = sidecar.input.width;
   }
 
-  /** `bytes`: models/blazeface.onnx; `sidecar`: the parsed models/blazeface.json (validated here). */
+  /**
+   * `bytes`: models/blazeface.onnx; `sidecar`: the parsed models/blazeface.json (validated here).
+   * @throws InvalidModelError when the sidecar or the bytes are not a usable detector.
+   */
   static async load(ort: OrtModule, bytes: Uint8Array, sidecar: unknown, options: SessionOptions & DetectOptions = {}): Promise<FaceDetector> {
     const parsed = parseDetectorSidecar(sidecar);
-    const model = await OnnxModel.load(ort, bytes, options);
+    const model = await OnnxModel.loadModel(ort, bytes, parsed.name, options);
     return new FaceDetector(model, parsed, resolveOptions(DEFAULT_DETECT_OPTIONS, options));
   }
 

@@ -3,6 +3,7 @@
  * `onnxruntime-node`, the browser passes in `onnxruntime-web`; both expose onnxruntime-common's API.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import { InvalidModelError } from '../errors.js';
 
 /** The slice of an onnxruntime module that emolens uses (satisfied by onnxruntime-node and -web). */
 export interface OrtModule {
@@ -32,6 +33,18 @@ export class OnnxModel {
     return new OnnxModel(ort, session);
   }
 
+  /**
+   * `load`, for a model file a user chose: ONNX Runtime refusing the bytes becomes one InvalidModelError line naming
+   * `source` (a model or file name), as every model role (classify, detect, landmarks) reports it.
+   */
+  static async loadModel(ort: OrtModule, bytes: Uint8Array, source: string, options: SessionOptions = {}): Promise<OnnxModel> {
+    try {
+      return await OnnxModel.load(ort, bytes, options);
+    } catch (err) {
+      throw new InvalidModelError(source, `not an ONNX model ONNX Runtime can load (${firstErrorLine(err)})`);
+    }
+  }
+
   get inputNames(): readonly string[] { return this.session.inputNames; }
   get outputNames(): readonly string[] { return this.session.outputNames; }
 
@@ -48,4 +61,10 @@ export class OnnxModel {
   }
 
   async dispose(): Promise<void> { await this.session.release(); }
+}
+
+/** The first line of an error's message (ONNX Runtime's are long), at most 200 characters. */
+export function firstErrorLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0].trim().slice(0, 200);
 }

@@ -35,6 +35,15 @@ export function packageRoot(): string {
   }
 }
 
+/** This package's version (its package.json), for `--version`, the API's health and the reports' settings. */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
 /** `<package root>/models`: the bundled models, and the folder bare model names resolve in. */
 export const MODELS_DIR = join(packageRoot(), 'models');
 

@@ -14,10 +14,9 @@ import sharp, { type Metadata, type Sharp } from 'sharp';
 import { EmolensError, ImageTooLargeError, InputNotFoundError, InvalidImageError } from '../errors.js';
 import type { GrayImage, RgbaImage } from '../types.js';
 import { resizeGrayBilinear, toGray8 } from './gray-resize.js';
-import { assertRgbaImage } from './rgba.js';
+import { assertRgbaImage, DEFAULT_MAX_PIXELS } from './rgba.js';
 
-/** Default `maxPixels`: 50 megapixels (e.g. 8660x5773), 200 MB once decoded to RGBA. */
-export const DEFAULT_MAX_PIXELS = 50_000_000;
+export { DEFAULT_MAX_PIXELS };
 
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (checked from the header, before decoding). Default 50 MP. */

@@ -6,6 +6,12 @@
 import { ImageTooLargeError, InvalidImageError } from '../errors.js';
 import type { RgbaImage } from '../types.js';
 
+/**
+ * The library's default image limit (`maxPixels` of decodeImage and createAnalyzer): 50 megapixels (e.g. 8660x5773),
+ * 200 MB once decoded to RGBA. Here, not in decode.ts, so the CLI's help can show it without loading sharp.
+ */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
 export interface RgbaCheckOptions {
   /** Name in error messages (a file name, "image", "frame 12"). Default "image". */
   what?: string;

@@ -5,7 +5,6 @@
  * Browser-safe: no Node imports. See docs/ferc.md.
  */
 import { OnnxModel, type OrtModule, type SessionOptions } from '../engine/index.js';
-import { InvalidModelError } from '../errors.js';
 import { assertRgbaImage } from '../image/rgba.js';
 import type { Box, DetectedFace, Point, RgbaImage } from '../types.js';
 import { parseLandmarkSidecar, LANDMARK_COUNT, type LandmarkSidecar } from './contract.js';
@@ -39,12 +38,7 @@ export class LandmarkDetector {
   /** Validate the sidecar and open the session. @throws InvalidModelError when either is unusable. */
   static async load(ort: OrtModule, bytes: Uint8Array, sidecar: unknown, options: LandmarkOptions = {}): Promise<LandmarkDetector> {
     const parsed = parseLandmarkSidecar(sidecar);
-    let model: OnnxModel;
-    try {
-      model = await OnnxModel.load(ort, bytes, options);
-    } catch (err) {
-      throw new InvalidModelError(parsed.name, `not an ONNX model ONNX Runtime can load (${String((err as Error).message ?? err).split('\n')[0]})`);
-    }
+    const model = await OnnxModel.loadModel(ort, bytes, parsed.name, options);
     const outputName = model.outputNames.includes(parsed.output.name) ? parsed.output.name : model.outputNames[0];
     return new LandmarkDetector(model, parsed, outputName, Math.max(1, Math.floor(options.batchSize ?? 16)));
   }

@@ -5,6 +5,7 @@
  * faces through here, so a face reads the same wherever it comes from. Browser-safe, pure; decides no content
  * (which faces, which extra fields) — callers do.
  */
+import { EmolensError } from '../errors.js';
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import { EV_FEATURES } from '../landmarks/ev.js';
 import type { AnalysisResult, Box, FaceResult, Point } from '../types.js';
@@ -84,12 +85,26 @@ export function imageEntry(file: string | undefined, result: Pick<AnalysisResult
   return { ...(file === undefined ? {} : { file }), width: result.width, height: result.height, faces: faceJson(result) };
 }
 
-/** An image that failed, in the same array: its one-line message and the error's stable code. */
-export function imageErrorEntry(file: string, error: unknown): { file: string; error: string; code: string } {
-  return { file, error: errorLine(error), code: (error as { code?: string }).code ?? 'ERROR' };
+/**
+ * An error as every emolens JSON document holds it, the HTTP API's error shape: the stable code (an EmolensError's,
+ * else "ERROR") and the one-line message.
+ */
+export interface ErrorJson { code: string; message: string }
+
+export function errorJson(error: unknown): ErrorJson {
+  return { code: error instanceof EmolensError ? error.code : 'ERROR', message: errorLine(error) };
 }
 
-/** One line for an error, whatever was thrown (the CLI's `error: …` line and the JSON `error` field). */
+/**
+ * An input that failed, in place of its entry: `{ file, error: { code, message } }` — in `analyze --json`'s and
+ * `explain --json`'s "images" array, each --out line, an API images job's result, and `video --json` for a video that
+ * cannot be read.
+ */
+export function inputErrorEntry(file: string, error: unknown): { file: string; error: ErrorJson } {
+  return { file, error: errorJson(error) };
+}
+
+/** One line for an error, whatever was thrown (the CLI's `error: …` line and the JSON error's `message`). */
 export function errorLine(err: unknown): string {
   if (err instanceof Error) return err.message.split('\n')[0];
   return String(err);

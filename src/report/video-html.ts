@@ -12,6 +12,7 @@
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import { esc, inlineScript, jsonForScript, type ReportAssets } from './html.js';
 import { EMOTION_COLORS } from './palette.js';
+import type { ErrorJson } from './serialize.js';
 import { VideoReportSeries, type ReportMoment, type VideoSeriesData } from './video-series.js';
 
 /** A video's JSON document as `emolens video --json` prints it (docs/video.md). */
@@ -23,7 +24,7 @@ export interface VideoDocument {
   duration: number;
   frames: ReportMoment[];
   tracks: ReportTrack[];
-  error?: { code: string; message: string };
+  error?: ErrorJson;
 }
 
 /** A track's summary (`tracks[]` of the document; `frames` when the caller has it). */
@@ -72,7 +73,7 @@ export interface VideoReportData {
   /** Data URLs per track id; null when thumbnails were turned off (`--no-thumbnails`). */
   thumbnails: Record<number, string> | null;
   /** What cut the run short, if anything. */
-  error?: { code: string; message: string };
+  error?: ErrorJson;
   /** ISO time of the run. */
   generatedAt: string;
 }

@@ -10,7 +10,7 @@
  * same as in `analyze --json` and the web app's timeline export. Pure: callers pass the writer.
  */
 import { EMOTIONS } from '../labels.js';
-import { boxJson, csvField, emotionsJson, roundUnit } from '../report/serialize.js';
+import { boxJson, csvField, emotionsJson, roundUnit, type ErrorJson } from '../report/serialize.js';
 import type { TrackSummary, VideoMoment } from './summary.js';
 
 /** Where text goes (stdout, a file). */
@@ -57,7 +57,7 @@ export class VideoJsonWriter {
   }
 
   /** Close the document with the tracks (and the error that cut the run short, if one did). Idempotent. */
-  end(tracks: TrackSummary[], error?: { code: string; message: string }): void {
+  end(tracks: TrackSummary[], error?: ErrorJson): void {
     if (this.ended) return;
     this.ended = true;
     const list = tracks.map((t) => JSON.stringify(trackJson(t))).join(',\n');
