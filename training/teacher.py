@@ -97,7 +97,8 @@ def load_member(path: str | Path) -> tuple[nn.Module, float, float, int, dict]:
     net = create_model(ckpt["arch"])
     net.load_state_dict(ckpt["model"])
     info = {"name": path.parent.name, "kind": "checkpoint", "arch": ckpt["arch"], "epoch": ckpt.get("epoch", -1) + 1,
-            "seed": ckpt["config"].get("seed"), "valAccuracy": ckpt.get("val", {}).get("accuracy")}
+            "seed": ckpt["config"].get("seed"), "valAccuracy": ckpt.get("val", {}).get("accuracy"),
+            **({"valFerplusAccuracy": ckpt["val_ferplus"]["majority"]["accuracy"]} if ckpt.get("val_ferplus") else {})}
     return net, float(ckpt["mean"]), float(ckpt["std"]), ckpt["config"]["input_size"], info
 
 
