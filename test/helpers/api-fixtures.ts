@@ -32,10 +32,15 @@ export function redisServerPath(): string | undefined {
 
 export interface RedisHandle { url: string; port: number; process: ChildProcess; stop(): Promise<void> }
 
-/** A throw-away redis-server on a free port (no persistence), ready when this resolves. */
-export async function startRedis(binary = redisServerPath() ?? 'redis-server'): Promise<RedisHandle> {
-  const port = await freePort();
-  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * A throw-away redis-server on a free port (or `port`), ready when this resolves. Without `aofDir` nothing is
+ * written to disk (the documented `--save '' --appendonly no`); with it, an append-only file there (fsync on every
+ * write), so a Redis stopped and started again on the same folder has the same data.
+ */
+export async function startRedis(binary = redisServerPath() ?? 'redis-server', options: { port?: number; aofDir?: string } = {}): Promise<RedisHandle> {
+  const port = options.port ?? await freePort();
+  const persistence = options.aofDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.aofDir] : ['--appendonly', 'no'];
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 20_000);
