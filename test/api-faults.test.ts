@@ -8,14 +8,14 @@
  * killed worker's upload folder. Without redis-server this file skips, except under CI=true where it fails.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startApiServer, type RunningApiServer } from '../src/api/server.js';
-import { groupPhoto640, redisServerPath, startRedis, type RedisHandle } from './helpers/api-fixtures.js';
+import { groupPhoto640, redisServerPath, startRedis, startWorkerProcess, type RedisHandle } from './helpers/api-fixtures.js';
 import { makeClip } from './helpers/clips.js';
-import { ROOT, tempDir, testEmotionModel } from './helpers/fixtures.js';
+import { tempDir, testEmotionModel } from './helpers/fixtures.js';
 
 const REDIS_SERVER = redisServerPath();
 const skip = !REDIS_SERVER && !process.env.CI ? 'redis-server is not installed (apt-get install redis-server)' : false;
@@ -58,24 +58,10 @@ async function assertUnavailable(response: Response): Promise<void> {
 }
 
 /** `emolens worker` as its own process with its own TMPDIR; resolves once it is taking jobs. */
-async function startWorker(name: string): Promise<{ child: ChildProcess; log: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'helpers', 'api-cli.ts'), 'worker', '--redis', redis.url, '--workers', '1', '--lock-ms', String(LOCK_MS), '--model', model, '--verbose'], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', TMPDIR: workerTmp },
-  });
-  children.push(child);
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-  workerLogs.set(child, () => log);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('emolens worker: ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}): ${log}`)));
-  });
-  return { child, log: () => log };
-}
+const startWorker = (_name: string) => startWorkerProcess(redis.url, ['--lock-ms', String(LOCK_MS), '--model', model], { TMPDIR: workerTmp }, (w) => {
+  children.push(w.child);
+  workerLogs.set(w.child, w.log);
+});
 
 function imagesForm(n: number): FormData {
   const fd = new FormData();

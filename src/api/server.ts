@@ -114,6 +114,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     throw new UsageError(`refusing to listen on ${host} without a token: set EMOLENS_API_TOKEN or --token-file (or keep --host 127.0.0.1)`);
   }
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  if (limits.maxRequestBytes > limits.maxQueuedBytes) throw new UsageError('--max-request-mb cannot be over --max-queued-mb (one request could never be queued)');
   const logError = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   const pool = await WorkerPool.start({
