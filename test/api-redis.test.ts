@@ -5,14 +5,14 @@
  * Without redis-server this file skips, except under CI=true where it fails (CI installs it, see .ci/run).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { startApiServer, type RunningApiServer } from '../src/api/server.js';
-import { readEvents, redisServerPath, startRedis, type RedisHandle } from './helpers/api-fixtures.js';
+import { readEvents, redisServerPath, startRedis, startWorkerProcess, type RedisHandle } from './helpers/api-fixtures.js';
 import { makeClip } from './helpers/clips.js';
-import { ROOT, SAMPLE_PHOTOS, tempDir, testEmotionModel } from './helpers/fixtures.js';
+import { SAMPLE_PHOTOS, tempDir, testEmotionModel } from './helpers/fixtures.js';
 
 const REDIS_SERVER = redisServerPath();
 const skip = !REDIS_SERVER && !process.env.CI ? 'redis-server is not installed (apt-get install redis-server)' : false;
@@ -26,25 +26,15 @@ const children: ChildProcess[] = [];
 const url = (path: string) => new URL(path, server.url).href;
 
 /** `emolens worker` as its own process; resolves once it is taking jobs. */
-async function startWorker(name: string): Promise<{ child: ChildProcess; log: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'helpers', 'api-cli.ts'), 'worker', '--redis', redis.url, '--workers', '1', '--lock-ms', String(LOCK_MS), '--model', model, '--verbose'], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' },
-  });
-  children.push(child);
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('emolens worker: ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}): ${log}`)));
-  });
-  return { child, log: () => log };
-}
+const startWorker = (_name: string) => startWorkerProcess(redis.url, ['--lock-ms', String(LOCK_MS), '--model', model], {}, (w) => children.push(w.child));
 
 const redisCli = (...args: string[]) => spawnSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).stdout.trim();
+
+/** Uploads are deleted once BullMQ has recorded the job's end: a few ms after the client can see it. */
+async function noUploadsLeft(what: string): Promise<void> {
+  for (let i = 0; i < 50 && redisCli('--scan', '--pattern', 'emolens:*') !== ''; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(redisCli('--scan', '--pattern', 'emolens:*'), '', what);
+}
 
 describe('emolens api + emolens worker on Redis', { skip }, () => {
   before(async () => {
@@ -95,7 +85,7 @@ describe('emolens api + emolens worker on Redis', { skip }, () => {
     const again = await (await fetch(url(`/v1/jobs/${id}`))).json() as { state: string; result: unknown };
     assert.equal(again.state, 'completed');
     assert.deepEqual(again.result, view.result);
-    assert.equal(redisCli('--scan', '--pattern', 'emolens:*'), '', 'uploads deleted when the job ended');
+    await noUploadsLeft('uploads deleted when the job ended');
   });
 
   it('finished jobs expire after the result TTL, in Redis too', async () => {
@@ -139,6 +129,6 @@ describe('emolens api + emolens worker on Redis', { skip }, () => {
     const error = (bad.last.data as { error: { code: string; message: string } }).error;
     assert.equal(error.code, 'INVALID_VIDEO');
     assert.match(error.message, /^fake\.mp4: not a video/);
-    assert.equal(redisCli('--scan', '--pattern', 'emolens:*'), '', 'uploads deleted when the jobs ended');
+    await noUploadsLeft('uploads deleted when the jobs ended');
   });
 });

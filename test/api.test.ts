@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import { makeClip } from './helpers/clips.js';
 import { ROOT, tempDir, testEmotionModel } from './helpers/fixtures.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
+const OTHER_TOKEN = 'other-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const model = testEmotionModel().path;
 const TTL_MS = 1500;
@@ -63,14 +65,14 @@ before(async () => {
   }, clipDir);
   server = await startApiServer({
     port: 0,
-    tokens: [TOKEN],
+    tokens: [TOKEN, OTHER_TOKEN],
     workers: 1,
     analyzer: { model },
     // `--budget-ms all`: the default budget is wall-clock time, so which faces are read in a frame would depend on
     // the machine's load; with every face read every frame the API and the CLI must agree to the byte.
     video: { budgetMs: Infinity },
     // Tiny queue so a burst of requests meets the bound; small body limit so 413 needs no big upload.
-    limits: { maxQueue: 1, maxBodyBytes: 1024 * 1024, resultTtlMs: TTL_MS },
+    limits: { maxQueue: 1, maxBodyBytes: 1024 * 1024, maxRequestBytes: 2 * 1024 * 1024, resultTtlMs: TTL_MS },
   });
 });
 
@@ -246,6 +248,84 @@ describe('emolens api: in-process jobs', () => {
     await assertJsonError(await fetch(url(`/v1/jobs/${id}`), { headers: auth }), 404, 'JOB_NOT_FOUND');
   });
 });
+
+describe('emolens api: safe defaults and the one error shape', () => {
+  it('403 for a page of another origin and for a foreign Host; --cors / --allowed-hosts allow them', async () => {
+    const evil = { ...auth, origin: 'https://evil.example' };
+    await assertJsonError(await postImage(photo, 'image/jpeg', evil), 403, 'FORBIDDEN_ORIGIN');
+    await assertJsonError(await fetch(url('/v1/jobs'), { method: 'POST', body: form([['image', 'a.jpg', 'image/jpeg', photo]]), headers: { origin: 'https://evil.example' } }), 403, 'FORBIDDEN_ORIGIN');
+    // Same origin (a page served by this server) is fine.
+    assert.equal((await fetch(url('/v1/health'), { headers: { origin: new URL(server.url).origin } })).status, 200);
+    // A foreign Host header (DNS rebinding): raw HTTP, since fetch sets Host itself.
+    const raw = await rawRequest(`GET /v1/health HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n`);
+    assert.match(raw, /^HTTP\/1\.1 403 /);
+    assert.match(raw, /"code":"FORBIDDEN_HOST"/);
+
+    const open = await startApiServer({ port: 0, workers: 1, analyzer: { model }, cors: ['https://app.example'], allowedHosts: ['emolens.internal'] });
+    try {
+      const pre = await fetch(new URL('/v1/analyze', open.url), { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example');
+      const ok = await fetch(new URL('/v1/health', open.url), { headers: { origin: 'https://app.example' } });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers.get('access-control-allow-origin'), 'https://app.example');
+      assert.equal((await fetch(new URL('/v1/health', open.url), { headers: { origin: 'https://evil.example' } })).status, 403);
+      assert.match(await rawRequest(`GET /v1/health HTTP/1.1\r\nHost: emolens.internal:8081\r\nConnection: close\r\n\r\n`, open.port), /^HTTP\/1\.1 200 /);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('malformed multipart is 400; a too-long path parameter 414; a malformed request 400: all in the JSON shape', async () => {
+    const broken = '--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\nnot the end';
+    for (const path of ['/v1/analyze', '/v1/jobs']) {
+      await assertJsonError(await fetch(url(path), { method: 'POST', body: broken, headers: { ...auth, 'content-type': 'multipart/form-data; boundary=xyz' } }), 400, 'MALFORMED_MULTIPART');
+    }
+    await assertJsonError(await fetch(url(`/v1/jobs/${'a'.repeat(300)}`), { headers: auth }), 414, 'URI_TOO_LONG');
+    const raw = await rawRequest('GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Line\r\n\r\n');
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { error: { code: string } };
+    assert.equal(body.error.code, 'BAD_REQUEST');
+  });
+
+  it('health: /v1/health/live and /v1/health/ready answer 200 without a token', async () => {
+    assert.deepEqual(await (await fetch(url('/v1/health/live'))).json(), { status: 'ok' });
+    assert.deepEqual(await (await fetch(url('/v1/health/ready'))).json(), { status: 'ready', jobs: 'in-process' });
+  });
+
+  it('jobs belong to their token; DELETE removes one; Idempotency-Key gives a retry the same job; 413 over the total per request', async () => {
+    const other = { authorization: `Bearer ${OTHER_TOKEN}` };
+    const post = (key?: string) => fetch(url('/v1/jobs'), { method: 'POST', body: form([['image', 'one.jpg', 'image/jpeg', photo]]), headers: { ...auth, ...(key ? { 'idempotency-key': key } : {}) } });
+    const first = await (await post('retry-1')).json() as { id: string };
+    const again = await (await post('retry-1')).json() as { id: string };
+    assert.equal(again.id, first.id, 'same key, same job');
+    const { id } = first;
+    await assertJsonError(await fetch(url(`/v1/jobs/${id}`), { headers: other }), 404, 'JOB_NOT_FOUND');
+    await assertJsonError(await fetch(url(`/v1/jobs/${id}`), { method: 'DELETE', headers: other }), 404, 'JOB_NOT_FOUND');
+    const events = await readEvents(await fetch(url(`/v1/jobs/${id}/events`), { headers: auth }));
+    assert.equal(events.at(-1)?.event, 'completed');
+    assert.equal((await fetch(url(`/v1/jobs/${id}`), { method: 'DELETE', headers: auth })).status, 204);
+    await assertJsonError(await fetch(url(`/v1/jobs/${id}`), { headers: auth }), 404, 'JOB_NOT_FOUND');
+    const fresh = await (await post('retry-1')).json() as { id: string };
+    assert.notEqual(fresh.id, id, 'a deleted job is not answered for its key');
+    await readEvents(await fetch(url(`/v1/jobs/${fresh.id}/events`), { headers: auth }));
+
+    const big = Buffer.concat([photo, Buffer.alloc(900 * 1024)]);
+    const three = form([['image', 'a.jpg', 'image/jpeg', big], ['image', 'b.jpg', 'image/jpeg', big], ['image', 'c.jpg', 'image/jpeg', big]]);
+    await assertJsonError(await fetch(url('/v1/jobs'), { method: 'POST', body: three, headers: auth }), 413, 'PAYLOAD_TOO_LARGE');
+  });
+});
+
+/** Send raw bytes to the server (or `port`) and read the whole answer (the connection is closed by either side). */
+function rawRequest(text: string, port = server.port): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(text));
+    let out = '';
+    socket.on('data', (d: Buffer) => { out += d.toString(); });
+    socket.on('close', () => resolve(out));
+    socket.on('error', reject);
+  });
+}
 
 /** Upload folders (job-kinds.ts withPrivateFile) that exist now. */
 const uploadDirs = () => new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('emolens-upload-')).map((n) => join(tmpdir(), n)));

@@ -33,6 +33,13 @@ export interface ApiLimits {
   maxPendingJobs: number;
   /** How long a finished job's state and result can be read, then they are deleted. */
   resultTtlMs: number;
+  /** Largest total of the files of one request (a job's uploads together), in bytes. */
+  maxRequestBytes: number;
+  /**
+   * Bytes of uploads held at once: those of queued and running jobs (in this process or in Redis) plus the job
+   * uploads being received. Beyond it POST /v1/jobs gets 503 OVERLOADED.
+   */
+  maxQueuedBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ApiLimits> = {
@@ -48,6 +55,9 @@ export const DEFAULT_LIMITS: Readonly<ApiLimits> = {
   shedDelayMs: 250,
   maxPendingJobs: 100,
   resultTtlMs: 60 * 60 * 1000,
+  maxRequestBytes: 50 * 1024 * 1024,
+  // With the per-request total, about 5 of the largest jobs: peak RSS stays near 1 GB on a 2-core box (docs/api.md).
+  maxQueuedBytes: 256 * 1024 * 1024,
 };
 
 /** An error with its HTTP status. `retryAfterS` becomes a Retry-After header (503). */
@@ -93,6 +103,9 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_VALIDATION: 'BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
 };
 
 /** Clearer words than Fastify's for the errors clients meet most. */
@@ -101,7 +114,21 @@ const FASTIFY_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'request body is over the size limit (--max-body-mb)',
   FST_REQ_FILE_TOO_LARGE: 'uploaded file is over the size limit (--max-body-mb)',
   FST_FILES_LIMIT: 'too many files in one request (--max-job-files)',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path parameter is too long',
+  FST_ERR_BAD_URL: 'malformed URL',
 };
+
+/** What busboy (under @fastify/multipart) throws for a form that breaks its own syntax: a 400, not a 500. */
+const MALFORMED_MULTIPART = /^(Unexpected end of (form|file)|Malformed (part header|urlencoded form)|Multipart: Boundary not found|Part terminated early|Unexpected end of multipart data)/i;
+
+/** The error shape for a malformed request line or headers (Node's clientError), written straight to the socket. */
+export function clientErrorResponse(err: NodeJS.ErrnoException): string {
+  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'REQUEST_TIMEOUT', 'the request was not received in time']
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large']
+      : [400, 'BAD_REQUEST', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: { code, message } });
+  return `HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
 
 export interface ErrorReply {
   statusCode: number;
@@ -122,9 +149,13 @@ export function errorReply(err: unknown): ErrorReply {
     return { statusCode, body: { error: { code: err.code, message: first(err.message) } }, internal: statusCode >= 500 };
   }
   const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
+  if (typeof e?.statusCode !== 'number' && typeof e?.message === 'string' && MALFORMED_MULTIPART.test(e.message)) {
+    return { statusCode: 400, body: { error: { code: 'MALFORMED_MULTIPART', message: `malformed multipart/form-data: ${first(e.message)}` } }, internal: false };
+  }
   const status = typeof e?.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) {
-    const code = (typeof e.code === 'string' && FASTIFY_CODES[e.code]) || (status === 413 ? 'PAYLOAD_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'BAD_REQUEST');
+    const byStatus: Record<number, string> = { 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 408: 'REQUEST_TIMEOUT', 413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG', 415: 'UNSUPPORTED_MEDIA_TYPE', 431: 'HEADERS_TOO_LARGE' };
+    const code = (typeof e.code === 'string' && FASTIFY_CODES[e.code]) || byStatus[status] || 'BAD_REQUEST';
     let message = (typeof e.code === 'string' && FASTIFY_MESSAGES[e.code]) || first(String(e.message ?? 'bad request'));
     // A schema enum (e.g. ?explain=): name the values it takes, which Fastify's message leaves out.
     const allowed = (err as { validation?: Array<{ params?: { allowedValues?: unknown[] } }> }).validation?.[0]?.params?.allowedValues;

@@ -9,7 +9,7 @@
  * are written to a private temp file on the machine that runs the job (the API server, or the `emolens worker`
  * that took it from Redis) and deleted when the job ends, however it ends.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnalysisResult } from '../types.js';
@@ -66,12 +66,38 @@ const IMAGES: JobKind = {
   },
 };
 
+/** Upload folders are named `emolens-upload-<pid>-<random>`, so a sweep can tell a dead process's from a live one's. */
+const UPLOAD_DIR_PREFIX = 'emolens-upload-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Delete the upload folders in the temp directory of processes that no longer run (a worker or server killed with
+ * SIGKILL mid-video cannot delete its own). Run at start-up; resolves to the number deleted.
+ */
+export async function sweepUploadDirs(dir = tmpdir()): Promise<number> {
+  let swept = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = /^emolens-upload-(\d+)-/.exec(name)?.[1];
+    if (!pid || Number(pid) === process.pid || alive(Number(pid))) continue;
+    await rm(join(dir, name), { recursive: true, force: true }).then(() => swept++, () => {});
+  }
+  return swept;
+}
+
 /**
  * `fn(path)` with `input`'s bytes in a fresh private file (a mkdtemp folder, the file mode 0600; named by us, never
  * by the client), removed with its folder when `fn` settles.
  */
 export async function withPrivateFile<T>(input: JobInput, fn: (path: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'emolens-upload-'));
+  const dir = await mkdtemp(join(tmpdir(), `${UPLOAD_DIR_PREFIX}${process.pid}-`));
   try {
     const path = join(dir, 'upload');
     await writeFile(path, input.bytes, { mode: 0o600, flag: 'wx' });

@@ -28,12 +28,30 @@ export interface JobView {
   expiresAt?: string;
 }
 
+/** Who asks, and how a client retry is recognised. */
+export interface AddOptions {
+  /** The job's owner (a digest of the bearer token that created it); only the same owner can read or delete it. */
+  owner?: string;
+  /** A client's Idempotency-Key: adding again with the same key (and owner) answers the first job's id. */
+  idempotencyKey?: string;
+}
+
+/** What remove() found: the job deleted, still running (not deleted), or no such job. */
+export type RemoveOutcome = 'removed' | 'running' | 'missing';
+
 export interface JobQueue {
   readonly backend: 'in-process' | 'redis';
-  /** Queue a job; resolves to its id. @throws OverloadedError when too many jobs are waiting. */
-  add(kind: string, inputs: JobInput[]): Promise<string>;
-  /** The job's state, or undefined when there is no such job (never was, or expired). */
-  get(id: string): Promise<JobView | undefined>;
+  /**
+   * Queue a job; resolves to its id once the job is stored (on Redis: acknowledged by the server).
+   * @throws OverloadedError when too many jobs are waiting or their inputs would exceed the byte budget.
+   */
+  add(kind: string, inputs: JobInput[], options?: AddOptions): Promise<string>;
+  /** The job's state, or undefined when there is no such job (never was, expired, or another owner's). */
+  get(id: string, owner?: string): Promise<JobView | undefined>;
+  /** Delete a queued or finished job with its inputs and result; a running job is left alone ('running'). */
+  remove(id: string, owner?: string): Promise<RemoveOutcome>;
+  /** False while the job store cannot be reached (Redis down): /v1/health/ready answers 503. */
+  ready(): boolean;
   /** `listener` gets the job's view on every change (progress, start, end); returns the unsubscribe. */
   subscribe(id: string, listener: (view: JobView) => void): () => void;
   close(): Promise<void>;
@@ -44,6 +62,16 @@ export interface JobQueueOptions {
   maxPending: number;
   /** How long a finished job can be read. */
   resultTtlMs: number;
+  /** Bytes of uploads held by queued and running jobs beyond which add() is refused (503 OVERLOADED). */
+  maxQueuedBytes: number;
+}
+
+/** The total size of a job's uploads. */
+export const inputBytes = (inputs: JobInput[]): number => inputs.reduce((n, i) => n + i.bytes.length, 0);
+
+/** 503 OVERLOADED for a job whose inputs do not fit the byte budget. */
+export function overBudget(bytes: number, budget: number): OverloadedError {
+  return new OverloadedError(`the uploads of queued jobs would exceed the budget of ${Math.round(budget / 2 ** 20)} MB (this job: ${(bytes / 2 ** 20).toFixed(1)} MB); retry later`, 5);
 }
 
 /** The BullMQ queue `emolens api --redis` and `emolens worker` share unless --queue says otherwise. */
@@ -78,7 +106,7 @@ export const DEFAULT_QUEUE_NAME = 'emolens-jobs';
 export const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const newJobId = (): string => randomUUID();
 
-interface Entry { view: JobView; inputs: JobInput[]; expiry?: NodeJS.Timeout }
+interface Entry { view: JobView; inputs: JobInput[]; owner?: string; idempotency?: string; expiry?: NodeJS.Timeout }
 
 export class InProcessJobs implements JobQueue {
   readonly backend = 'in-process' as const;
@@ -87,6 +115,10 @@ export class InProcessJobs implements JobQueue {
   private readonly listeners = new JobListeners();
   /** The jobs running now, so close() can wait until each has cleaned up (a video's temp file). */
   private readonly active = new Set<Promise<void>>();
+  /** Idempotency keys (owner + key) → job id, while the job exists. */
+  private readonly byKey = new Map<string, string>();
+  /** Bytes of uploads held by queued and running jobs. */
+  private heldBytes = 0;
   private closed = false;
 
   /**
@@ -95,20 +127,54 @@ export class InProcessJobs implements JobQueue {
    */
   constructor(private readonly analysers: JobAnalysers, private readonly options: JobQueueOptions, private readonly concurrency = 1) {}
 
-  async add(kind: string, inputs: JobInput[]): Promise<string> {
+  async add(kind: string, inputs: JobInput[], options: AddOptions = {}): Promise<string> {
     if (this.closed) throw new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1);
     if (!JOB_KINDS.has(kind)) throw new UsageError(`unknown job kind: ${kind}`);
+    const idempotency = options.idempotencyKey === undefined ? undefined : `${options.owner ?? ''}\n${options.idempotencyKey}`;
+    const earlier = idempotency === undefined ? undefined : this.byKey.get(idempotency);
+    if (earlier && this.jobs.has(earlier)) return earlier;
     if (this.pending.length >= this.options.maxPending) throw new OverloadedError(`${this.pending.length} jobs are waiting; retry later`, 5);
+    const bytes = inputBytes(inputs);
+    if (this.heldBytes + bytes > this.options.maxQueuedBytes) throw overBudget(bytes, this.options.maxQueuedBytes);
     const id = newJobId();
-    this.jobs.set(id, { view: { id, kind, state: 'queued', progress: { done: 0, total: inputs.length }, createdAt: new Date().toISOString() }, inputs });
+    this.heldBytes += bytes;
+    this.jobs.set(id, { view: { id, kind, state: 'queued', progress: { done: 0, total: inputs.length }, createdAt: new Date().toISOString() }, inputs, owner: options.owner, idempotency });
+    if (idempotency !== undefined) this.byKey.set(idempotency, id);
     this.pending.push(id);
     this.pump();
     return id;
   }
 
-  async get(id: string): Promise<JobView | undefined> {
+  async get(id: string, owner?: string): Promise<JobView | undefined> {
     const entry = this.jobs.get(id);
-    return entry ? { ...entry.view } : undefined;
+    return entry && entry.owner === owner ? { ...entry.view } : undefined;
+  }
+
+  async remove(id: string, owner?: string): Promise<RemoveOutcome> {
+    const entry = this.jobs.get(id);
+    if (!entry || entry.owner !== owner) return 'missing';
+    if (entry.view.state === 'running') return 'running';
+    const queued = this.pending.indexOf(id);
+    if (queued >= 0) this.pending.splice(queued, 1);
+    this.release(entry);
+    this.forget(entry);
+    return 'removed';
+  }
+
+  ready(): boolean {
+    return !this.closed;
+  }
+
+  /** Drop a job's uploads (once) and their bytes from the budget. */
+  private release(entry: Entry): void {
+    this.heldBytes -= inputBytes(entry.inputs);
+    entry.inputs = [];
+  }
+
+  private forget(entry: Entry): void {
+    clearTimeout(entry.expiry);
+    this.jobs.delete(entry.view.id);
+    if (entry.idempotency !== undefined && this.byKey.get(entry.idempotency) === entry.view.id) this.byKey.delete(entry.idempotency);
   }
 
   subscribe(id: string, listener: (view: JobView) => void): () => void {
@@ -149,13 +215,13 @@ export class InProcessJobs implements JobQueue {
       if (!(err instanceof EmolensError)) process.stderr.write(`emolens api: job ${view.id} failed: ${(err as Error)?.stack ?? err}\n`);
     }
     // Uploaded bytes are released the moment the job ends; only the result is kept, and only for the TTL.
-    entry.inputs = [];
+    this.release(entry);
     const now = Date.now();
     view.finishedAt = new Date(now).toISOString();
     view.expiresAt = new Date(now + this.options.resultTtlMs).toISOString();
     if (this.closed) return;
     this.notify(entry);
-    entry.expiry = setTimeout(() => this.jobs.delete(view.id), this.options.resultTtlMs).unref();
+    entry.expiry = setTimeout(() => this.forget(entry), this.options.resultTtlMs).unref();
   }
 
   /**
@@ -166,6 +232,7 @@ export class InProcessJobs implements JobQueue {
     this.closed = true;
     for (const entry of this.jobs.values()) clearTimeout(entry.expiry);
     this.jobs.clear();
+    this.byKey.clear();
     this.pending.length = 0;
     this.listeners.clear();
     await Promise.allSettled([...this.active]);

@@ -112,6 +112,9 @@ export class WorkerPool {
     // sharp is loaded by the main thread before any worker does: libvips must not be first initialised (and later
     // unloaded) by a worker thread that exits.
     await import('sharp');
+    // Set here, in the main thread: only its process.env writes reach the C environment ONNX Runtime reads
+    // (a worker thread's process.env is a copy). See loadNodeRuntime (src/env/node.ts).
+    process.env.ORT_DISABLE_TELEMETRY ??= '1';
     const pool = new WorkerPool(options);
     try {
       await Promise.all(Array.from({ length: pool.size }, () => pool.spawn()));

@@ -4,13 +4,16 @@
  * are the CLI's JSON (result-json.ts). Clients send image bytes only: no route takes a URL or a server path.
  *
  *   GET  /v1/health            liveness and load (no token needed)
+ *   GET  /v1/health/live       200 while the process serves HTTP; /v1/health/ready 503 while jobs cannot be taken
  *   GET  /v1/models            the loaded emotion model and detector
  *   POST /v1/analyze           one image (raw body with an image content type, or multipart field "image")
  *   POST /v1/jobs              several images (multipart, field "image" repeated) or one video (field "video") → 202 { id }
- *   GET  /v1/jobs/:id          state, progress, result
+ *   GET  /v1/jobs/:id          state, progress, result; DELETE removes the job and its result
  *   GET  /v1/jobs/:id/events   the same as server-sent events, until the job ends
  *   GET  /openapi.json, /docs  the OpenAPI document and its docs page (no token needed)
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
@@ -22,9 +25,10 @@ import { UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import type { VideoJobSettings } from './analyze-worker.js';
 import { isLoopback, tokenChecker } from './auth.js';
-import { ApiError, DEFAULT_LIMITS, ERROR_SCHEMA, errorReply, type ApiLimits } from './errors.js';
-import { accepts, kindForField, type JobInput } from './job-kinds.js';
-import { DEFAULT_QUEUE_NAME, InProcessJobs, JOB_ID, type JobQueue, type JobView } from './jobs.js';
+import { ApiError, clientErrorResponse, DEFAULT_LIMITS, ERROR_SCHEMA, errorReply, OverloadedError, type ApiLimits } from './errors.js';
+import { accepts, kindForField, sweepUploadDirs, type JobInput } from './job-kinds.js';
+import { DEFAULT_QUEUE_NAME, InProcessJobs, JOB_ID, overBudget, type JobQueue, type JobView } from './jobs.js';
+import { originChecker, type OriginCheck } from './origin.js';
 import { WorkerPool } from './pool.js';
 import { SALIENCY_METHODS } from '../explain/index.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
@@ -48,6 +52,10 @@ export interface ApiServerOptions {
   /** redis://… : jobs go to BullMQ for `emolens worker` processes; none: jobs run in this process. */
   redisUrl?: string;
   queueName?: string;
+  /** Origins allowed to call the API from a browser besides the server's own (`--cors`; '*' = any). */
+  cors?: string[];
+  /** Host header names accepted besides loopback and the bound address (`--allowed-hosts`; '*' = any). */
+  allowedHosts?: string[];
   /** One line per request and per server-side error (default: server-side errors only, on stderr). */
   log?: (line: string) => void;
   verbose?: boolean;
@@ -66,7 +74,7 @@ export interface RunningApiServer {
 /** Raw bodies taken by POST /v1/analyze; the bytes are checked again by their signature (errors.ts). */
 export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'];
 
-const PUBLIC_ROUTES = new Set(['/v1/health', '/openapi.json']);
+const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/health/live', '/v1/health/ready', '/openapi.json']);
 
 const errorResponses = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
 
@@ -102,6 +110,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   // A bad --redis URL is a usage error before any worker thread loads a model.
   const bullmq = options.redisUrl ? await import('./jobs-bullmq.js') : undefined;
   if (bullmq && options.redisUrl) bullmq.redisConnection(options.redisUrl);
+  if (limits.maxRequestBytes > limits.maxQueuedBytes) throw new UsageError('--max-request-mb cannot be over --max-queued-mb (one request could never be queued)');
   const logError = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
 
   const pool = await WorkerPool.start({
@@ -113,10 +122,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   });
   let jobs: JobQueue;
   try {
-    const jobOptions = { maxPending: limits.maxPendingJobs, resultTtlMs: limits.resultTtlMs };
+    const jobOptions = { maxPending: limits.maxPendingJobs, resultTtlMs: limits.resultTtlMs, maxQueuedBytes: limits.maxQueuedBytes };
     if (bullmq && options.redisUrl) {
-      jobs = await bullmq.BullMqJobs.connect({ ...jobOptions, redisUrl: options.redisUrl, queueName: options.queueName ?? DEFAULT_QUEUE_NAME });
+      jobs = await bullmq.BullMqJobs.connect({ ...jobOptions, redisUrl: options.redisUrl, queueName: options.queueName ?? DEFAULT_QUEUE_NAME, log: logError });
     } else {
+      // A server killed mid-video could not delete its upload folders: this process runs video jobs itself.
+      await sweepUploadDirs();
       jobs = new InProcessJobs({
         analyze: (bytes) => pool.analyze(bytes, { bounded: false }),
         analyzeVideo: (path, name, onProgress) => pool.analyzeVideo(path, name, onProgress),
@@ -134,9 +145,20 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
     requestTimeout: 60_000,
     keepAliveTimeout: 10_000,
     routerOptions: { maxParamLength: 200 },
+    // Fastify's own answers for a bad URL or a too-long path parameter, and Node's for a malformed request: our shape.
+    frameworkErrors: (err, _request, reply) => {
+      const r = errorReply(err);
+      void (reply as FastifyReply).code(r.statusCode).send(r.body);
+    },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorResponse(err));
+      socket.destroy(err);
+    },
   });
   try {
-    await buildRoutes(app, { pool, jobs, limits, tokens, detectorModel: options.analyzer?.detectorModel ?? DEFAULT_DETECTOR_MODEL, logError, verbose: options.verbose ?? false });
+    const origins = originChecker(host, { cors: options.cors ?? [], allowedHosts: options.allowedHosts ?? [] });
+    await buildRoutes(app, { pool, jobs, limits, tokens, origins, detectorModel: options.analyzer?.detectorModel ?? DEFAULT_DETECTOR_MODEL, logError, verbose: options.verbose ?? false });
     await app.listen({ port, host });
   } catch (err) {
     await Promise.allSettled([app.close(), jobs.close(), pool.close()]);
@@ -166,6 +188,7 @@ interface RouteContext {
   jobs: JobQueue;
   limits: ApiLimits;
   tokens: string[];
+  origins: OriginCheck;
   detectorModel: string;
   logError: (line: string) => void;
   verbose: boolean;
@@ -173,6 +196,8 @@ interface RouteContext {
 
 async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
   const { pool, jobs, limits } = ctx;
+  /** Uploads of POST /v1/jobs being received right now, in bytes (held against the --max-queued-mb budget too). */
+  const receiving = { bytes: 0 };
   app.addSchema(ERROR_SCHEMA);
   app.addSchema(IMAGE_RESULT_SCHEMA);
   app.addSchema(JOB_VIEW_SCHEMA);
@@ -194,6 +219,20 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(IMAGE_CONTENT_TYPES, { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => done(null, body));
 
+  // First, before auth: a foreign Host (DNS rebinding) or a page of another origin gets nothing, not even a 401.
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const allowed = ctx.origins.check(request.headers.host, request.headers.origin);
+    if (allowed) {
+      void reply.header('Access-Control-Allow-Origin', allowed).header('Vary', 'Origin');
+      if (request.method === 'OPTIONS') {
+        return reply.code(204)
+          .header('Access-Control-Allow-Methods', 'GET, POST, DELETE')
+          .header('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key')
+          .header('Access-Control-Max-Age', '600')
+          .send();
+      }
+    }
+  });
   const authorized = ctx.tokens.length ? tokenChecker(ctx.tokens) : undefined;
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (!authorized) return;
@@ -244,6 +283,20 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
       },
     },
   }, async () => ({ status: 'ok', version: packageVersion(), jobs: jobs.backend, ...pool.stats() }));
+
+  app.get('/v1/health/live', {
+    schema: { summary: 'Liveness: the process serves HTTP', response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, ...errorResponses } },
+  }, async () => ({ status: 'ok' }));
+
+  app.get('/v1/health/ready', {
+    schema: {
+      summary: 'Readiness: 200 when analyses and jobs can be taken; 503 (e.g. Redis away) otherwise',
+      response: { 200: { type: 'object', properties: { status: { type: 'string' }, jobs: { type: 'string' } } }, ...errorResponses },
+    },
+  }, async () => {
+    if (!jobs.ready()) throw new ApiError(503, jobs.backend === 'redis' ? 'REDIS_UNAVAILABLE' : 'SHUTTING_DOWN', jobs.backend === 'redis' ? 'not ready: the job store (Redis) cannot be reached' : 'not ready: shutting down', 2);
+    return { status: 'ready', jobs: jobs.backend };
+  });
 
   app.get('/v1/models', {
     schema: {
@@ -315,35 +368,62 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
     },
   }, async (request, reply) => {
     if (!request.isMultipart()) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'POST /v1/jobs takes multipart/form-data with files in field "image" or one video in field "video"');
+    const idempotencyKey = idempotencyKeyOf(request);
+    if (jobs.backend === 'redis' && !jobs.ready()) throw new ApiError(503, 'REDIS_UNAVAILABLE', 'the job store (Redis) cannot be reached right now; retry later', 2);
+    if (receiving.bytes >= limits.maxQueuedBytes) throw overBudget(0, limits.maxQueuedBytes);
     let kindName: string | undefined;
     const inputs: JobInput[] = [];
-    for await (const part of request.parts()) {
-      if (part.type !== 'file') continue;
-      const found = kindForField(part.fieldname);
-      if (!found) throw new ApiError(400, 'UNKNOWN_FIELD', `unexpected file field "${part.fieldname.slice(0, 40)}": send images in field "image" or a video in field "video"`);
-      const [name, kind] = found;
-      if (kindName && kindName !== name) throw new ApiError(400, 'MIXED_JOB', 'one job takes one kind of file');
-      kindName = name;
-      if (!accepts(kind, part.mimetype)) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `file "${part.filename.slice(0, 80)}" has type ${part.mimetype.slice(0, 60)}, not ${name === 'video' ? 'a video' : 'an image'}`);
-      if (inputs.length >= Math.min(kind.maxFiles, limits.maxJobFiles)) throw new ApiError(413, 'TOO_MANY_FILES', `at most ${Math.min(kind.maxFiles, limits.maxJobFiles)} file${kind.maxFiles === 1 ? '' : 's'} per ${name} job`);
-      const input = { name: part.filename || `${part.fieldname}-${inputs.length + 1}`, bytes: await part.toBuffer() };
-      kind.check?.(input);
-      inputs.push(input);
+    let total = 0;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type !== 'file') continue;
+        const found = kindForField(part.fieldname);
+        if (!found) throw new ApiError(400, 'UNKNOWN_FIELD', `unexpected file field "${part.fieldname.slice(0, 40)}": send images in field "image" or a video in field "video"`);
+        const [name, kind] = found;
+        if (kindName && kindName !== name) throw new ApiError(400, 'MIXED_JOB', 'one job takes one kind of file');
+        kindName = name;
+        if (!accepts(kind, part.mimetype)) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `file "${part.filename.slice(0, 80)}" has type ${part.mimetype.slice(0, 60)}, not ${name === 'video' ? 'a video' : 'an image'}`);
+        if (inputs.length >= Math.min(kind.maxFiles, limits.maxJobFiles)) throw new ApiError(413, 'TOO_MANY_FILES', `at most ${Math.min(kind.maxFiles, limits.maxJobFiles)} file${kind.maxFiles === 1 ? '' : 's'} per ${name} job`);
+        const input = { name: part.filename || `${part.fieldname}-${inputs.length + 1}`, bytes: await part.toBuffer() };
+        total += input.bytes.length;
+        receiving.bytes += input.bytes.length;
+        if (total > limits.maxRequestBytes) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `the files of one request total over ${Math.round(limits.maxRequestBytes / 2 ** 20)} MB (--max-request-mb)`);
+        if (receiving.bytes > limits.maxQueuedBytes) throw new OverloadedError(`uploads being received exceed the budget of ${Math.round(limits.maxQueuedBytes / 2 ** 20)} MB; retry later`, 5);
+        kind.check?.(input);
+        inputs.push(input);
+      }
+      if (!kindName) throw new ApiError(400, 'MISSING_IMAGE', 'no files in the form: send images in field "image" or a video in field "video"');
+    } finally {
+      receiving.bytes -= total;
     }
-    if (!kindName) throw new ApiError(400, 'MISSING_IMAGE', 'no files in the form: send images in field "image" or a video in field "video"');
-    const id = await jobs.add(kindName, inputs);
+    const id = await jobs.add(kindName, inputs, { owner: ownerOf(request), idempotencyKey });
     return reply.code(202).header('Location', `/v1/jobs/${id}`).send({ id, state: 'queued', url: `/v1/jobs/${id}`, events: `/v1/jobs/${id}/events` });
   });
 
-  const findJob = async (id: string): Promise<JobView> => {
-    const view = await jobs.get(id);
-    if (!view) throw new ApiError(404, 'JOB_NOT_FOUND', `no job ${id} (never queued, or its result expired)`);
+  const notFound = (id: string) => new ApiError(404, 'JOB_NOT_FOUND', `no job ${id} (never queued, deleted, or its result expired)`);
+  const findJob = async (id: string, owner: string | undefined): Promise<JobView> => {
+    const view = await jobs.get(id, owner);
+    if (!view) throw notFound(id);
     return view;
   };
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', {
     schema: { summary: 'A job: state, progress, result', params: jobParams, response: { 200: { $ref: 'Job#' }, ...errorResponses } },
-  }, async (request) => findJob(request.params.id));
+  }, async (request) => findJob(request.params.id, ownerOf(request)));
+
+  app.delete<{ Params: { id: string } }>('/v1/jobs/:id', {
+    schema: {
+      summary: 'Delete a job, its uploads and its result',
+      description: '204 when deleted (queued or finished); 409 JOB_RUNNING while a worker runs it (delete it once it has ended).',
+      params: jobParams,
+      response: { 204: { type: 'null', description: 'deleted' }, ...errorResponses },
+    },
+  }, async (request, reply) => {
+    const outcome = await jobs.remove(request.params.id, ownerOf(request));
+    if (outcome === 'missing') throw notFound(request.params.id);
+    if (outcome === 'running') throw new ApiError(409, 'JOB_RUNNING', `job ${request.params.id} is running: delete it once it has ended`);
+    return reply.code(204).send();
+  });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/events', {
     schema: {
@@ -352,7 +432,21 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
       params: jobParams,
       response: { 200: { type: 'string', description: 'text/event-stream' }, ...errorResponses },
     },
-  }, async (request, reply) => streamJob(request.params.id, reply, jobs, findJob));
+  }, async (request, reply) => streamJob(request.params.id, reply, jobs, (id) => findJob(id, ownerOf(request))));
+}
+
+/** Jobs belong to the token that created them: its digest (never the token itself) is the job's owner. */
+function ownerOf(request: FastifyRequest): string | undefined {
+  const token = /^Bearer ([^\s]+)$/i.exec(request.headers.authorization?.trim() ?? '')?.[1];
+  return token ? createHash('sha256').update(token).digest('hex').slice(0, 32) : undefined;
+}
+
+/** The Idempotency-Key header (1-200 visible ASCII characters), if sent. */
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const value = request.headers['idempotency-key'];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(value)) throw new ApiError(400, 'BAD_REQUEST', 'Idempotency-Key must be 1-200 visible ASCII characters');
+  return value;
 }
 
 async function streamJob(id: string, reply: FastifyReply, jobs: JobQueue, findJob: (id: string) => Promise<JobView>): Promise<void> {

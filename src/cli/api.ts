@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { loadTokens } from '../api/auth.js';
 import { DEFAULT_LIMITS, type ApiLimits } from '../api/errors.js';
+import { listFlag } from '../api/origin.js';
 import { parseNumber } from './common.js';
 import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
@@ -21,6 +22,10 @@ interface ApiFlags extends AnalyzerFlags {
   shedDelayMs?: string;
   timeoutMs?: string;
   resultTtlS?: string;
+  maxRequestMb?: string;
+  maxQueuedMb?: string;
+  cors?: string;
+  allowedHosts?: string;
   verbose?: boolean;
 }
 
@@ -53,6 +58,10 @@ export function register(program: Command): void {
     .option('--shed-delay-ms <ms>', `hold a shed request this long before its 503, so clients that retry at once cannot starve the workers (default ${DEFAULT_LIMITS.shedDelayMs}; 0 = answer at once)`)
     .option('--timeout-ms <ms>', `give up on an analysis after this long, 503 (default ${DEFAULT_LIMITS.requestTimeoutMs})`)
     .option('--result-ttl-s <s>', `keep finished jobs this long (default ${DEFAULT_LIMITS.resultTtlMs / 1000})`)
+    .option('--max-request-mb <n>', `largest total of one request's files in MB (default ${DEFAULT_LIMITS.maxRequestBytes / 2 ** 20})`)
+    .option('--max-queued-mb <n>', `uploads held by queued jobs (and being received) before POST /v1/jobs gets 503 OVERLOADED, in MB (default ${DEFAULT_LIMITS.maxQueuedBytes / 2 ** 20})`)
+    .option('--cors <origins>', 'comma-separated origins (https://app.example) whose pages may call the API; "*" = any (default: none, cross-origin requests get 403)')
+    .option('--allowed-hosts <hosts>', 'comma-separated names the server answers to besides loopback and its addresses (Host header); "*" = any (default: none)')
     .addHelpText('after', `
 Examples:
   $ emolens api
@@ -72,6 +81,8 @@ async function runApi(flags: ApiFlags): Promise<void> {
   const int = (name: string, value: string | undefined, min = 1) => (value === undefined ? undefined : parseNumber(name, value, { min, integer: true }));
   if (flags.maxBodyMb !== undefined) limits.maxBodyBytes = Math.round(parseNumber('--max-body-mb', flags.maxBodyMb, { min: 0.001 }) * 2 ** 20);
   if (flags.maxPixels !== undefined) limits.maxPixels = analyzer.maxPixels;
+  if (flags.maxRequestMb !== undefined) limits.maxRequestBytes = Math.round(parseNumber('--max-request-mb', flags.maxRequestMb, { min: 0.001 }) * 2 ** 20);
+  if (flags.maxQueuedMb !== undefined) limits.maxQueuedBytes = Math.round(parseNumber('--max-queued-mb', flags.maxQueuedMb, { min: 0.001 }) * 2 ** 20);
   limits.maxJobFiles = int('--max-job-files', flags.maxJobFiles);
   limits.maxQueue = int('--max-queue', flags.maxQueue, 0);
   limits.maxQueueWaitMs = int('--max-queue-wait-ms', flags.maxQueueWaitMs, 0);
@@ -93,6 +104,8 @@ async function runApi(flags: ApiFlags): Promise<void> {
     analyzer,
     redisUrl: flags.redis,
     queueName: flags.queue,
+    cors: listFlag(flags.cors),
+    allowedHosts: listFlag(flags.allowedHosts),
     verbose: flags.verbose,
   });
   process.stdout.write(`emolens api: ${running.url}\n`);

@@ -52,6 +52,10 @@ export const MODELS_DIR = join(packageRoot(), 'models');
  * runtime. The module satisfies OrtModule as it is (the assignment is type-checked; no cast).
  */
 export async function loadNodeRuntime(): Promise<OrtModule> {
+  // ONNX Runtime's telemetry SDK would otherwise write a session file (.ses, with a device id) and an empty
+  // mat-debug-<pid>.log into the temp folder of every process: emolens keeps nothing on disk it was not asked to.
+  // (Effective from the main thread; the API's worker pool sets it before starting its threads.)
+  process.env.ORT_DISABLE_TELEMETRY ??= '1';
   const ort: OrtModule = await import('onnxruntime-node');
   return ort;
 }

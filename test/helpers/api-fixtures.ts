@@ -5,7 +5,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import sharp from 'sharp';
-import { SAMPLE_PHOTOS } from './fixtures.js';
+import { join } from 'node:path';
+import { ROOT, SAMPLE_PHOTOS } from './fixtures.js';
 
 /** A 640x480 JPEG with several faces (sample2.jpg, centre-cropped and resized). */
 export async function groupPhoto640(): Promise<Buffer> {
@@ -32,10 +33,15 @@ export function redisServerPath(): string | undefined {
 
 export interface RedisHandle { url: string; port: number; process: ChildProcess; stop(): Promise<void> }
 
-/** A throw-away redis-server on a free port (no persistence), ready when this resolves. */
-export async function startRedis(binary = redisServerPath() ?? 'redis-server'): Promise<RedisHandle> {
-  const port = await freePort();
-  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * A throw-away redis-server on a free port (or `port`), ready when this resolves. Without `aofDir` nothing is
+ * written to disk (the documented `--save '' --appendonly no`); with it, an append-only file there (fsync on every
+ * write), so a Redis stopped and started again on the same folder has the same data.
+ */
+export async function startRedis(binary = redisServerPath() ?? 'redis-server', options: { port?: number; aofDir?: string } = {}): Promise<RedisHandle> {
+  const port = options.port ?? await freePort();
+  const persistence = options.aofDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.aofDir] : ['--appendonly', 'no'];
+  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 20_000);
@@ -55,6 +61,31 @@ export async function startRedis(binary = redisServerPath() ?? 'redis-server'): 
       child.kill('SIGTERM');
     }),
   };
+}
+
+export interface WorkerHandle { child: ChildProcess; log: () => string }
+
+/**
+ * `emolens worker --redis <url> --workers 1 --verbose <args>` as its own process (from source); resolves once it is
+ * taking jobs. `onStart` gets the handle at once, so a caller can kill it even if it never becomes ready.
+ */
+export async function startWorkerProcess(redisUrl: string, args: string[], env: NodeJS.ProcessEnv = {}, onStart: (w: WorkerHandle) => void = () => {}): Promise<WorkerHandle> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test', 'helpers', 'api-cli.ts'), 'worker', '--redis', redisUrl, '--workers', '1', '--verbose', ...args], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env },
+  });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+  const handle = { child, log: () => log };
+  onStart(handle);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('emolens worker: ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}): ${log}`)));
+  });
+  return handle;
 }
 
 export interface SseEvent { event: string; data: unknown }
