@@ -4,6 +4,8 @@
  * read-out accuracy of detected faces (emotion of the aligned detected face vs the bare 48x48 crop and the label).
  * A benchmark: prints numbers, asserts nothing. Figures are FER2013 *validation* figures.
  *
+ * Also the work per image (ONNX runs, input pixels in 256x256 units), which does not depend on the machine's load.
+ *
  *   npm run bench:detector -- [--count 100] [--seed 1] [--candidates today,default,...] [--threads 1] [--json] [--show-false] [--show-missed]
  *
  * Every candidate sees the same canvases, interleaved image by image, so machine load hits them alike.
@@ -47,6 +49,10 @@ const CANDIDATES: Record<string, { model: string; options: DetectOptions }> = {
   'views2+4': { model: 'blazeface', options: { views: [2, 4] } },
   'views2+3-tiles-off': { model: 'blazeface', options: { views: [2, 3], tiles: 'off' } },
   'no-second-look': { model: 'blazeface', options: { secondLook: false } },
+  // issue 20: the default before (every view sees the whole photo) and other focus thresholds
+  'focus-off': { model: 'blazeface', options: { focus: false } },
+  'focus0.05': { model: 'blazeface', options: { focus: 0.05 } },
+  'focus0.2': { model: 'blazeface', options: { focus: 0.2 } },
   'front-one-pass': { model: FRONT, options: { views: [], tiles: 'off' } },
   front: { model: FRONT, options: {} },
   'front-same-px': { model: FRONT, options: { views: [4, 6] } },
@@ -80,7 +86,9 @@ interface Tally {
   falsePositives: number; images: number;
   wallMs: number[]; cpuMs: number;
   readout: { n: number; agreeBare: number; correct: number; bareCorrect: number };
-  samples: { found: number; total: number; falsePositives: number; wallMs: number[] };
+  samples: { found: number; total: number; falsePositives: number; wallMs: number[]; runs: number; units: number };
+  /** ONNX runs and input pixels (in 256 x 256 units) over the dev canvases: exact, whatever the load. */
+  runs: number; units: number;
 }
 
 function fail(message: string): never {
@@ -105,24 +113,25 @@ const geometry = classifier.sidecar.preprocess.faceCrop;
 const luma = lumaWeights(classifier.sidecar);
 const tallies: Tally[] = names.map((name) => ({
   name, found: BANDS.map(() => 0), total: BANDS.map(() => 0), falsePositives: 0, images: 0, wallMs: [], cpuMs: 0,
-  readout: { n: 0, agreeBare: 0, correct: 0, bareCorrect: 0 }, samples: { found: 0, total: 0, falsePositives: 0, wallMs: [] },
+  readout: { n: 0, agreeBare: 0, correct: 0, bareCorrect: 0 }, samples: { found: 0, total: 0, falsePositives: 0, wallMs: [], runs: 0, units: 0 }, runs: 0, units: 0,
 }));
 
-async function timed(detector: FaceDetector, image: RgbaImage): Promise<{ faces: DetectedFace[]; wall: number; cpu: number }> {
+async function timed(detector: FaceDetector, image: RgbaImage): Promise<{ faces: DetectedFace[]; wall: number; cpu: number; runs: number; units: number }> {
+  detector.resetWork();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const faces = await detector.detect(image);
   const wall = performance.now() - t0;
   const c = process.cpuUsage(cpu0);
-  return { faces, wall, cpu: (c.user + c.system) / 1000 };
+  return { faces, wall, cpu: (c.user + c.system) / 1000, runs: detector.work.runs, units: detector.work.inputPixels / 65536 };
 }
 
 async function scoreDevImage(dev: DevImage): Promise<void> {
   const bare = await classifier.classify(dev.faces.map((f) => f.crop));
   for (let c = 0; c < detectors.length; c++) {
     const t = tallies[c];
-    const { faces, wall, cpu } = await timed(detectors[c], dev.image);
-    t.wallMs.push(wall); t.cpuMs += cpu; t.images++;
+    const { faces, wall, cpu, runs, units } = await timed(detectors[c], dev.image);
+    t.wallMs.push(wall); t.cpuMs += cpu; t.images++; t.runs += runs; t.units += units;
     const { matched, falsePositives } = matchFaces(dev.faces, faces);
     t.falsePositives += falsePositives.length;
     if (args['show-false']) {
@@ -183,11 +192,11 @@ if (!args['no-samples']) {
   for (const truth of SAMPLE_TRUTH) {
     const image = await decodeImage(samplePhotos().find((p) => p.endsWith(truth.photo))!);
     for (let c = 0; c < detectors.length; c++) {
-      const { faces, wall } = await timed(detectors[c], image);
+      const { faces, wall, runs, units } = await timed(detectors[c], image);
       const { matched, falsePositives } = matchFaces(truth.faces.map((f) => ({ box: f.box, side: Math.max(f.box.width, f.box.height) })), faces);
       if (args['show-false']) for (const f of falsePositives) console.error(`false ${tallies[c].name} ${truth.photo} score ${f.score.toFixed(2)} box ${JSON.stringify(f.box)}`);
       const s = tallies[c].samples;
-      s.total += truth.faces.length; s.found += matched.filter(Boolean).length; s.falsePositives += falsePositives.length; s.wallMs.push(wall);
+      s.total += truth.faces.length; s.found += matched.filter(Boolean).length; s.falsePositives += falsePositives.length; s.wallMs.push(wall); s.runs += runs; s.units += units;
     }
   }
 }
@@ -204,13 +213,17 @@ const rows = tallies.map((t) => {
     recallAll: t.found.reduce((a, b) => a + b, 0) / t.total.reduce((a, b) => a + b, 0),
     falsePositivesPerImage: t.falsePositives / t.images,
     msPerImage: { mean: mean(t.wallMs), median: median(t.wallMs), cpuMean: t.cpuMs / t.images },
+    work: { runsPerImage: t.runs / t.images, inputUnitsPerImage: t.units / t.images },
     readout: {
       faces: t.readout.n,
       agreementWithBareCrop: t.readout.agreeBare / t.readout.n,
       accuracy: t.readout.correct / t.readout.n,
       bareCropAccuracy: t.readout.bareCorrect / t.readout.n,
     },
-    samples: { found: t.samples.found, total: t.samples.total, falsePositives: t.samples.falsePositives, msPerPhoto: median(t.samples.wallMs) },
+    samples: {
+      found: t.samples.found, total: t.samples.total, falsePositives: t.samples.falsePositives, msPerPhoto: median(t.samples.wallMs),
+      runsPerPhoto: t.samples.runs / Math.max(1, t.samples.wallMs.length), inputUnitsPerPhoto: t.samples.units / Math.max(1, t.samples.wallMs.length),
+    },
   };
 });
 
@@ -220,13 +233,14 @@ if (args.json) {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   console.log(`dev set: ${images} canvases, ${faceCount} FER2013 val faces (seed ${args.seed}); threads ${threads}; load ${(await import('node:os')).loadavg()[0].toFixed(2)}`);
   console.log(`faces per band: ${Object.entries(rows[0].facesByBand).map(([k, v]) => `${k}: ${v}`).join(', ')}`);
-  console.log(['candidate', ...Object.keys(rows[0].recallByBand), '100-300', 'FP/img', 'ms/img (mean, median, cpu)', 'read-out agree/acc (bare acc)', 'samples'].join(' | '));
+  console.log(['candidate', ...Object.keys(rows[0].recallByBand), '100-300', 'FP/img', 'ms/img (mean, median, cpu)', 'runs, 256² inputs /img', 'read-out agree/acc (bare acc)', 'samples'].join(' | '));
   for (const r of rows) {
     console.log([
       r.candidate, ...Object.values(r.recallByBand).map(pct), pct(r.recall100to300), r.falsePositivesPerImage.toFixed(3),
       `${r.msPerImage.mean.toFixed(0)}, ${r.msPerImage.median.toFixed(0)}, ${r.msPerImage.cpuMean.toFixed(0)}`,
+      `${r.work.runsPerImage.toFixed(2)}, ${r.work.inputUnitsPerImage.toFixed(2)}`,
       `${r.readout.agreementWithBareCrop.toFixed(3)}/${r.readout.accuracy.toFixed(3)} (${r.readout.bareCropAccuracy.toFixed(3)})`,
-      `${r.samples.found}/${r.samples.total}, ${r.samples.falsePositives} FP, ${r.samples.msPerPhoto.toFixed(0)} ms`,
+      `${r.samples.found}/${r.samples.total}, ${r.samples.falsePositives} FP, ${r.samples.msPerPhoto.toFixed(0)} ms, ${r.samples.runsPerPhoto.toFixed(1)} runs, ${r.samples.inputUnitsPerPhoto.toFixed(2)} 256² inputs/photo`,
     ].join(' | '));
   }
 }

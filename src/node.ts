@@ -11,7 +11,7 @@ import { UsageError } from './errors.js';
 import { decodeFaceCrop, decodeImage, DEFAULT_MAX_PIXELS, type DecodedImage } from './image/decode.js';
 import type { ExplainOptions, FaceExplanation, SaliencyMap } from './explain/index.js';
 import type { EmotionProbabilities } from './labels.js';
-import type { AnalysisResult, DetectedFace, FaceResult, GrayImage, RgbaImage } from './types.js';
+import type { AnalysisResult, Box, DetectedFace, FaceResult, GrayImage, RgbaImage } from './types.js';
 
 /** What `analyze()` accepts: a file path, an encoded image (JPEG, PNG, WebP, GIF, …) or decoded RGBA pixels. */
 export type ImageInput = NodeImageSource;
@@ -63,6 +63,8 @@ export interface NodeAnalyzer {
   decode(input: ImageInput, options?: { maxPixels?: number }): Promise<DecodedImage>;
   /** Faces and landmarks only (no emotions): the first half of `analyze`, for callers that classify selectively. */
   detect(image: RgbaImage, options?: AnalyzeOptions): Promise<DetectedFace[]>;
+  /** Faces of an earlier frame followed into `image` (undefined: gone); see the core Analyzer's `follow`. */
+  follow(image: RgbaImage, boxes: readonly Box[], options?: AnalyzeOptions): Promise<(DetectedFace | undefined)[]>;
   /** Emotions of faces `detect()` found in `image` (any subset), aligned from their landmarks; one batch. */
   classifyFaces(image: RgbaImage, faces: readonly DetectedFace[]): Promise<EmotionProbabilities[]>;
   /** The aligned gray crop the classifier sees for a detected face. */
@@ -131,6 +133,7 @@ export async function createAnalyzer(options: CreateAnalyzerOptions = {}): Promi
     classifyCrops: (crops) => core.classifyCrops(crops),
     decode,
     detect: (image, callOptions) => core.detect(image, callOptions),
+    follow: (image, boxes, callOptions) => core.follow(image, boxes, callOptions),
     classifyFaces: (image, faces) => core.classifyFaces(image, faces),
     alignFace: (image, face) => core.alignFace(image, face),
     explainCrops: (crops, explainOptions) => core.explainCrops(crops, explainOptions),

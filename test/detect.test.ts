@@ -195,6 +195,33 @@ describe('FaceDetector on the sample photos', () => {
     }
   });
 
+  it('focus: the x3 view of a 1280 px photo looks only around what coarser passes saw, and finds the same faces with less work', async () => {
+    for (const i of [1, 2, 5]) {
+      const image = await rgba(sharp(sample(i)).resize(1280));
+      detector.resetWork();
+      const whole = await detector.detect(image, { focus: false });
+      const wholeWork = { ...detector.work };
+      detector.resetWork();
+      const focused = await detector.detect(image);
+      assert.equal(focused.length, whole.length, `sample${i}`);
+      for (const f of whole) assert.ok(focused.some((g) => iou(f.box, g.box) > 0.5), `sample${i}: face at ${JSON.stringify(f.box)} kept`);
+      assert.ok(detector.work.inputPixels < wholeWork.inputPixels, `sample${i}: ${detector.work.inputPixels} vs ${wholeWork.inputPixels} input px`);
+    }
+  });
+
+  it('follow() finds each face again close up around its box (moved a little), and undefined where there is none', async () => {
+    const image = await rgba(sharp(sample(1)));
+    const faces = await detector.detect(image);
+    const moved = faces.map((f) => ({ ...f.box, x: f.box.x + 0.15 * f.box.width, y: f.box.y - 0.1 * f.box.height }));
+    const empty = { x: 0, y: 0, width: 60, height: 60 };
+    detector.resetWork();
+    const followed = await detector.follow(image, [...moved, empty]);
+    assert.equal(detector.work.inputs, faces.length + 1);
+    assert.equal(detector.work.inputPixels, (faces.length + 1) * 160 * 160);
+    faces.forEach((f, k) => assert.ok(followed[k] && iou(followed[k]!.box, f.box) > 0.6, `face ${k}: ${JSON.stringify(followed[k]?.box)} vs ${JSON.stringify(f.box)}`));
+    assert.equal(followed[faces.length], undefined);
+  });
+
   it('gives the same faces whatever the batch size', async () => {
     const image = await rgba(sharp(sample(1)).resize(1200));
     const one = await detector.detect(image, { tiles: 320, batchSize: 1 });

@@ -13,6 +13,7 @@ import { iou } from '../src/geometry.js';
 import { EMOTIONS, type EmotionProbabilities } from '../src/labels.js';
 import { ClassifyBudget, pickFacesToClassify } from '../src/track/budget.js';
 import { analyzeFrames, type Frame, type FrameResult } from '../src/track/frames.js';
+import { DetectionSchedule } from '../src/track/schedule.js';
 import { emaAlpha, FaceTracker } from '../src/track/tracker.js';
 import type { Box, DetectedFace, RgbaImage } from '../src/types.js';
 
@@ -271,5 +272,38 @@ describe('analyzeFrames: the per-frame loop of the live view and video', () => {
     const { frames, analyzer } = scriptedStream(timeline(1, 0, () => []));
     frames[0].tMs = Number.NaN;
     await assert.rejects(collect(analyzeFrames(frames, { analyzer })), UsageError);
+  });
+});
+
+describe('DetectionSchedule (track, then detect)', () => {
+  const flat = (value: number, half = false): RgbaImage => {
+    const width = 64;
+    const height = 36;
+    const data = new Uint8ClampedArray(width * height * 4);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+      const i = 4 * (y * width + x);
+      const v = half && x < width / 2 ? 255 - value : value;
+      data[i] = data[i + 1] = data[i + 2] = v;
+      data[i + 3] = 255;
+    }
+    return { data, width, height };
+  };
+
+  test('full detection first, then every detectEveryMs; a scene cut brings it forward', () => {
+    const s = new DetectionSchedule({ detectEveryMs: 400 });
+    const frame = flat(100);
+    const decide = (t: number, image = frame) => {
+      const d = s.needsFullDetection(t, image);
+      if (d.full) s.detected(t);
+      return d.reason;
+    };
+    assert.deepEqual([0, 200, 400, 600, 800].map((t) => decide(t)), ['first', 'follow', 'due', 'follow', 'due']);
+    assert.equal(decide(1000, flat(104)), 'follow');            // a small change of light is not a cut
+    assert.equal(decide(1100, flat(100, true)), 'cut');          // half the picture changes
+    assert.equal(decide(1200, flat(100, true)), 'follow');
+    assert.equal(decide(1500, flat(100, true)), 'due');
+    const every = new DetectionSchedule({ detectEveryMs: 0 });
+    assert.ok([0, 40, 80].every((t) => every.needsFullDetection(t, frame).full));
+    assert.throws(() => new DetectionSchedule({ detectEveryMs: -1 }), UsageError);
   });
 });

@@ -63,6 +63,50 @@ describe('analyzeVideo', () => {
   });
 });
 
+describe('analyzeVideo: track, then detect (issue 20)', () => {
+  const entering = join(dir, 'entering.mp4');
+  before(async () => {
+    // one face throughout, a second entering at 1.3 s: between two full detections (0, 0.4, 0.8, 1.2, 1.6, …)
+    await makeClip({
+      out: entering, width: 480, height: 270, fps: 10, durationS: 3, audio: false,
+      faces: [
+        { face: 2, size: 140, x: '20+40*t', y: '40' },
+        { face: 0, size: 120, x: '320', y: '100', from: 1.3 },
+      ],
+    }, dir);
+  });
+
+  async function frames(detectEveryMs: number) {
+    const video = await analyzeVideo(entering, { model, budgetMs: Infinity, detectEveryMs });
+    const out: VideoFrameResult[] = [];
+    for await (const frame of video) out.push(frame);
+    return { out, summary: video.summary() };
+  }
+
+  it('follows faces between full detections, finds the entering face within detectEveryMs, with the same ids as detecting every frame', async () => {
+    const tracked = await frames(400);
+    const every = await frames(0);
+    assert.equal(tracked.summary.settings.detectEveryMs, 400);
+    assert.ok(every.out.every((f) => f.detection === 'full'));
+    const full = tracked.out.filter((f) => f.detection === 'full').map((f) => f.t);
+    assert.ok(full.length < tracked.out.length * 0.6, `full detections at ${full.join(',')} of ${tracked.out.length} frames`);
+    for (let k = 1; k < full.length; k++) assert.ok(full[k] - full[k - 1] <= 0.4 + 1e-9, `full detections ${full[k - 1]} and ${full[k]} more than 0.4 s apart`);
+    assert.deepEqual(tracked.summary.tracks.map((t) => t.id), [1, 2]);
+    assert.deepEqual(every.summary.tracks.map((t) => t.id), [1, 2]);
+    const [t1, t2] = tracked.summary.tracks;
+    assert.equal(t1.from, 0);
+    assert.ok(t2.from >= 1.3 && t2.from <= 1.3 + 0.4 + 1e-9, `the entering face got its track at ${t2.from} s`);
+    assert.ok(every.summary.tracks[1].from <= 1.4 + 1e-9);
+    // the followed face is the same face: boxes within a few px of the full detector's, same frames
+    for (const [k, f] of tracked.out.entries()) {
+      const a = f.faces.find((x) => x.id === 1)!;
+      const b = every.out[k].faces.find((x) => x.id === 1)!;
+      assert.ok(Math.abs(a.box.x - b.box.x) < 12 && Math.abs(a.box.width - b.box.width) < 20, `frame ${k}: ${JSON.stringify(a.box)} vs ${JSON.stringify(b.box)}`);
+    }
+    assert.equal(t1.dominant, every.summary.tracks[0].dominant);
+  });
+});
+
 describe('emolens video', () => {
   it('--json meets the contract: file, width, height, fps, duration, frames[{t, faces[{id, box, emotions, dominant}]}], tracks', () => {
     const annotated = join(dir, 'annotated.mp4');

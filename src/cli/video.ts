@@ -39,6 +39,7 @@ interface VideoFlags extends Omit<AnalyzerFlags, 'detector' | 'tiles'> {
   until?: string;
   maxDuration?: string;
   onePass?: boolean;
+  detectEvery?: string;
   progress: boolean;
   verbose?: boolean;
 }
@@ -60,6 +61,7 @@ export function register(program: Command): void {
     .option('--budget-ms <ms|all>', 'emotion-model time per analysed frame; "all" reads every face every frame (default 250/fps)')
     .option('--until <s>', 'analyse only the first <s> seconds')
     .option('--max-duration <s>', `refuse videos longer than this (default ${DEFAULT_MAX_DURATION_S} = ${DEFAULT_MAX_DURATION_S / 3600} h)`)
+    .option('--detect-every <ms>', 'longest time between full detections; frames between follow each face from its last box (default 400; 0: every frame)')
     .option('--one-pass', 'one whole-frame detector pass per frame, as the live view: about 3x faster, misses more tight, blurry and small faces');
   addAnalyzerOptions(command, 'video', ['maxPixels', 'model', 'minScore', 'maxFaces', 'threads'])
     .option('--no-progress', 'no progress bar on stderr')
@@ -85,6 +87,7 @@ interface Settings {
   budgetMs?: number;
   durationS?: number;
   maxDurationS?: number;
+  detectEveryMs?: number;
 }
 
 function settingsFrom(flags: VideoFlags): Settings {
@@ -97,6 +100,7 @@ function settingsFrom(flags: VideoFlags): Settings {
     budgetMs: budget,
     durationS: flags.until === undefined ? undefined : parseNumber('--until', flags.until, { min: 0.01 }),
     maxDurationS: flags.maxDuration === undefined ? undefined : parseNumber('--max-duration', flags.maxDuration, { min: 1 }),
+    detectEveryMs: flags.detectEvery === undefined ? undefined : parseNumber('--detect-every', flags.detectEvery, { min: 0 }),
   };
 }
 
@@ -191,7 +195,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       const started = performance.now();
       let video: VideoAnalysis;
       try {
-        video = await analyzeVideo(file, { ...options, analyzer, tools, fps: settings.fps, everyFrame: settings.everyFrame, budgetMs: settings.budgetMs, durationS: settings.durationS, maxDurationS: settings.maxDurationS, maxPixels, signal: abort.signal, ...(flags.onePass ? { detector: { views: [] } } : {}) });
+        video = await analyzeVideo(file, { ...options, analyzer, tools, fps: settings.fps, everyFrame: settings.everyFrame, budgetMs: settings.budgetMs, durationS: settings.durationS, maxDurationS: settings.maxDurationS, detectEveryMs: settings.detectEveryMs, maxPixels, signal: abort.signal, ...(flags.onePass ? { detector: { views: [] } } : {}) });
       } catch (err) {
         failed++;
         progress.line(`${red('error:', errStyle)} ${errorLine(err)}\n`);

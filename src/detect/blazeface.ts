@@ -49,6 +49,12 @@ export interface DetectOptions {
    * from close up, dropping those not found there. Only with views (no effect with views: []).
    */
   secondLook?: boolean;
+  /**
+   * Views after the first see only windows around what the coarser passes saw (their faces and candidates scoring
+   * at least this, not already sure), each window at the view's zoom and the network's own input size; the whole
+   * view when that would cost as much. false: every view sees the whole photo (the default before issue 20).
+   */
+  focus?: false | number;
 }
 
 export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
@@ -63,6 +69,7 @@ export const DEFAULT_DETECT_OPTIONS: Required<DetectOptions> = {
   maxTiles: 48,
   batchSize: 8,
   secondLook: true,
+  focus: 0.1,
 };
 
 /** Smallest face box (input px) a view reports at all; below MIN_FACE_INPUT_PX only the close-up can tell. */
@@ -115,6 +122,19 @@ const SECOND_LOOK_ZOOMS = [
  */
 const FINAL_OVERLAP = 0.3;
 
+/** follow(): crop side in box sides, its input side (px, a multiple of 32), and how far a face may have moved (box sides). */
+const FOLLOW_CONTEXT = 2;
+const FOLLOW_INPUT_PX = 160;
+const FOLLOW_MAX_SHIFT = 0.5;
+
+/** With `focus`: a coarser pass's face scoring this (with face-like keypoints) needs no window in a finer view. */
+const FOCUS_SURE_SCORE = 0.9;
+/** With `focus`: candidates seen larger than this in the finer view get no window (coarser passes own them). */
+const FOCUS_MAX_INPUT_PX = 96;
+/** With `focus`: a window spans this many candidate sides at the finer view's zoom (at least FOCUS_MIN_INPUT_PX). */
+const FOCUS_CONTEXT = 3.5;
+const FOCUS_MIN_INPUT_PX = 96;
+
 function finalFaces(faces: DetectedFace[], opts: Required<DetectOptions>): DetectedFace[] {
   return nonMaxSuppression(faces, opts.iouThreshold, opts.maxFaces, FINAL_OVERLAP);
 }
@@ -122,8 +142,22 @@ function finalFaces(faces: DetectedFace[], opts: Required<DetectOptions>): Detec
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const logit = (p: number): number => Math.log(p / (1 - p));
 
+/** Work a detector has done since it was loaded (or since `resetWork()`): exact, whatever the machine's load. */
+export interface DetectorWork {
+  /** detect() calls. */
+  calls: number;
+  /** ONNX runs (batches). */
+  runs: number;
+  /** Inputs (images in batches: whole photo, views, tiles, close-ups). */
+  inputs: number;
+  /** Input pixels over all inputs (a 256 x 256 input is 65,536): the network's cost grows with it. */
+  inputPixels: number;
+}
+
 export class FaceDetector {
   readonly sidecar: DetectorSidecar;
+  /** Counts of the work done (benchmarks compare them: docs/detector.md). */
+  readonly work: DetectorWork = { calls: 0, runs: 0, inputs: 0, inputPixels: 0 };
   private readonly anchorsBySize = new Map<string, Float32Array>();
   private readonly inputSize: number;
 
@@ -146,10 +180,15 @@ export class FaceDetector {
   async detect(image: RgbaImage, options: DetectOptions = {}): Promise<DetectedFace[]> {
     assertRgbaImage(image);
     const opts = resolveOptions(this.defaults, options);
+    this.work.calls++;
     const views = this.viewPlan(image, opts);
     const passes = planPasses(image.width, image.height, this.inputSize, this.tilePlan(image, opts, views.at(-1)?.zoom));
     const minLogit = logit(Math.min(Math.max(opts.minScore, 1e-6), 1 - 1e-6));
-    const found = await this.runRegions(image, passes.map((p) => p.region), minLogit, opts.batchSize, passes.map((p) => p.level));
+    const focusLogit = opts.focus === false ? Infinity : logit(Math.min(Math.max(opts.focus, 1e-6), 1 - 1e-6));
+    // with focus, the coarser passes also report weaker candidates: where the finer views look
+    const proposals: DetectedFace[] = [];
+    const found = (await this.runRegions(image, passes.map((p) => p.region), Math.min(minLogit, focusLogit), opts.batchSize, passes.map((p) => p.level)))
+      .map((faces) => { proposals.push(...faces); return faces.filter((f) => f.score >= opts.minScore); });
 
     // every face with the pass it came from and that pass's zoom (input px per image px)
     const kept: { face: DetectedFace; pass: Pass; zoom: number }[] = [];
@@ -165,8 +204,23 @@ export class FaceDetector {
     const whole = { x: 0, y: 0, width: image.width, height: image.height };
     const doubtful: DetectedFace[] = [];   // second-look candidates
     const viewLogit = opts.secondLook ? Math.min(minLogit, logit(SECOND_LOOK_MIN_SCORE)) : minLogit;
-    for (const view of views) {
-      const [faces] = await this.runRegions(image, [whole], viewLogit, opts.batchSize, undefined, view);
+    for (const [v, view] of views.entries()) {
+      // focused only where the coarser view sees faces of minFaceSize: smaller ones leave it nothing to focus on
+      const coarserSees = v > 0 && MIN_FACE_INPUT_PX / views[v - 1].zoom <= opts.minFaceSize;
+      const windows = !coarserSees || opts.focus === false ? undefined : this.focusWindows(image, view, proposals);
+      const decodeLogit = v < views.length - 1 ? Math.min(viewLogit, focusLogit) : viewLogit;
+      let faces: DetectedFace[];
+      if (windows === undefined) {
+        [faces] = await this.runRegions(image, [whole], decodeLogit, opts.batchSize, undefined, view);
+      } else {
+        faces = [];
+        for (const { inputSide, regions } of windows) {
+          const found = await this.runRegions(image, regions, decodeLogit, opts.batchSize, undefined, { width: inputSide, height: inputSide });
+          found.forEach((inWindow, w) => faces.push(...inWindow.filter((f) => insideRegion(f.box, regions[w]))));
+        }
+      }
+      proposals.push(...faces);
+      if (decodeLogit < viewLogit) faces = faces.filter((f) => f.score >= sigmoid(viewLogit) - 1e-9);
       // Seen at VIEW_SURE_INPUT_PX or more, a view's face is as good as the base pass's (if it scores a little
       // higher: views are where texture turns into "faces"); smaller ones get a close-up, like tile faces (level 1).
       for (const face of faces) {
@@ -204,6 +258,72 @@ export class FaceDetector {
     // the close-up's estimate scores 0.7 or more, but a caller's minScore may be higher still
     const confirmed = (await this.secondLook(image, second, opts.batchSize)).filter((f) => f.score >= opts.minScore);
     return finalFaces([...faces, ...confirmed], opts);
+  }
+
+  /**
+   * Follows faces from a previous frame into this one (video, live: track, then detect): for each box, a square crop
+   * FOLLOW_CONTEXT box sides wide around it, seen at FOLLOW_INPUT_PX (the face ~80 input px, as a view sees it), and
+   * the best face there that is the same one (centre within FOLLOW_MAX_SHIFT sides of the box's, size within 1.5x);
+   * undefined where none scores `minScore` (the face left, turned away or moved too far: run `detect`). One input of
+   * FOLLOW_INPUT_PX² per box, a ninth of a whole 1280x720 frame with its views.
+   */
+  async follow(image: RgbaImage, boxes: readonly Box[], options: Pick<DetectOptions, 'minScore' | 'batchSize'> = {}): Promise<(DetectedFace | undefined)[]> {
+    assertRgbaImage(image);
+    const opts = resolveOptions(this.defaults, options);
+    this.work.calls++;
+    if (boxes.length === 0) return [];
+    const minLogit = logit(Math.min(Math.max(opts.minScore, 1e-6), 1 - 1e-6));
+    const regions = boxes.map((box) => squareAround(image, box, FOLLOW_CONTEXT));
+    const input = { width: FOLLOW_INPUT_PX, height: FOLLOW_INPUT_PX };
+    const found = await this.runRegions(image, regions, minLogit, opts.batchSize, undefined, input);
+    return boxes.map((box, i) => {
+      const cx = box.x + box.width / 2;
+      const cy = box.y + box.height / 2;
+      const side = sideOf(box);
+      return found[i].filter((f) => {
+        const ratio = sideOf(f.box) / side;
+        return ratio > 0.67 && ratio < 1.5 && insideRegion(f.box, regions[i])
+          && Math.hypot(f.box.x + f.box.width / 2 - cx, f.box.y + f.box.height / 2 - cy) < side * FOLLOW_MAX_SHIFT;
+      }).sort((a, b) => b.score - a.score)[0];
+    });
+  }
+
+  /**
+   * With `focus`: square windows for a finer view (zoom `view.zoom`, the network's input size each) around the
+   * coarser passes' candidates that are not already sure, nearby candidates sharing a window; undefined when the
+   * windows would cost as many input pixels as the whole view (then it runs whole).
+   */
+  private focusWindows(image: RgbaImage, view: { width: number; height: number; zoom: number }, proposals: DetectedFace[]): { inputSide: number; regions: Region[] }[] | undefined {
+    const cell = this.sidecar.input.sizeMultiple ?? Math.max(...this.sidecar.anchors.strides);
+    const sure = proposals.filter((f) => f.score >= FOCUS_SURE_SCORE && plausibleLandmarks(f));
+    const candidates = nonMaxSuppression(proposals.filter((f) => sideOf(f.box) * view.zoom <= FOCUS_MAX_INPUT_PX
+      && !sure.some((s) => iou(s.box, f.box) > 0.3 || containment(s.box, f.box) > NESTED_THRESHOLD)), 0.3, Infinity);
+    const bySize = new Map<number, Region[]>();   // window input side -> windows
+    const all: Region[] = [];
+    let pixels = 0;
+    for (const c of candidates) {
+      const margin = sideOf(c.box) * 0.6;
+      const cx = c.box.x + c.box.width / 2;
+      const cy = c.box.y + c.box.height / 2;
+      // a candidate well inside a window already planned is looked at there
+      if (all.some((w) => cx - margin >= w.x && cy - margin >= w.y && cx + margin <= w.x + w.width && cy + margin <= w.y + w.height)) continue;
+      // FOCUS_CONTEXT face sides of context at the view's zoom, in whole cells, at most the network's own input
+      const inputSide = Math.min(this.inputSize, Math.max(FOCUS_MIN_INPUT_PX, Math.ceil((FOCUS_CONTEXT * sideOf(c.box) * view.zoom) / cell) * cell));
+      const side = inputSide / view.zoom;
+      const width = Math.min(image.width, Math.round(side));
+      const height = Math.min(image.height, Math.round(side));
+      const w: Region = {
+        x: Math.round(Math.min(Math.max(0, cx - width / 2), image.width - width)),
+        y: Math.round(Math.min(Math.max(0, cy - height / 2), image.height - height)),
+        width, height,
+      };
+      all.push(w);
+      if (!bySize.has(inputSide)) bySize.set(inputSide, []);
+      bySize.get(inputSide)!.push(w);
+      pixels += inputSide * inputSide;
+      if (pixels >= view.width * view.height) return undefined;
+    }
+    return [...bySize].map(([inputSide, regions]) => ({ inputSide, regions }));
   }
 
   /**
@@ -296,12 +416,18 @@ export class FaceDetector {
       const placements = batch.map((region, i) => place(region, i, groups?.[first + i]));
       const data = batch.length * perInput === buffer.length ? buffer : buffer.subarray(0, batch.length * perInput);
       const out = await this.model.run(data, [batch.length, 3, input.height, input.width]);
+      this.work.runs++;
+      this.work.inputs += batch.length;
+      this.work.inputPixels += batch.length * input.width * input.height;
       const boxes = out.regressors ?? out[this.model.outputNames[0]];
       const scores = out.classificators ?? out[this.model.outputNames[1]];
       placements.forEach((placement, i) => faces.push(this.decode(boxes.data, scores.data, i, placement, minLogit, image, anchors)));
     }
     return faces;
   }
+
+  /** Zero the work counters. */
+  resetWork(): void { Object.assign(this.work, { calls: 0, runs: 0, inputs: 0, inputPixels: 0 }); }
 
   async dispose(): Promise<void> { await this.model.dispose(); }
 
@@ -390,6 +516,12 @@ function squareAround(image: RgbaImage, box: Box, context: number): Region {
 const overlapsAny = (face: DetectedFace, faces: readonly DetectedFace[], iouThreshold: number): boolean =>
   faces.some((f) => iou(f.box, face.box) > iouThreshold || containment(f.box, face.box) > NESTED_THRESHOLD);
 
+/** Whether a box lies inside a region (a tenth of its side may poke out), so a window's face is whole there. */
+function insideRegion(box: Box, r: Region): boolean {
+  const slack = 0.1 * sideOf(box);
+  return box.x >= r.x - slack && box.y >= r.y - slack && box.x + box.width <= r.x + r.width + slack && box.y + box.height <= r.y + r.height + slack;
+}
+
 /** Whether `pass` owns this face: its size is in the pass's band and, for tiles, it lies wholly inside. */
 function keptByPass(box: Box, pass: Pass): boolean {
   const side = sideOf(box);
@@ -423,5 +555,6 @@ function resolveOptions(base: Required<DetectOptions>, given: DetectOptions): Re
   if (!(Number.isInteger(opts.maxTiles) && opts.maxTiles >= 0)) bad('maxTiles', 'a non-negative integer', opts.maxTiles);
   if (!(Number.isInteger(opts.batchSize) && opts.batchSize >= 1)) bad('batchSize', 'a positive integer', opts.batchSize);
   if (typeof opts.secondLook !== 'boolean') bad('secondLook', 'true or false', opts.secondLook);
+  if (!(opts.focus === false || (typeof opts.focus === 'number' && opts.focus > 0 && opts.focus < 1))) bad('focus', 'false or a score between 0 and 1', opts.focus);
   return opts;
 }

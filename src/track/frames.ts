@@ -12,9 +12,11 @@
  */
 import type { AnalyzeOptions, Analyzer } from '../analyzer.js';
 import { UsageError } from '../errors.js';
+import { iou } from '../geometry.js';
 import type { EmotionProbabilities } from '../labels.js';
 import type { Box, DetectedFace, RgbaImage } from '../types.js';
 import { ClassifyBudget, pickFacesToClassify, type ClassifyBudgetOptions } from './budget.js';
+import { DetectionSchedule, type DetectionScheduleOptions } from './schedule.js';
 import { FaceTracker, type SmoothingOptions, type Track } from './tracker.js';
 
 export interface FrameTrackingOptions {
@@ -111,8 +113,10 @@ export interface FrameResult {
   faces: TrackedFace[];
   /** Faces found without a reading yet (boxes only). */
   pending: Box[];
-  /** Faces the detector found in this frame. */
+  /** Faces the detector found (or followed) in this frame. */
   detected: number;
+  /** How this frame's faces were found: the full detector, or following the previous frame's faces (schedule.ts). */
+  detection: 'full' | 'follow';
   /** Faces classified in this frame (at most the budget). */
   classified: number;
   detectMs: number;
@@ -120,8 +124,16 @@ export interface FrameResult {
 }
 
 export interface AnalyzeFramesOptions extends FrameTrackingOptions {
-  /** The core Analyzer (createAnalyzerCore) or the Node analyzer (createAnalyzer): detect + classifyFaces. */
-  analyzer: Pick<Analyzer, 'detect' | 'classifyFaces'>;
+  /**
+   * The core Analyzer (createAnalyzerCore) or the Node analyzer (createAnalyzer): detect + classifyFaces, and
+   * follow for track-then-detect (without it every frame is detected in full).
+   */
+  analyzer: Pick<Analyzer, 'detect' | 'classifyFaces'> & Partial<Pick<Analyzer, 'follow'>>;
+  /**
+   * Track, then detect (schedule.ts): full detection at most `detectEveryMs` apart (default 400; 0 = every frame),
+   * on a lost face and on a scene cut; the frames between follow the faces they have.
+   */
+  schedule?: Partial<DetectionScheduleOptions>;
   /** Per-frame detector options (e.g. `{ detector: { tiles: 'off' } }` as the live view uses). */
   detect?: AnalyzeOptions;
   /** Wall clock for the budget's ms measurements (default performance.now). */
@@ -142,10 +154,25 @@ export async function* analyzeFrames(frames: AsyncIterable<Frame> | Iterable<Fra
   const { analyzer } = options;
   const clock = options.clock ?? (() => performance.now());
   const tracking = new FrameTracking(options);
+  const follow = analyzer.follow?.bind(analyzer);
+  const schedule = new DetectionSchedule(follow ? options.schedule : { detectEveryMs: 0 });
+  let previous: DetectedFace[] = [];
   for await (const { tMs, image } of frames) {
     if (typeof tMs !== 'number' || !Number.isFinite(tMs)) throw new UsageError(`frame time tMs must be a finite number of ms, got ${String(tMs)}`);
     const detectStart = clock();
-    const faces = await analyzer.detect(image, options.detect);
+    let faces: DetectedFace[] | undefined;
+    let detection: FrameResult['detection'] = 'follow';
+    if (follow && !schedule.needsFullDetection(tMs, image).full) {
+      const followed = await follow(image, previous.map((f) => f.box), options.detect);
+      // a face lost: detect this frame in full (it may have moved far, or another face may have come)
+      if (followed.every((f) => f !== undefined)) faces = dedupe(followed as DetectedFace[]);
+    }
+    if (!faces) {
+      faces = await analyzer.detect(image, options.detect);
+      schedule.detected(tMs);
+      detection = 'full';
+    }
+    previous = faces;
     const detectMs = clock() - detectStart;
     const step = await tracking.step(faces, async (chosen) => {
       const start = clock();
@@ -161,11 +188,17 @@ export async function* analyzeFrames(frames: AsyncIterable<Frame> | Iterable<Fra
       faces: tracks.map(copyTrack),
       pending: pending.map((b) => ({ ...b })),
       detected: faces.length,
+      detection,
       classified,
       detectMs,
       classifyMs,
     };
   }
+}
+
+/** Two followed faces that converged on one face (crossing paths) are one: the better-scoring one is kept. */
+function dedupe(faces: DetectedFace[]): DetectedFace[] {
+  return faces.filter((f, i) => !faces.some((g, j) => j !== i && iou(f.box, g.box) > 0.5 && (g.score > f.score || (g.score === f.score && j < i))));
 }
 
 function copyTrack(t: Track): TrackedFace {

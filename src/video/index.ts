@@ -1,7 +1,8 @@
 /**
  * `analyzeVideo(path, options)`: a video file → per analysed frame, every face with a stable id, smoothed emotions
  * and the smoothed `dominant` label, plus a per-track summary. The per-frame work is `analyzeFrames`
- * (src/track/frames.ts) — the web live view's loop: detect every frame, IoU tracking, a time budget of faces
+ * (src/track/frames.ts) — the web live view's loop: detect (in full every 400 ms, following each face from its
+ * last box in between: src/track/schedule.ts), IoU tracking, a time budget of faces
  * classified per frame, EMA smoothing with hysteresis — fed by ffmpeg through a pipe (decode.ts) after ffprobe
  * has vetted the file (probe.ts). Owns the video defaults (analysis rate, budget); not the output formats
  * (serialize.ts) nor the command line (src/cli/video.ts).
@@ -35,7 +36,14 @@ export function defaultBudgetMs(fps: number): number {
 }
 
 /** What the loop needs from an analyzer (a NodeAnalyzer from createAnalyzer fits). */
-export type VideoAnalyzer = Pick<NodeAnalyzer, 'detect' | 'classifyFaces'>;
+export type VideoAnalyzer = Pick<NodeAnalyzer, 'detect' | 'classifyFaces'> & Partial<Pick<NodeAnalyzer, 'follow'>>;
+
+/**
+ * Longest time between full detections (ms): between them each face is followed from its last box
+ * (src/track/schedule.ts), so a face entering the picture is found within this bound; a lost face or a scene cut
+ * brings the full detection forward.
+ */
+export const DEFAULT_DETECT_EVERY_MS = 400;
 
 export interface AnalyzeVideoOptions extends CreateAnalyzerOptions {
   /** An analyzer to reuse (for several videos); without one, analyzeVideo loads its own and releases it at the end. */
@@ -48,6 +56,11 @@ export interface AnalyzeVideoOptions extends CreateAnalyzerOptions {
   budgetMs?: number;
   /** Tracker constants (src/track/tracker.ts DEFAULT_SMOOTHING). */
   smoothing?: Partial<SmoothingOptions>;
+  /**
+   * Longest time between full detections, ms (default 400): frames between follow the faces found (one small
+   * close-up each); a new face is found within it. 0: full detection on every frame (as before issue 20).
+   */
+  detectEveryMs?: number;
   /** Analyse only the first this many seconds. */
   durationS?: number;
   /** Refuse videos longer than this (default 4 h) or with more pixels per frame than `maxPixels` (default 8K UHD). */
@@ -70,6 +83,8 @@ export interface VideoFrameResult {
   classified: number;
   detectMs: number;
   classifyMs: number;
+  /** 'full': the detector ran on the whole frame; 'follow': the previous frame's faces were followed. */
+  detection: 'full' | 'follow';
   /** The decoded frame (a fresh buffer per frame: keep it only if you need it). */
   image: RgbaImage;
 }
@@ -82,6 +97,8 @@ export interface VideoSettings {
   budgetMs: number;
   durationS?: number;
   detector: AnalyzeOptions;
+  /** Longest time between full detections (ms; 0: every frame). */
+  detectEveryMs: number;
 }
 
 export interface VideoSummary {
@@ -122,6 +139,7 @@ export interface VideoAnalysis extends AsyncIterable<VideoFrameResult> {
 export async function analyzeVideo(file: string, options: AnalyzeVideoOptions = {}): Promise<VideoAnalysis> {
   if (options.fps !== undefined && !(options.fps > 0 && options.fps <= 240)) throw new UsageError(`fps must be between 0 and 240, got ${options.fps}`);
   if (options.budgetMs !== undefined && !(options.budgetMs > 0)) throw new UsageError(`budgetMs must be positive, got ${options.budgetMs}`);
+  if (options.detectEveryMs !== undefined && !(options.detectEveryMs >= 0)) throw new UsageError(`detectEveryMs must be 0 or more, got ${options.detectEveryMs}`);
   if (options.durationS !== undefined && !(options.durationS > 0)) throw new UsageError(`durationS must be positive, got ${options.durationS}`);
   const tools = options.tools ?? videoTools();
   const info = await probeVideo(file, tools.ffprobe, { maxPixels: options.maxPixels, maxDurationS: options.maxDurationS });
@@ -130,7 +148,7 @@ export async function analyzeVideo(file: string, options: AnalyzeVideoOptions = 
   // The whole frame and its larger views (docs/detector.md; `detector: { views: [] }` = one pass, as the live view);
   // no tiles (they are for tiny faces in large photos).
   const detector: AnalyzeOptions = { ...(options.minFaceScore !== undefined ? { minFaceScore: options.minFaceScore } : {}), ...(options.maxFaces !== undefined ? { maxFaces: options.maxFaces } : {}), detector: { tiles: 'off', ...options.detector } };
-  const settings: VideoSettings = { fps, everyFrame, budgetMs: options.budgetMs ?? defaultBudgetMs(fps), durationS: options.durationS, detector };
+  const settings: VideoSettings = { fps, everyFrame, budgetMs: options.budgetMs ?? defaultBudgetMs(fps), durationS: options.durationS, detector, detectEveryMs: options.detectEveryMs ?? DEFAULT_DETECT_EVERY_MS };
   const tracks = new TrackSummaries();
   let frames = 0;
   let complete = false;
@@ -162,6 +180,7 @@ export async function analyzeVideo(file: string, options: AnalyzeVideoOptions = 
         detect: detector,
         smoothing: options.smoothing,
         budget: { frameBudgetMs: settings.budgetMs },
+        schedule: { detectEveryMs: settings.detectEveryMs },
       });
       for await (const r of loop) {
         const image = images.get(r.tMs)!;
@@ -170,7 +189,7 @@ export async function analyzeVideo(file: string, options: AnalyzeVideoOptions = 
         const faces: VideoFace[] = r.faces.map((f) => ({ id: f.id, box: f.box, score: f.score, emotions: f.emotions, dominant: f.dominant }));
         tracks.add({ t, faces });
         frames += 1;
-        yield { t, faces, pending: r.pending.length, detected: r.detected, classified: r.classified, detectMs: r.detectMs, classifyMs: r.classifyMs, image };
+        yield { t, faces, pending: r.pending.length, detected: r.detected, classified: r.classified, detectMs: r.detectMs, classifyMs: r.classifyMs, detection: r.detection, image };
         if (options.signal?.aborted) break;
       }
       if (options.signal?.aborted) throw new VideoInterruptedError(file, frames / fps);
