@@ -298,7 +298,9 @@ def main(cfg: argparse.Namespace) -> dict:
     for i, (stage_cfg, stage_history) in enumerate(lineage(ckpt, history)):
         stages.append(stage(i, stage_cfg, stage_history))
         # one continuous curve: a warm-started stage's epochs follow its parent's
-        full_history += [{**h, "epoch": h["epoch"] + len(full_history), "stage": i} for h in stage_history]
+        # (epochs may be fractional: a mid-epoch validation row, or a CPU budget that cut the last epoch)
+        offset = full_history[-1]["epoch"] if full_history else 0
+        full_history += [{**h, "epoch": h["epoch"] + offset, "stage": i} for h in stage_history]
     sidecar = {
         "format": CONTRACT_FORMAT,
         "name": cfg.name,
