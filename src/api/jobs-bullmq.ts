@@ -13,7 +13,8 @@
  *
  * Keys: BullMQ's own under `bull:<queue>:`; ours under `emolens:<queue>:` — `input:<job id>:<n>` (the upload's bytes,
  * with a safety expiry) — a video's too: the worker that takes the job writes it to its own temp file (job-kinds.ts);
- * `result:<id>` (until BullMQ holds it), `bytes` (a hash: job id → upload bytes, the byte budget of queued inputs),
+ * `result:<id>` (until BullMQ holds it; then a tombstone `ENDED` to its expiry, so a run that was still going when
+ * another run's end was recorded does not record a second result), `bytes` (a hash: job id → upload bytes, the byte budget of queued inputs),
  * `idem:<digest>` (an Idempotency-Key → its job id, for the result TTL). Finished jobs are deleted after the result
  * TTL. A failed job's reason is stored as "CODE: message", so GET /v1/jobs/:id answers the same error code as the
  * in-process backend.
@@ -131,13 +132,21 @@ async function within<T>(ready: Promise<T>, ms: number, error: () => Error): Pro
 const unreachable = (url: string, ms: number) => () => new EmolensError('REDIS_UNREACHABLE', `cannot reach Redis at ${redacted(url)} within ${ms / 1000} s`);
 const unavailable = () => new ApiError(503, 'REDIS_UNAVAILABLE', 'the job store (Redis) cannot be reached right now; retry later', REDIS_RETRY_AFTER_S);
 
-/** Delete a job's uploads and its entry in the byte budget; the recorded result too once BullMQ holds it. */
-async function dropInputs(store: Redis, queue: string, id: string, count: number, withResult: boolean): Promise<void> {
+/** What `result:<id>` holds once BullMQ has recorded the job's end: the result itself is BullMQ's from then on. */
+const ENDED = 'ENDED';
+
+/**
+ * Delete a job's uploads and its entry in the byte budget; once BullMQ holds the result, the recorded result too
+ * (left as the ENDED tombstone, with its expiry, so a concurrent run of the same job cannot record it again);
+ * `delete` when the job itself was removed.
+ */
+async function dropInputs(store: Redis, queue: string, id: string, count: number, result: 'keep' | 'end' | 'delete'): Promise<void> {
   const keys = keyOf(queue);
   const names = Array.from({ length: count }, (_, n) => keys.input(id, n));
-  if (withResult) names.push(keys.result(id));
+  if (result === 'delete') names.push(keys.result(id)); // the job itself is gone (DELETE): nothing can record it
   const multi = store.multi();
   if (names.length) multi.del(...names);
+  if (result === 'end') multi.set(keys.result(id), ENDED, 'KEEPTTL', 'XX');
   multi.hdel(keys.bytes, id);
   await multi.exec();
 }
@@ -275,7 +284,7 @@ export class BullMqJobs implements JobQueue {
       } catch (err) {
         // Not queued (or not known to be): its uploads must not linger. A job whose add did reach Redis despite the
         // error then fails with "the uploaded files of this job are gone" instead of running unseen.
-        await dropInputs(this.store, this.name, id, inputs.length, false).catch(() => {});
+        await dropInputs(this.store, this.name, id, inputs.length, 'keep').catch(() => {});
         throw err;
       }
       return id;
@@ -324,7 +333,7 @@ export class BullMqJobs implements JobQueue {
       } catch {
         return 'running'; // taken by a worker in between (BullMQ refuses to remove a locked job)
       }
-      await dropInputs(this.store, this.name, id, (job.data as JobData).names.length, true);
+      await dropInputs(this.store, this.name, id, (job.data as JobData).names.length, 'delete');
       return 'removed';
     });
   }
@@ -346,7 +355,7 @@ export class BullMqJobs implements JobQueue {
       const state = await this.queue.getJobState(id);
       const [, since, count] = value.split(':').map(Number);
       if (state === 'completed' || state === 'failed' || (state === 'unknown' && Date.now() - since > 60_000)) {
-        await dropInputs(this.store, this.name, id, count || 0, true);
+        await dropInputs(this.store, this.name, id, count || 0, state === 'unknown' ? 'delete' : 'end');
       }
     }
   }
@@ -409,9 +418,9 @@ export async function runJobWorker(options: JobWorkerOptions): Promise<RunningJo
     worker.on('error', (err: NodeJS.ErrnoException) => {
       if (!/ECONNREFUSED|ECONNRESET|EPIPE|Connection is closed|Stream isn't writeable|connect ETIMEDOUT/.test(`${err.code} ${err.message}`)) log(`worker: ${err.message.split('\n')[0]}`);
     });
-    worker.on('completed', (job: Job) => { void dropInputs(store, name, job.id!, (job.data as JobData).names.length, true).catch(() => {}); });
+    worker.on('completed', (job: Job) => { void dropInputs(store, name, job.id!, (job.data as JobData).names.length, 'end').catch(() => {}); });
     worker.on('failed', (job: Job | undefined) => {
-      if (job?.finishedOn) void dropInputs(store, name, job.id!, (job.data as JobData).names.length, true).catch(() => {});
+      if (job?.finishedOn) void dropInputs(store, name, job.id!, (job.data as JobData).names.length, 'end').catch(() => {});
     });
     await within(worker.waitUntilReady(), 5000, unreachable(options.redisUrl, 5000));
   } catch (err) {
@@ -444,6 +453,11 @@ export async function runJobWorker(options: JobWorkerOptions): Promise<RunningJo
     const id = job.id!;
     // Idempotent: a job whose result was recorded (then its end not, or its lock lost) is not analysed again.
     const recorded = await store.get(keys.result(id));
+    if (recorded === ENDED) {
+      // Its end is recorded already (this is a stale copy of a run that lost its lock): BullMQ keeps the result.
+      log(`job ${id} (${job.name}): already ended, not run again`);
+      return null;
+    }
     if (recorded !== null) {
       log(`job ${id} (${job.name}): result already recorded, not run again`);
       return JSON.parse(recorded) as unknown;
@@ -464,7 +478,8 @@ export async function runJobWorker(options: JobWorkerOptions): Promise<RunningJo
       const first = await store.set(keys.result(id), JSON.stringify(result), 'PX', INPUT_SAFETY_TTL_MS, 'NX');
       if (first === null) {
         log(`job ${id}: another run recorded its result first`);
-        return JSON.parse((await store.get(keys.result(id))) ?? 'null') as unknown;
+        const theirs = await store.get(keys.result(id));
+        return theirs === null || theirs === ENDED ? null : (JSON.parse(theirs) as unknown);
       }
       log(`job ${id} result recorded`);
       log(`job ${id} completed`);
