@@ -13,7 +13,7 @@
  *
  * Keys: BullMQ's own under `bull:<queue>:`; ours under `emolens:<queue>:` — `input:<job id>:<n>` (the upload's bytes,
  * with a safety expiry) — a video's too: the worker that takes the job writes it to its own temp file (job-kinds.ts);
- * `result:<id>` (until BullMQ holds it; then a tombstone `ENDED` to its expiry, so a run that was still going when
+ * `result:<id>` (until BullMQ holds it; then a tombstone `ENDED` for an hour, so a run that was still going when
  * another run's end was recorded does not record a second result), `bytes` (a hash: job id → upload bytes, the byte budget of queued inputs),
  * `idem:<digest>` (an Idempotency-Key → its job id, for the result TTL). Finished jobs are deleted after the result
  * TTL. A failed job's reason is stored as "CODE: message", so GET /v1/jobs/:id answers the same error code as the
@@ -134,10 +134,12 @@ const unavailable = () => new ApiError(503, 'REDIS_UNAVAILABLE', 'the job store 
 
 /** What `result:<id>` holds once BullMQ has recorded the job's end: the result itself is BullMQ's from then on. */
 const ENDED = 'ENDED';
+/** How long the tombstone stays: longer than any one run of a job (a lost-lock copy still going) can take. */
+const ENDED_TTL_MS = 60 * 60 * 1000;
 
 /**
  * Delete a job's uploads and its entry in the byte budget; once BullMQ holds the result, the recorded result too
- * (left as the ENDED tombstone, with its expiry, so a concurrent run of the same job cannot record it again);
+ * (left as the ENDED tombstone for an hour, so a concurrent run of the same job cannot record it again);
  * `delete` when the job itself was removed.
  */
 async function dropInputs(store: Redis, queue: string, id: string, count: number, result: 'keep' | 'end' | 'delete'): Promise<void> {
@@ -146,7 +148,7 @@ async function dropInputs(store: Redis, queue: string, id: string, count: number
   if (result === 'delete') names.push(keys.result(id)); // the job itself is gone (DELETE): nothing can record it
   const multi = store.multi();
   if (names.length) multi.del(...names);
-  if (result === 'end') multi.set(keys.result(id), ENDED, 'KEEPTTL', 'XX');
+  if (result === 'end') multi.set(keys.result(id), ENDED, 'PX', ENDED_TTL_MS, 'XX');
   multi.hdel(keys.bytes, id);
   await multi.exec();
 }
