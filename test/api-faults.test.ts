@@ -1,7 +1,7 @@
 /**
  * The job path under faults, with a real redis-server (append-only file, started here on a free port) and real
- * `emolens worker` processes: a worker killed with SIGKILL mid-job and Redis restarted (SIGTERM, then started again
- * on the same port and data) while jobs run. Every job the client got an id for ends exactly once with its full
+ * `emolens worker` processes: a worker killed with SIGKILL mid-job, Redis restarted (SIGTERM, then started again
+ * on the same port and data) and Redis killed (SIGKILL, started again on its append-only file) while jobs run. Every job the client got an id for ends exactly once with its full
  * result; no request hangs past its timeout (503 + Retry-After while Redis is away, /v1/health/ready 503,
  * /v1/health/live 200); one log line per change of state; uploads gone from Redis and from the workers' temp folder.
  * Also: Idempotency-Key, per-token ownership, DELETE, the byte budget, the persistence warning, the sweep of a
@@ -196,6 +196,41 @@ describe('jobs on Redis under faults', { skip }, () => {
     assert.ok(serverLog.every((l) => !/\n\s+at \S/.test(l)), 'no stack traces in the server log');
     assert.equal((await call('/v1/health/ready')).status, 200);
 
+    await eventually('uploads deleted from Redis', () => redisCli('--scan', '--pattern', 'emolens:*:input:*') === '' && redisCli('exists', 'emolens:emolens-jobs:bytes') === '0', 15_000);
+  });
+
+  it('kill -9 Redis mid-run (append-only file, fsync always): every job the client got an id for ends once with its full result', async () => {
+    const lostBefore = serverLog.filter((l) => /lost Redis/.test(l)).length;
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await submit(`k9-before-${i}`, () => imagesForm(2))).id);
+    await eventually('a job is running', () => /"done":1/.test(redisCli('hget', `bull:emolens-jobs:${ids[0]}`, 'progress')), 60_000);
+
+    // Redis dies without saving anything (no shutdown, no AOF rewrite): only what was fsynced survives.
+    await redis.kill();
+    const downAt = Date.now();
+    await assertUnavailable(await call('/v1/jobs', { method: 'POST', body: imagesForm(1), headers: authA }));
+    await assertUnavailable(await call(`/v1/jobs/${ids[1]}`, { headers: authA }));
+    await assertUnavailable(await call('/v1/health/ready'));
+    assert.equal((await call('/v1/health/live')).status, 200);
+    const during = submit('k9-during', () => imagesForm(2));
+    await sleep(Math.max(0, 3000 - (Date.now() - downAt)));
+    redis = await startRedis(REDIS_SERVER, { port: redis.port, aofDir });
+    ids.push((await during).id);
+    ids.push((await submit('k9-after', () => imagesForm(2))).id);
+
+    const views = await Promise.all(ids.map((id) => finish(id)));
+    for (const [n, view] of views.entries()) {
+      assert.equal(view.state, 'completed', `job ${ids[n]}: ${JSON.stringify(view.error)}`);
+      assert.deepEqual(view.result!.images!.map((i) => i.file), ['p0.jpg', 'p1.jpg']);
+      assert.ok(view.result!.images!.every((i) => i.faces.length > 0), 'full results');
+    }
+    assert.equal(new Set(ids).size, ids.length, 'distinct jobs');
+    const text = workerText();
+    for (const id of ids) assert.equal(count(text, new RegExp(`job ${id} result recorded`)), 1, `job ${id} recorded once:\n${text}`);
+    assert.doesNotMatch(text, /are gone/);
+    assert.doesNotMatch(text, /\n\s+at \S/, 'no stack traces in the workers\' logs');
+    assert.equal(serverLog.filter((l) => /lost Redis/.test(l)).length, lostBefore + 1, serverLog.join('\n'));
+    assert.ok(serverLog.every((l) => !/\n\s+at \S/.test(l)), 'no stack traces in the server log');
     await eventually('uploads deleted from Redis', () => redisCli('--scan', '--pattern', 'emolens:*:input:*') === '' && redisCli('exists', 'emolens:emolens-jobs:bytes') === '0', 15_000);
   });
 

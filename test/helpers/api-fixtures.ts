@@ -31,7 +31,24 @@ export function redisServerPath(): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-export interface RedisHandle { url: string; port: number; process: ChildProcess; stop(): Promise<void> }
+export interface RedisHandle {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  /** SIGTERM (Redis saves and exits). */
+  stop(): Promise<void>;
+  /** SIGKILL: no shutdown work at all, like a crash or `kill -9`. */
+  kill(): Promise<void>;
+}
+
+/** Send `sig` and resolve once the process has exited. */
+function signal(child: ChildProcess, sig: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(sig);
+  });
+}
 
 /**
  * A throw-away redis-server on a free port (or `port`), ready when this resolves. Without `aofDir` nothing is
@@ -55,11 +72,8 @@ export async function startRedis(binary = redisServerPath() ?? 'redis-server', o
     url: `redis://127.0.0.1:${port}`,
     port,
     process: child,
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () => signal(child, 'SIGTERM'),
+    kill: () => signal(child, 'SIGKILL'),
   };
 }
 
