@@ -247,6 +247,29 @@ describe('emolens api: in-process jobs', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(view.expiresAt) - Date.now()) + 100));
     await assertJsonError(await fetch(url(`/v1/jobs/${id}`), { headers: auth }), 404, 'JOB_NOT_FOUND');
   });
+
+  it('a job\'s images run on every worker of the pool, their entries in upload order', async () => {
+    const two = await startApiServer({ port: 0, workers: 2, tokens: [TOKEN], analyzer: { model } });
+    try {
+      const names = Array.from({ length: 8 }, (_, i) => `p${i}.jpg`);
+      const created = await fetch(new URL('/v1/jobs', two.url), { method: 'POST', body: form(names.map((n): [string, string, string, Uint8Array] => ['image', n, 'image/jpeg', photo])), headers: auth });
+      assert.equal(created.status, 202);
+      const { id } = await created.json() as { id: string };
+      let mostBusy = 0;
+      let view: { state: string; result?: { images: Array<{ file: string; faces: unknown[] }> } };
+      do {
+        mostBusy = Math.max(mostBusy, ((await (await fetch(new URL('/v1/health', two.url))).json()) as { busy: number }).busy);
+        view = await (await fetch(new URL(`/v1/jobs/${id}`, two.url), { headers: auth })).json() as typeof view;
+        await new Promise((r) => setTimeout(r, 5));
+      } while (view.state !== 'completed' && view.state !== 'failed');
+      assert.equal(view.state, 'completed');
+      assert.equal(mostBusy, 2, 'both workers analysed the job\'s images');
+      assert.deepEqual(view.result!.images.map((i) => i.file), names);
+      for (const image of view.result!.images) assert.deepEqual(image.faces, view.result!.images[0].faces);
+    } finally {
+      await two.close();
+    }
+  });
 });
 
 describe('emolens api: safe defaults and the one error shape', () => {

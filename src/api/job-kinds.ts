@@ -4,7 +4,8 @@
  * its inputs into a JSON result through the analyse function it is handed (a worker-thread pool in both backends),
  * reporting progress as it goes.
  *
- * Kinds: `images` (several photos → exactly the document `emolens analyze --json` prints for them) and `video`
+ * Kinds: `images` (several photos, analysed `parallel` at a time → exactly the document `emolens analyze --json`
+ * prints for them) and `video`
  * (one video → exactly the document `emolens video --json` prints for it). ffmpeg reads files, so a video's bytes
  * are written to a private temp file on the machine that runs the job (the API server, or the `emolens worker`
  * that took it from Redis) and deleted when the job ends, however it ends.
@@ -29,10 +30,15 @@ export interface JobContext {
   analyzeVideo(path: string, name: string, onProgress: (progress: JobProgress) => void): Promise<unknown>;
   /** Report progress (forwarded to GET /v1/jobs/:id and its event stream). */
   progress(progress: JobProgress): Promise<void>;
+  /**
+   * How many of the job's images may be analysed at once (default 1): the API server's pool size for in-process
+   * jobs, so one job uses every inference worker; 1 in `emolens worker`, where each job has its own thread.
+   */
+  parallel?: number;
 }
 
 /** What runs a job's analyses (the worker-thread pool of the API server or of `emolens worker`). */
-export type JobAnalysers = Pick<JobContext, 'analyze' | 'analyzeVideo'>;
+export type JobAnalysers = Pick<JobContext, 'analyze' | 'analyzeVideo' | 'parallel'>;
 
 export interface JobKind {
   /** The multipart field that carries this kind's files (several files may share it). */
@@ -46,22 +52,32 @@ export interface JobKind {
   run(ctx: JobContext): Promise<unknown>;
 }
 
-/** Several images, analysed one after the other: a bad image is reported in its entry, as the CLI does. */
+/**
+ * Several images, `parallel` at a time, their entries in upload order: a bad image is reported in its entry, as the
+ * CLI does.
+ */
 const IMAGES: JobKind = {
   field: 'image',
   maxFiles: 1000,
   accepts: ['image/', 'application/octet-stream'],
-  async run({ inputs, analyze, progress }) {
-    const images: unknown[] = [];
+  async run({ inputs, analyze, progress, parallel = 1 }) {
+    const images: unknown[] = new Array(inputs.length);
+    let next = 0;
+    let done = 0;
     await progress({ done: 0, total: inputs.length });
-    for (const input of inputs) {
-      try {
-        images.push(imageEntry(input.name, await analyze(input.bytes)));
-      } catch (err) {
-        images.push(inputErrorEntry(input.name, err));
+    const lane = async (): Promise<void> => {
+      while (next < inputs.length) {
+        const input = inputs[next];
+        const at = next++;
+        try {
+          images[at] = imageEntry(input.name, await analyze(input.bytes));
+        } catch (err) {
+          images[at] = inputErrorEntry(input.name, err);
+        }
+        await progress({ done: ++done, total: inputs.length });
       }
-      await progress({ done: images.length, total: inputs.length });
-    }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, inputs.length)) }, lane));
     return { images };
   },
 };

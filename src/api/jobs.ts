@@ -1,6 +1,7 @@
 /**
  * Jobs: uploads analysed in the background, behind one interface with two backends.
- * - InProcessJobs (the default): a bounded FIFO in this process, run on the server's own worker-thread pool;
+ * - InProcessJobs (the default): a bounded FIFO in this process, run on the server's own worker-thread pool (one job
+ *   at a time, its images on every worker of the pool);
  *   inputs live in memory only (a video's also in a temp file while it runs) and are dropped when the job ends;
  *   a finished job is deleted after the TTL.
  * - BullMqJobs (`--redis`, jobs-bullmq.ts): the same jobs on BullMQ, taken by `emolens worker` processes.
@@ -206,6 +207,7 @@ export class InProcessJobs implements JobQueue {
         inputs: entry.inputs,
         analyze: this.analysers.analyze,
         analyzeVideo: this.analysers.analyzeVideo,
+        parallel: this.analysers.parallel,
         progress: async (progress) => { view.progress = progress; this.notify(entry); },
       });
       view.state = 'completed';

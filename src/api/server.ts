@@ -131,6 +131,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
       jobs = new InProcessJobs({
         analyze: (bytes) => pool.analyze(bytes, { bounded: false }),
         analyzeVideo: (path, name, onProgress) => pool.analyzeVideo(path, name, onProgress),
+        // One job's images on every worker: /v1/analyze still waits behind at most one image per worker.
+        parallel: pool.stats().workers,
       }, jobOptions);
     }
   } catch (err) {
