@@ -1,7 +1,8 @@
 /**
  * `emolens api` over real HTTP: auth, the JSON error shape of every bad request (never a stack trace), the result
  * byte-equal to `emolens analyze --json`, load shedding (503 + Retry-After) with the server answering afterwards,
- * saliency maps (?explain=) equal to `emolens explain --json`, the in-process job lifecycle with server-sent progress and result expiry, and video jobs: the result equal to
+ * saliency maps (?explain=) equal to `emolens explain --json`, the in-process job lifecycle with server-sent progress and
+ * result expiry, a job's images on every worker with requests' images first, and video jobs: the result equal to
  * `emolens video --json` for the same clip (generated here), the upload's private temp file gone afterwards, and
  * bad videos answered with JSON errors.
  */
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { WorkerPool } from '../src/api/pool.js';
 import { startApiServer, type RunningApiServer } from '../src/api/server.js';
 import { UsageError } from '../src/errors.js';
 import { groupPhoto640, readEvents } from './helpers/api-fixtures.js';
@@ -268,6 +270,38 @@ describe('emolens api: in-process jobs', () => {
       for (const image of view.result!.images) assert.deepEqual(image.faces, view.result!.images[0].faces);
     } finally {
       await two.close();
+    }
+  });
+});
+
+describe('emolens api: the worker pool shares its workers between requests and jobs', () => {
+  it('a request\'s image goes ahead of queued job images', async () => {
+    const pool = await WorkerPool.start({ workers: 1, analyzer: { model } });
+    try {
+      const order: string[] = [];
+      const run = (name: string, bounded: boolean) => pool.analyze(photo, { bounded }).then(() => { order.push(name); });
+      await Promise.all([run('job 1', false), run('job 2', false), run('job 3', false), run('request', true)]);
+      assert.deepEqual(order, ['job 1', 'request', 'job 2', 'job 3']);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('while requests come, jobs leave one of two workers free; then they use both', async () => {
+    const pool = await WorkerPool.start({ workers: 2, analyzer: { model } });
+    try {
+      await pool.analyze(photo); // a request: jobs now keep a worker free for about a second
+      const jobs = Array.from({ length: 12 }, () => pool.analyze(photo, { bounded: false }));
+      assert.equal(pool.stats().busy, 1, 'one worker kept for requests');
+      let both = false;
+      for (const end = Date.now() + 10_000; !both && Date.now() < end;) {
+        both = pool.stats().busy === 2;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.ok(both, 'both workers take job images once requests stop');
+      await Promise.all(jobs);
+    } finally {
+      await pool.close();
     }
   });
 });

@@ -6,6 +6,10 @@
  * grows without limit. ONNX Runtime's intra-op threads are split between the workers (cores / workers, at least 1)
  * so the pool never runs more compute threads than there are cores.
  *
+ * Requests' images go ahead of jobs' work: a job's images (one job may use every worker, jobs.ts) never make a
+ * request wait behind queued job work, nor count in a request's wait estimate; and while requests keep coming, jobs
+ * leave one worker free for them (with two or more workers), so a job of 25-megapixel photos cannot starve them.
+ *
  * A video (a job's temp file) is one task too: it holds its worker for the whole video and reports progress as it
  * goes. At most `maxVideoTasks` run at once, so with two or more workers one stays free for single images; a
  * worker busy with a video does not count in the wait estimate (with none free, bounded requests get 503).
@@ -57,6 +61,8 @@ interface Task {
   onProgress?(progress: VideoProgress): void;
   resolve(result: unknown): void;
   reject(err: Error): void;
+  /** A request's image (bounded: it may be refused, and goes ahead of jobs' images) or a job's. */
+  bounded: boolean;
   state: 'queued' | 'running' | 'done';
   startedAt: number;
   timer?: NodeJS.Timeout;
@@ -73,6 +79,9 @@ type FromWorker =
 
 /** tsx runs src/*.ts (tests, scripts); dist/ has the compiled .js: the worker entry has the same extension as this file. */
 const WORKER_URL = new URL(`./analyze-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+/** How long after a request jobs keep one worker free for the next (with two or more workers). */
+const REQUEST_RESERVE_MS = 1000;
 
 function startWorker(init: WorkerInit): Worker {
   if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData: init });
@@ -95,6 +104,9 @@ export class WorkerPool {
   private nextId = 1;
   private meanMs = 0;
   private closing = false;
+  /** When a request last asked for an image (bounded): while requests come, jobs leave one worker free for them. */
+  private lastRequestAt = -Infinity;
+  private reserveTimer?: NodeJS.Timeout;
 
   private constructor(options: PoolOptions) {
     const cores = availableParallelism();
@@ -163,9 +175,9 @@ export class WorkerPool {
 
   private finish(task: Task, message: { result: unknown } | { error: { code: string; message: string } }): void {
     const ms = Date.now() - task.startedAt;
-    // Mean service time of an image (exponentially weighted, so it follows the machine's current speed) for the
-    // wait estimate; a video's minutes would make every image look slow.
-    if (task.message.kind === 'image') this.meanMs = this.meanMs === 0 ? ms : this.meanMs * 0.8 + ms * 0.2;
+    // Mean service time of a request's image (exponentially weighted, so it follows the machine's current speed) for
+    // the wait estimate; a video's minutes, or a job's 25-megapixel photos, would make every request look slow.
+    if (task.message.kind === 'image' && task.bounded) this.meanMs = this.meanMs === 0 ? ms : this.meanMs * 0.8 + ms * 0.2;
     if ('result' in message) this.settle(task, message.result);
     else this.settle(task, undefined, new EmolensError(message.error.code, message.error.message));
   }
@@ -181,9 +193,14 @@ export class WorkerPool {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (!slot.ready || slot.task) continue;
-      // FIFO, except that a video waits while `maxVideoTasks` run, and the images behind it go first.
+      // Requests' images first (FIFO), then jobs' work in order, except that a video waits while `maxVideoTasks`
+      // run, and the images behind it go first. A request waits for at most the job tasks already running.
       const videoRoom = this.slots.filter((s) => s.task?.message.kind === 'video').length < this.maxVideoTasks;
-      const next = this.queue.findIndex((t) => t.message.kind === 'image' || videoRoom);
+      let next = this.queue.findIndex((t) => t.bounded);
+      if (next < 0) {
+        if (this.keepForRequests()) return;
+        next = this.queue.findIndex((t) => t.message.kind === 'image' || videoRoom);
+      }
       if (next < 0) return;
       const [task] = this.queue.splice(next, 1);
       task.state = 'running';
@@ -194,14 +211,30 @@ export class WorkerPool {
     }
   }
 
-  /** Workers that can take an image soon: those not held by a video. */
+  /**
+   * Whether the last free worker stays free for requests: with two or more workers, while requests came in the last
+   * REQUEST_RESERVE_MS, jobs' work (images of a job, videos) runs on the others. Once requests stop, jobs use every
+   * worker again (a timer dispatches then).
+   */
+  private keepForRequests(): boolean {
+    if (this.slots.length < 2 || this.closing) return false;
+    const free = this.slots.filter((s) => s.ready && !s.task).length;
+    const sinceMs = Date.now() - this.lastRequestAt;
+    if (free > 1 || sinceMs >= REQUEST_RESERVE_MS) return false;
+    if (!this.reserveTimer && this.queue.length > 0) {
+      this.reserveTimer = setTimeout(() => { this.reserveTimer = undefined; this.dispatch(); }, REQUEST_RESERVE_MS - sinceMs + 1).unref();
+    }
+    return true;
+  }
+
+  /** Workers that can take a request's image soon: those not held by a video (a job's image is one image too). */
   private imageSlots(): number {
     return this.slots.filter((s) => s.task?.message.kind !== 'video').length;
   }
 
-  /** Expected wait of an image queued now: the images ahead of it shared by the workers not held by a video. */
+  /** Expected wait of a request's image queued now: the requests ahead of it shared by the workers not held by a video. */
   private expectedWaitMs(): number {
-    const images = this.queue.filter((t) => t.message.kind === 'image').length;
+    const images = this.queue.filter((t) => t.bounded).length;
     const slots = this.imageSlots();
     return slots === 0 ? Infinity : ((images + 1) * (this.meanMs || 100)) / slots;
   }
@@ -213,8 +246,9 @@ export class WorkerPool {
   overloaded(): OverloadedError | undefined {
     if (this.slots.some((s) => s.ready && !s.task)) return undefined;
     const waitMs = this.expectedWaitMs();
-    if (this.queue.length < this.maxQueue && waitMs <= this.maxQueueWaitMs) return undefined;
-    const why = Number.isFinite(waitMs) ? `${this.queue.length} images are waiting` : 'they are analysing videos';
+    const queued = this.queue.filter((t) => t.bounded).length;
+    if (queued < this.maxQueue && waitMs <= this.maxQueueWaitMs) return undefined;
+    const why = Number.isFinite(waitMs) ? `${queued} images are waiting` : 'they are analysing videos';
     return new OverloadedError(`server busy: all ${this.slots.length} inference workers are busy and ${why}; retry later`, Number.isFinite(waitMs) ? waitMs / 1000 : 5);
   }
 
@@ -231,13 +265,14 @@ export class WorkerPool {
       return Promise.reject(err);
     }
     if (options.bounded !== false) {
+      this.lastRequestAt = Date.now();
       const overloaded = this.overloaded();
       if (overloaded) return Promise.reject(overloaded);
     }
     // A private copy: the worker receives it by transfer, and Fastify's body buffer may share its memory.
     const copy = new Uint8Array(bytes);
     return new Promise<AnalysisResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, message: { id: 0, kind: 'image', bytes: copy, ...(options.explain ? { explain: options.explain } : {}) }, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 };
+      const task: Task = { id: this.nextId++, message: { id: 0, kind: 'image', bytes: copy, ...(options.explain ? { explain: options.explain } : {}) }, bounded: options.bounded !== false, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 };
       task.message.id = task.id;
       if (options.timeoutMs) {
         task.timer = setTimeout(() => {
@@ -262,7 +297,7 @@ export class WorkerPool {
     if (this.closing) return Promise.reject(new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1));
     return new Promise<unknown>((resolve, reject) => {
       const id = this.nextId++;
-      this.queue.push({ id, message: { id, kind: 'video', path, name }, onProgress, resolve, reject, state: 'queued', startedAt: 0 });
+      this.queue.push({ id, message: { id, kind: 'video', path, name }, bounded: false, onProgress, resolve, reject, state: 'queued', startedAt: 0 });
       this.dispatch();
     });
   }
@@ -277,6 +312,7 @@ export class WorkerPool {
    */
   async close(graceMs = 10_000): Promise<void> {
     this.closing = true;
+    clearTimeout(this.reserveTimer);
     for (const task of this.queue.splice(0)) this.settle(task, undefined, new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1));
     await Promise.all([...this.slots].map(async (s) => {
       const exited = new Promise<void>((resolve) => s.worker.once('exit', () => resolve()));

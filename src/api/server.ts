@@ -258,6 +258,8 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
   }
 
   app.setErrorHandler((err, request, reply) => {
+    // A client that hung up mid-upload: nobody to answer and nothing to log.
+    if (request.raw.aborted) return reply.code(400).send({ error: { code: 'CLIENT_ABORTED', message: 'the client closed the connection before the request was read' } });
     const r = errorReply(err);
     if (r.internal) ctx.logError(`emolens api: ${request.method} ${request.url}: ${(err as Error)?.stack ?? err}`);
     if (r.retryAfterS) reply.header('Retry-After', String(r.retryAfterS));
