@@ -162,11 +162,23 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
     }
   };
 
+  // The next image is decoded (sharp, on libuv's threads) while this one is analysed (ONNX Runtime): at most two
+  // decoded images are held, each under --max-pixels. Results still come out in input order.
+  const decodeAhead = (at: number) => {
+    const item = items[at];
+    if (!item || 'error' in item) return undefined;
+    const decoding = analyzer.decode(item.file);
+    decoding.catch(() => {}); // reported when its turn comes
+    return decoding;
+  };
   try {
-    for (const item of items) {
+    let next = decodeAhead(0);
+    for (const [at, item] of items.entries()) {
+      const decoding = next;
+      next = decodeAhead(at + 1);
       try {
         if ('error' in item) throw new EmolensError('INPUT_NOT_FOUND', `${item.file}: ${item.error}`);
-        const analysis = await analyzer.analyzeWithImage(item.file);
+        const analysis = await analyzer.analyzeWithImage(await decoding!);
         const { image, ...result } = analysis;
         if (flags.annotate) {
           const out = annotatedPath(flags.annotate, item.file, used);
