@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import multipart from '@fastify/multipart';
+import multipart, { type MultipartFile } from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -388,15 +388,22 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
         kindName = name;
         if (!accepts(kind, part.mimetype)) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `file "${part.filename.slice(0, 80)}" has type ${part.mimetype.slice(0, 60)}, not ${name === 'video' ? 'a video' : 'an image'}`);
         if (inputs.length >= Math.min(kind.maxFiles, limits.maxJobFiles)) throw new ApiError(413, 'TOO_MANY_FILES', `at most ${Math.min(kind.maxFiles, limits.maxJobFiles)} file${kind.maxFiles === 1 ? '' : 's'} per ${name} job`);
-        const input = { name: part.filename || `${part.fieldname}-${inputs.length + 1}`, bytes: await part.toBuffer() };
-        total += input.bytes.length;
-        receiving.bytes += input.bytes.length;
-        if (total > limits.maxRequestBytes) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `the files of one request total over ${Math.round(limits.maxRequestBytes / 2 ** 20)} MB (--max-request-mb)`);
-        if (receiving.bytes > limits.maxQueuedBytes) throw new OverloadedError(`uploads being received exceed the budget of ${Math.round(limits.maxQueuedBytes / 2 ** 20)} MB; retry later`, 5);
+        // Counted chunk by chunk, so what many clients have half-sent is inside the budget too.
+        const bytes = await readFilePart(part, limits.maxBodyBytes, (n) => {
+          total += n;
+          receiving.bytes += n;
+          if (total > limits.maxRequestBytes) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `the files of one request total over ${Math.round(limits.maxRequestBytes / 2 ** 20)} MB (--max-request-mb)`);
+          if (receiving.bytes > limits.maxQueuedBytes) throw new OverloadedError(`uploads being received exceed the budget of ${Math.round(limits.maxQueuedBytes / 2 ** 20)} MB; retry later`, 5);
+        });
+        const input = { name: part.filename || `${part.fieldname}-${inputs.length + 1}`, bytes };
         kind.check?.(input);
         inputs.push(input);
       }
       if (!kindName) throw new ApiError(400, 'MISSING_IMAGE', 'no files in the form: send images in field "image" or a video in field "video"');
+    } catch (err) {
+      // Refused mid-upload: the rest of the body is never read, so this connection cannot carry another request.
+      if (!request.raw.complete) void reply.header('connection', 'close');
+      throw err;
     } finally {
       receiving.bytes -= total;
     }
@@ -437,6 +444,21 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
       response: { 200: { type: 'string', description: 'text/event-stream' }, ...errorResponses },
     },
   }, async (request, reply) => streamJob(request.params.id, reply, jobs, (id) => findJob(id, ownerOf(request))));
+}
+
+/**
+ * A multipart file's bytes, handing each chunk's size to `count` as it arrives (which throws to stop the upload);
+ * 413 once the file is over `maxFileBytes` (multipart's fileSize limit truncated it).
+ */
+async function readFilePart(part: MultipartFile, maxFileBytes: number, count: (bytes: number) => void): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of part.file as AsyncIterable<Buffer>) {
+    if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `file "${part.filename.slice(0, 80)}" is over ${Math.round(maxFileBytes / 2 ** 20)} MB (--max-body-mb)`);
+    count(chunk.length);
+    chunks.push(chunk);
+  }
+  if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `file "${part.filename.slice(0, 80)}" is over ${Math.round(maxFileBytes / 2 ** 20)} MB (--max-body-mb)`);
+  return Buffer.concat(chunks);
 }
 
 /** Jobs belong to the token that created them: its digest (never the token itself) is the job's owner. */
