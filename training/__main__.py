@@ -2,8 +2,10 @@
 import argparse
 import sys
 
-from . import campaign, ensemble, export, gradcam_outputs, saliency, teacher, train
-from .data import DataError, build_pack_parser, pack_main
+from . import export, train
+from .distill import campaign, ensemble, teacher
+from .explain import gradcam_outputs, saliency
+from .data.datasets import DataError, build_pack_parser, pack_main
 from .errors import UsageError
 
 

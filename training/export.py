@@ -22,12 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import center_crop
-from .data import EMOTIONS, DataError, load_cached, pack_meta
-from .ferplus import DEFAULT_VOTES, evaluate as ferplus_evaluate, load_votes
+from .data.augment import center_crop
+from .data.datasets import EMOTIONS, DataError, load_cached, pack_meta
+from .data.ferplus import DEFAULT_VOTES, evaluate as ferplus_evaluate, load_votes
 from .errors import UsageError
 from .metrics import calibration_report, classification_report
-from .models import create_model
+from .models.registry import create_model
 from .sidecar import sha256, write_sidecar
 from .train import build_parser as train_parser
 from .train import load_checkpoint
@@ -97,7 +97,7 @@ def with_gradcam_outputs(onnx_path: Path) -> dict | None:
     except ImportError:
         print("note: python3-onnx is missing, so the model gets no Grad-CAM outputs (emolens explain uses occlusion)")
         return None
-    from .gradcam_outputs import add_gradcam_outputs
+    from .explain.gradcam_outputs import add_gradcam_outputs
     model = onnx.load(str(onnx_path))
     block = add_gradcam_outputs(model)
     if block:

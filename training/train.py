@@ -22,12 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import center_crop, mix, random_affine, random_crop, random_erasing, random_photometric
-from .data import EMOTIONS, DataError, class_counts, load_cached
+from .data.augment import center_crop, mix, random_affine, random_crop, random_erasing, random_photometric
+from .data.datasets import EMOTIONS, DataError, class_counts, load_cached
 from .errors import UsageError
-from .ferplus import DEFAULT_VOTES, load_votes
+from .data.ferplus import DEFAULT_VOTES, load_votes
 from .metrics import calibration_report, classification_report
-from .models import count_macs, count_parameters, create_model
+from .models.registry import count_macs, count_parameters, create_model
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -171,7 +171,7 @@ def main(cfg: argparse.Namespace) -> dict:
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
     # Label-term targets: one-hot FER2013 labels or the FER+ raters' distributions (training/ferplus.py).
-    from .ferplus import evaluate as ferplus_evaluate, targets as make_targets
+    from .data.ferplus import evaluate as ferplus_evaluate, targets as make_targets
     val_votes = None
     try:
         val_votes = load_votes(cfg.ferplus, cfg.val_data or cfg.data, "val")
@@ -271,7 +271,7 @@ def main(cfg: argparse.Namespace) -> dict:
 
     teacher = None
     if cfg.teacher:
-        from .teacher import Teachers
+        from .distill.teacher import Teachers
         teacher = Teachers(cfg.teacher, cfg.input_size).to(device, memory_format=torch.channels_last)
         cfg.teacher_members = teacher.members  # recorded in the config, so the export's lineage names each member
         print(f"distilling from {len(teacher.members)} teacher(s) (alpha {cfg.kd_alpha}, T {cfg.kd_temperature}): "
@@ -282,7 +282,7 @@ def main(cfg: argparse.Namespace) -> dict:
     if cfg.teacher_probs:
         if cfg.teacher:
             raise UsageError("--teacher and --teacher-probs: choose one")
-        from .ensemble import load_teacher_probs
+        from .distill.ensemble import load_teacher_probs
         # log-probabilities act as logits: softmax(log p / T) is p softened at temperature T
         probs_train = load_teacher_probs(cfg.teacher_probs, n_train_full)[:len(keep)][keep]  # --limit, then --targets' drops
         teacher_logp = torch.from_numpy(np.log(np.clip(probs_train, 1e-8, 1)))

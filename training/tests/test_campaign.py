@@ -14,14 +14,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training import campaign, train
-from training.augment import random_erasing
+from training import train
+from training.data.augment import random_erasing
 from training import export
-from training.data import DataError, load_split, pack_meta, write_pack
+from training.distill import campaign
+from training.data.datasets import DataError, load_split, pack_meta, write_pack
 from training.errors import UsageError
 from training.export import distillation
-from training.models import create_model
-from training.teacher import Teachers
+from training.models.registry import create_model
+from training.distill.teacher import Teachers
 from training.tests.prerequisites import require_module
 from training.tests.test_training import FolderSetCase, parse_train, write_folder_set
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.facerec import MANIFEST, MEAN_RGB, FaceRecEmotion, FaceRecNet, check, load_weights
+from training.models.facerec import MANIFEST, MEAN_RGB, FaceRecEmotion, FaceRecNet, check, load_weights
 
 torch.set_num_threads(1)
 

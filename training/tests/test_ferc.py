@@ -16,8 +16,9 @@ from unittest import mock
 import numpy as np
 import torch
 
-from training import ferc, landmarks68
-from training.data import EMOTIONS
+from training import ferc
+from training.convert import landmarks68
+from training.data.datasets import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "node_modules" / "@vladmandic" / "face-api" / "model" / "face_landmark_68_model-weights_manifest.json"

@@ -12,9 +12,9 @@ import unittest
 import numpy as np
 import torch
 
-from training.pretrained import CANDIDATES, PretrainedFace, gray_to_input, models_dir
-from training.probe import stratified_subset
-from training.tfjs import TfjsGraph
+from training.models.pretrained import CANDIDATES, PretrainedFace, gray_to_input, models_dir
+from training.models.probe import stratified_subset
+from training.convert.tfjs import TfjsGraph
 
 torch.set_num_threads(1)
 

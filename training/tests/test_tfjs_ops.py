@@ -16,8 +16,8 @@ from contextlib import redirect_stdout
 import numpy as np
 import torch
 
-from training.tfjs import TfjsGraph
-from training.tfjs_to_onnx import main as convert
+from training.convert.tfjs import TfjsGraph
+from training.convert.tfjs_to_onnx import main as convert
 
 torch.set_num_threads(1)
 

@@ -24,10 +24,10 @@ from torch import nn
 
 from training import __main__ as cli
 from training import export, train
-from training.augment import center_crop
-from training.data import EMOTIONS, DataError, load_split
+from training.data.augment import center_crop
+from training.data.datasets import EMOTIONS, DataError, load_split
 from training.errors import UsageError
-from training.models import REGISTRY, count_macs, count_parameters, create_model
+from training.models.registry import REGISTRY, count_macs, count_parameters, create_model
 from training.tests.prerequisites import require_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -307,7 +307,7 @@ class Distillation(unittest.TestCase):
         self.assertTrue(SHIPPED_MODEL.exists(), f"{SHIPPED_MODEL} ships with emolens")
 
     def test_teacher_reproduces_the_shipped_models_probabilities(self):
-        from training.teacher import OnnxTeacher
+        from training.distill.teacher import OnnxTeacher
         teacher = OnnxTeacher(SHIPPED_MODEL)
         sidecar = teacher.sidecar
         self.assertIsNone(sidecar.get("ensemble"), "the teacher reads one net; an ensemble needs another reader")
@@ -329,7 +329,7 @@ class Distillation(unittest.TestCase):
         self.assertEqual(probs.argmax(1).tolist(), expected.argmax(1).tolist())
 
     def test_a_shipped_model_becomes_a_checkpoint_with_its_lineage(self):
-        from training.teacher import OnnxTeacher, checkpoint_from_onnx
+        from training.distill.teacher import OnnxTeacher, checkpoint_from_onnx
         ckpt = checkpoint_from_onnx(SHIPPED_MODEL)
         model = create_model(ckpt["arch"]).eval()
         model.load_state_dict(ckpt["model"])
@@ -351,7 +351,7 @@ class Distillation(unittest.TestCase):
     def test_the_fast_model_comes_back_with_its_batch_norm_restored(self):
         # emolens-fast (emolens_vgg_tiny) rebuilt in the trainable architecture: same function in eval mode, and BN
         # statistics that are the measured ones, so a warm restart's first batches see the shipped model.
-        from training.teacher import OnnxTeacher, checkpoint_from_onnx
+        from training.distill.teacher import OnnxTeacher, checkpoint_from_onnx
         fast = REPO / "models" / "emolens-fast.onnx"
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8)
@@ -419,7 +419,7 @@ class OfflineTeacher(unittest.TestCase):
         require_module(self, "onnx", "python3-onnx")
 
     def test_ensemble_targets_feed_offline_distillation(self):
-        from training import ensemble
+        from training.distill import ensemble
         with tempfile.TemporaryDirectory() as tmp:
             data, cache = Path(tmp) / "fer", str(Path(tmp) / "cache")
             write_folder_set(data, per_class=2)

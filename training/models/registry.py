@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .errors import UsageError
+from ..errors import UsageError
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 

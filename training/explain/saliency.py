@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import EMOTIONS
+from ..data.datasets import EMOTIONS
 
 
 class _GuidedRelu(torch.autograd.Function):
@@ -135,7 +135,7 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
 
 
 def main(cfg: argparse.Namespace) -> dict:
-    from .teacher import OnnxTeacher
+    from ..distill.teacher import OnnxTeacher
     teacher = OnnxTeacher(cfg.model)
     size = teacher.sidecar["preprocess"]["faceCrop"]["size"]
     labels = teacher.sidecar["labels"]

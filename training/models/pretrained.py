@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tfjs import TfjsGraph, read_weights
+from ..convert.tfjs import TfjsGraph, read_weights
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS_DIR = ROOT / "runs" / "human-models"
 
 
@@ -157,7 +157,7 @@ def check_inputs(size: int, fer_root: Path = FER_ROOT, faces: int = 8) -> tuple[
     face crops (boxes from emolens's detector, cached in runs/pretrained/sample-boxes.json, 10 % margin)."""
     from PIL import Image
 
-    from .data import EMOTIONS, load_cached
+    from ..data.datasets import EMOTIONS, load_cached
 
     x, y = load_cached(fer_root, "val")
     picks = [int(np.flatnonzero(y == c)[0]) for c in range(len(EMOTIONS))]

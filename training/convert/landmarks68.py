@@ -24,12 +24,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-if __package__:
-    from .sidecar import sha256, write_sidecar
-    from .tfjs import conv_same, read_weights
-else:  # run as a script: training/ itself is on sys.path
-    from sidecar import sha256, write_sidecar
-    from tfjs import conv_same, read_weights
+from ..sidecar import sha256, write_sidecar
+from .tfjs import conv_same, read_weights
 
 OPSET = 13
 INPUT_SIZE = 112

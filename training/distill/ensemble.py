@@ -20,11 +20,11 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from .data import EMOTIONS, load_cached
-from .errors import UsageError
-from .metrics import calibration_report, classification_report
-from .sidecar import sha256
-from .train import predict, resolve_device
+from ..data.datasets import EMOTIONS, load_cached
+from ..errors import UsageError
+from ..metrics import calibration_report, classification_report
+from ..sidecar import sha256
+from ..train import predict, resolve_device
 
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:

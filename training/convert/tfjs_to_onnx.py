@@ -31,12 +31,8 @@ import warnings
 
 import torch
 
-if __package__:
-    from .sidecar import sha256, write_sidecar
-    from .tfjs import TfjsGraph, read_weights
-else:  # run as a script: training/ itself is on sys.path
-    from sidecar import sha256, write_sidecar
-    from tfjs import TfjsGraph, read_weights
+from ..sidecar import sha256, write_sidecar
+from .tfjs import TfjsGraph, read_weights
 
 OPSET = 13
 BOX_COLUMNS = 16      # cx, cy, w, h + 6 keypoints: what src/detect decodes

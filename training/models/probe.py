@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import EMOTIONS, load_cached
-from .metrics import classification_report
+from ..data.datasets import EMOTIONS, load_cached
+from ..metrics import classification_report
 from .pretrained import ROOT, PretrainedFace, gray_to_input
 
 BATCH = 50
