@@ -3,10 +3,11 @@ import argparse
 import sys
 
 from . import export, train
+from .data.datasets import DataError
+from .data.pack import build_pack_parser, pack_main
 from .distill import campaign, ensemble, teacher
-from .explain import gradcam_outputs, saliency
-from .data.datasets import DataError, build_pack_parser, pack_main
 from .errors import UsageError
+from .explain import gradcam_outputs, saliency
 
 
 def main(argv=None) -> int:

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import EMOTIONS, KAGGLE_USAGE, PACK_SUFFIX, DataError, folder_files, read_pack
+from ..common import EMOTIONS
+from ..metrics import calibration_report, classification_report
+from .datasets import KAGGLE_USAGE, PACK_SUFFIX, DataError, folder_files, read_pack
 
 # The 10 vote columns, in the order of both files.
 VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"]
@@ -186,7 +188,6 @@ def soft_report(probs: np.ndarray, votes: np.ndarray, bins: int = 15) -> dict:
 
 def evaluate(probs: np.ndarray, y: np.ndarray, votes: np.ndarray) -> dict:
     """FER+ figures of predictions: the majority protocol's classification report, and soft_report."""
-    from ..metrics import calibration_report, classification_report
     m = majority(votes)
     keep = m >= 0
     return {"majority": {**classification_report(m[keep], probs[keep].argmax(1)),

@@ -20,11 +20,12 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from ..data.datasets import EMOTIONS, load_cached
+from ..common import EMOTIONS, predict, resolve_device
+from ..data.datasets import load_cached
 from ..errors import UsageError
 from ..metrics import calibration_report, classification_report
 from ..sidecar import sha256
-from ..train import predict, resolve_device
+from .teacher import load_member
 
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -43,7 +44,6 @@ class Member:
     """One network with its own crop size and normalisation: uint8 (N, 48, 48) -> flip-averaged probabilities."""
 
     def __init__(self, path: str, device: torch.device = torch.device("cpu")):
-        from .teacher import load_member
         self.path = path
         self.net, self.mean, self.std, self.size, info = load_member(path)
         self.what = (f"{Path(path).stem} (shipped, sha256 {sha256(Path(path))[:12]})" if info["kind"] == "shipped model"

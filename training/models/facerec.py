@@ -28,7 +28,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..common import count_macs
 from ..convert.tfjs import read_weights
+from ..data.datasets import load_cached
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "node_modules" / "@vladmandic" / "face-api" / "model" / "face_recognition_model-weights_manifest.json"
@@ -157,7 +159,6 @@ class FaceRecEmotion(nn.Module):
 def face_batch(n: int, size: int = 150) -> np.ndarray:
     """n FER2013 val faces (gray, upscaled) or, without the data, smooth random images: (n, size, size, 3) 0..255."""
     from PIL import Image
-    from ..data.datasets import load_cached
     try:
         x, _ = load_cached(str(ROOT.parent / "shared" / "datasets" / "fer2013"), "val", str(ROOT / "runs" / "cache"))
         faces = [np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC)) for img in x[:n]]
@@ -187,7 +188,6 @@ def check(n: int) -> float:
 
 
 def info() -> None:
-    from .registry import count_macs
     for work in (64, 72, 80, 96, 112, 150):
         m = FaceRecEmotion(work=work)
         params = sum(p.numel() for p in m.parameters())

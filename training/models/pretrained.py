@@ -26,7 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..common import EMOTIONS
 from ..convert.tfjs import TfjsGraph, read_weights
+from ..data.datasets import load_cached
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS_DIR = ROOT / "runs" / "human-models"
@@ -156,8 +158,6 @@ def check_inputs(size: int, fer_root: Path = FER_ROOT, faces: int = 8) -> tuple[
     """[N,3,size,size] 0..255: `faces` FER2013 val faces (one per class first) and up to `faces` sample-photo
     face crops (boxes from emolens's detector, cached in runs/pretrained/sample-boxes.json, 10 % margin)."""
     from PIL import Image
-
-    from ..data.datasets import EMOTIONS, load_cached
 
     x, y = load_cached(fer_root, "val")
     picks = [int(np.flatnonzero(y == c)[0]) for c in range(len(EMOTIONS))]

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.datasets import EMOTIONS, load_cached
+from ..common import EMOTIONS
+from ..data.datasets import load_cached
 from ..metrics import classification_report
 from .pretrained import ROOT, PretrainedFace, gray_to_input
 

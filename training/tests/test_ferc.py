@@ -18,7 +18,7 @@ import torch
 
 from training import ferc
 from training.convert import landmarks68
-from training.data.datasets import EMOTIONS
+from training.common import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "node_modules" / "@vladmandic" / "face-api" / "model" / "face_landmark_68_model-weights_manifest.json"

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from training import export, train
-from training.data.datasets import EMOTIONS, DataError, folder_files, load_split, write_pack
+from training.common import EMOTIONS
+from training.data.datasets import DataError, folder_files, load_split
+from training.data.pack import write_pack
 from training.data.ferplus import VOTE_COLUMNS, distribution, load_votes, majority, soft_report, targets
 from training.tests.test_training import random_pixels, write_csv, write_folder_set
 
