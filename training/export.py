@@ -91,7 +91,7 @@ class Exported(nn.Module):
 
 
 def with_gradcam_outputs(onnx_path: Path) -> dict | None:
-    """Add the last activations Grad-CAM needs as graph outputs (training/gradcam_outputs.py); the sidecar's
+    """Add the last activations Grad-CAM needs as graph outputs (training/explain/gradcam_outputs.py); the sidecar's
     "explain" block, or None for architectures without a mean+max pooled head (explain then uses occlusion)."""
     try:
         import onnx

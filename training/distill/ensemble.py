@@ -4,7 +4,7 @@
         --out runs/teacher/facerec96+fer.npz
 
 A member is a training checkpoint (runs/<run>/best.pt) or a shipped model (models/<name>.onnx, replayed in torch by
-training/teacher.py). Every member sees each image and its mirror (centre crop at its own input size and
+training/distill/teacher.py). Every member sees each image and its mirror (centre crop at its own input size and
 normalisation) and the ensemble averages all those probabilities with equal weights: no weight is fitted on val.
 The .npz holds `train` and `val` probabilities (N, 7) in the order of the cached data sets, which
 `train --teacher-probs` reads as offline distillation targets, plus a JSON `meta` (members, val figures).

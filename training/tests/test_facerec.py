@@ -1,4 +1,4 @@
-"""training/facerec.py: dlib's face-recognition ResNet (face-api's weights) as a torch backbone.
+"""training/models/facerec.py: dlib's face-recognition ResNet (face-api's weights) as a torch backbone.
 
     /usr/bin/python3 -m unittest training.tests.test_facerec
 

@@ -1,5 +1,5 @@
-"""FER+ votes as targets and as a second truth (training/ferplus.py), on tiny generated data: both vote files, both data
-layouts, the treatment of contempt / unknown / not-a-face votes, the majority protocol, and a 2-step train + export
+"""FER+ votes as targets and as a second truth (training/data/ferplus.py), on tiny generated data: both vote files, both
+data layouts, the treatment of contempt / unknown / not-a-face votes, the majority protocol, and a 2-step train + export
 with --targets ferplus whose sidecar carries metrics.val.ferplus.
 
 Run: training/py.sh -m unittest training.tests.test_ferplus

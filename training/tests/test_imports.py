@@ -102,7 +102,8 @@ class ImportGraphTest(unittest.TestCase):
         self.assertIsNone(find_cycle(graph))
 
     def test_no_module_of_training_is_imported_inside_a_function(self):
-        hidden = [f"{name}:{line} imports {t}" for name, found in self.edges.items() for t, line, inside in found if inside]
+        hidden = [f"{name}:{line} imports {t}"
+                  for name, found in self.edges.items() for t, line, inside in found if inside]
         self.assertEqual(hidden, [])
 
     def test_subpackage_inits_import_nothing(self):

@@ -1,5 +1,5 @@
-"""training/saliency.py and training/gradcam_outputs.py on the shipped model: guided backprop and autograd Grad-CAM
-give maps over the crop in [0, 1] that depend on the class, and the graph surgery finds both branches and is
+"""training/explain/saliency.py and training/explain/gradcam_outputs.py on the shipped model: guided backprop and
+autograd Grad-CAM give maps over the crop in [0, 1] that depend on the class, and the graph surgery finds both branches and is
 idempotent. (The TypeScript Grad-CAM is checked against these maps in test/explain.test.ts.)"""
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""training/tfjs.py's ops for MediaPipe's 2021 detector graphs, and training/tfjs_to_onnx.py's head and anchor reading.
+"""training/convert/tfjs.py's ops for MediaPipe's 2021 detector graphs, and training/convert/tfjs_to_onnx.py's head
+and anchor reading.
 
 Tiny graphs built in memory, checked against TF's semantics written out by hand: ResizeBilinear's three coordinate
 rules (resize_bilinear_op.cc), DepthToSpace's NHWC channel order, the Shape -> StridedSlice -> Pack -> Reshape

@@ -148,7 +148,7 @@ def train_size(name: str) -> int:
 
 
 class Registry(unittest.TestCase):
-    """Every architecture in training.models.REGISTRY, so a new one is tested the day it is registered."""
+    """Every architecture in training.models.registry.REGISTRY, so a new one is tested the day it is registered."""
 
     def test_the_documented_architectures_are_registered(self):
         # Pinned so that an architecture dropping out of the registry fails here instead of shrinking the loops below.
@@ -300,7 +300,7 @@ class TrainAndExport(unittest.TestCase):
 
 
 class Distillation(unittest.TestCase):
-    """train.py --teacher: the shipped model, read back by training/teacher.py, as the teacher."""
+    """train.py --teacher: the shipped model, read back by training/distill/teacher.py, as the teacher."""
 
     def setUp(self):
         require_module(self, "onnx", "python3-onnx")
