@@ -25,7 +25,7 @@ import type { DetectedFace, GrayImage, RgbaImage } from '../src/types.js';
 import { DEFAULT_FER_VAL, devSet, matchFaces, type DevImage } from './detector-devset.js';
 
 /**
- * The other MediaPipe detectors, converted by training/tfjs_to_onnx.py into runs/detectors/ (git-ignored; the
+ * The other MediaPipe detectors, converted by training/convert/tfjs_to_onnx.py into runs/detectors/ (git-ignored; the
  * commands are in docs/detector.md): the 128 px front-camera model and the 192 px full-range one.
  */
 const FRONT = 'runs/detectors/blazeface-front.onnx';

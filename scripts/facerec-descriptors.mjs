@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * face-api's own FaceRecognitionNet (@vladmandic/face-api on @tensorflow/tfjs, cpu backend) on a batch of
- * 150x150 RGB faces (0..255, NHWC little-endian float32), writing the 128-d descriptors, so training/facerec.py can
+ * 150x150 RGB faces (0..255, NHWC little-endian float32), writing the 128-d descriptors, so training/models/facerec.py can
  * check its torch port against the original runtime:
  *
  *   node scripts/facerec-descriptors.mjs --input x.f32 --count 8 --out y.f32

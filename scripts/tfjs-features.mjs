@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Runs a TF.js graph model on a batch of already-normalised NHWC float32 inputs and writes the named nodes'
- * outputs, so training/pretrained.py can check its torch replay of the graph against the original runtime.
+ * outputs, so training/models/pretrained.py can check its torch replay of the graph against the original runtime.
  *
  *   node scripts/tfjs-features.mjs --graph runs/human-models/faceres.json --input x.f32 --shape 8,224,224,3 \
  *     --outputs global_pooling/Mean,conv_pw_13_relu/clip_by_value --out dir/

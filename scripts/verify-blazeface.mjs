@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Proves a BlazeFace ONNX file (training/tfjs_to_onnx.py) is the same network as the TF.js graph it was converted
+ * Proves a BlazeFace ONNX file (training/convert/tfjs_to_onnx.py) is the same network as the TF.js graph it was converted
  * from: both run on the same preprocessed sample photos, every TF.js output is compared with its part of the ONNX outputs.
  *
  *   node scripts/verify-blazeface.mjs [--onnx models/blazeface.onnx] [--graph node_modules/@vladmandic/human/models/blazeface.json]

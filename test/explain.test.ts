@@ -154,7 +154,7 @@ describe('saliency of the shipped model', () => {
     assert.ok(spearman(windowValues(dominant.saliency), windowValues(asked.saliency)) < 0.9);
   });
 
-  it('Grad-CAM equals PyTorch autograd on the OnnxTeacher (training/saliency.py) within float tolerance', { ...requires(PYTORCH, PYTHON_ONNX), timeout: 120_000 }, async () => {
+  it('Grad-CAM equals PyTorch autograd on the OnnxTeacher (training/explain/saliency.py) within float tolerance', { ...requires(PYTORCH, PYTHON_ONNX), timeout: 120_000 }, async () => {
     const dir = tempDir();
     const raw = new Uint8Array(crops.length * 48 * 48);
     crops.forEach((c, i) => raw.set(c.data as Uint8Array, i * 48 * 48));
@@ -197,7 +197,7 @@ describe('saliency sanity checks', () => {
     }
   });
 
-  it('model randomisation: with every Conv/Gemm weight randomised (training/gradcam_outputs.py --randomize) both maps change', { ...requires(PYTORCH, PYTHON_ONNX), timeout: 180_000 }, async () => {
+  it('model randomisation: with every Conv/Gemm weight randomised (training/explain/gradcam_outputs.py --randomize) both maps change', { ...requires(PYTORCH, PYTHON_ONNX), timeout: 180_000 }, async () => {
     const dir = tempDir();
     const out = join(dir, 'randomized.onnx');
     const py = spawnSync('bash', [join(ROOT, 'training', 'py.sh'), '-m', 'training', 'gradcam-outputs', '--model', MODEL, '--out', out, '--randomize', '1'], { cwd: ROOT, encoding: 'utf8' });

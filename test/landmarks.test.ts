@@ -1,6 +1,6 @@
 /**
  * landmarks/: the 68-point net (models/face-landmarks68.onnx, face-api's FaceLandmark68Net converted by
- * training/landmarks68.py), the expressional vector (EV) and the face mask, and `emolens analyze --landmarks68 --ev`.
+ * training/convert/landmarks68.py), the expressional vector (EV) and the face mask, and `emolens analyze --landmarks68 --ev`.
  *
  *   node --import tsx --test test/landmarks.test.ts
  */

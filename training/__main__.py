@@ -2,9 +2,12 @@
 import argparse
 import sys
 
-from . import campaign, ensemble, export, gradcam_outputs, saliency, teacher, train
-from .data import DataError, build_pack_parser, pack_main
+from . import export, train
+from .data.datasets import DataError
+from .data.pack import build_pack_parser, pack_main
+from .distill import campaign, ensemble, teacher
 from .errors import UsageError
+from .explain import gradcam_outputs, saliency
 
 
 def main(argv=None) -> int:

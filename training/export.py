@@ -22,15 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import center_crop
-from .data import EMOTIONS, DataError, load_cached, pack_meta
-from .ferplus import DEFAULT_VOTES, evaluate as ferplus_evaluate, load_votes
+from .common import EMOTIONS, center_crop, load_checkpoint
+from .data.datasets import DataError, load_cached, pack_meta
+from .data.ferplus import DEFAULT_VOTES, evaluate as ferplus_evaluate, load_votes
 from .errors import UsageError
+from .explain.gradcam_outputs import add_gradcam_outputs
 from .metrics import calibration_report, classification_report
-from .models import create_model
+from .models.registry import create_model
+from .quantize import quantize_weights
 from .sidecar import sha256, write_sidecar
 from .train import build_parser as train_parser
-from .train import load_checkpoint
 
 CONTRACT_FORMAT = "emolens-model/2"  # /2: optional "explain" block (docs/model-contract.md)
 REPO = Path(__file__).resolve().parent.parent
@@ -90,14 +91,13 @@ class Exported(nn.Module):
 
 
 def with_gradcam_outputs(onnx_path: Path) -> dict | None:
-    """Add the last activations Grad-CAM needs as graph outputs (training/gradcam_outputs.py); the sidecar's
+    """Add the last activations Grad-CAM needs as graph outputs (training/explain/gradcam_outputs.py); the sidecar's
     "explain" block, or None for architectures without a mean+max pooled head (explain then uses occlusion)."""
     try:
         import onnx
     except ImportError:
         print("note: python3-onnx is missing, so the model gets no Grad-CAM outputs (emolens explain uses occlusion)")
         return None
-    from .gradcam_outputs import add_gradcam_outputs
     model = onnx.load(str(onnx_path))
     block = add_gradcam_outputs(model)
     if block:
@@ -245,7 +245,6 @@ def main(cfg: argparse.Namespace) -> dict:
     explain = with_gradcam_outputs(onnx_path)
     quantized = None
     if cfg.quantize_weights:
-        from .quantize import quantize_weights
         quantized = quantize_weights(onnx_path)
         # What ships is the quantised graph: its own val figures, from ONNX Runtime on every val image.
         ort_all = np.concatenate([run_onnxruntime(onnx_path, x[i:i + 1024].numpy()) for i in range(0, len(x), 1024)])

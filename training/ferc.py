@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import EMOTIONS
+from .common import EMOTIONS
 from .metrics import classification_report
 from .sidecar import sha256, write_sidecar
 

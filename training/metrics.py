@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import EMOTIONS
+from .common import EMOTIONS
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels=EMOTIONS) -> dict:

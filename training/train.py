@@ -22,12 +22,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .augment import center_crop, mix, random_affine, random_crop, random_erasing, random_photometric
-from .data import EMOTIONS, DataError, class_counts, load_cached
+from .common import EMOTIONS, count_macs, count_parameters, load_checkpoint, normalize, predict, resolve_device
+from .data.augment import mix, random_affine, random_crop, random_erasing, random_photometric
+from .data.datasets import DataError, class_counts, load_cached
+from .data.ferplus import DEFAULT_VOTES, evaluate as ferplus_evaluate, load_votes, targets as make_targets
+from .distill.ensemble import load_teacher_probs
+from .distill.teacher import Teachers
 from .errors import UsageError
-from .ferplus import DEFAULT_VOTES, load_votes
 from .metrics import calibration_report, classification_report
-from .models import count_macs, count_parameters, create_model
+from .models.registry import create_model
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -41,7 +44,7 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     a = p.add_argument
     a("--data", default="../shared/datasets/fer2013", help="dataset root (train/ and val/ label folders) or fer2013.csv")
     a("--val-data", default=None, help="separate val source (default: --data)")
-    a("--arch", default="emolens_vgg", help="registered architecture (see training/models.py)")
+    a("--arch", default="emolens_vgg", help="registered architecture (see training/models/registry.py)")
     a("--out", default="runs/default", help="run folder for checkpoints and history")
     a("--input-size", type=int, default=44, help="crop fed to the net; 48 = whole image")
     a("--epochs", type=int, default=30, help="epochs to train (with --cpu-budget-min the budget decides instead)")
@@ -109,44 +112,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     return p
 
 
-def normalize(x_uint8: torch.Tensor, mean: float, std: float) -> torch.Tensor:
-    return (x_uint8.float().unsqueeze(1) / 255.0 - mean) / std
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name}: PyTorch sees no CUDA device here")
-    return device
-
-
-def load_checkpoint(path) -> dict:
-    """A checkpoint of this project (a dict with the config and history beside the tensors), on the CPU whatever
-    device wrote it; weights_only=False because PyTorch >= 2.6 refuses such dicts by default (and 1.13's weights-only
-    reader cannot read floats)."""
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
 def cpu_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-
-
-@torch.no_grad()
-def predict(model, x: np.ndarray, cfg, mean: float, std: float, batch: int = 512) -> np.ndarray:
-    """Probabilities for uint8 images (N,48,48): centre crop, optional flip averaging, on the model's device."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(x), batch):
-        xb = center_crop(normalize(torch.from_numpy(x[i:i + batch]).to(device), mean, std), cfg.input_size)
-        xb = xb.contiguous(memory_format=torch.channels_last)
-        p = F.softmax(model(xb), 1)
-        if cfg.tta == "hflip":
-            p = (p + F.softmax(model(xb.flip(3)), 1)) / 2
-        out.append(p.float().cpu())
-    return torch.cat(out).numpy()
 
 
 def main(cfg: argparse.Namespace) -> dict:
@@ -170,8 +137,7 @@ def main(cfg: argparse.Namespace) -> dict:
     n_train_full = len(x_train)
     if cfg.limit:
         x_train, y_train = x_train[:cfg.limit], y_train[:cfg.limit]
-    # Label-term targets: one-hot FER2013 labels or the FER+ raters' distributions (training/ferplus.py).
-    from .ferplus import evaluate as ferplus_evaluate, targets as make_targets
+    # Label-term targets: one-hot FER2013 labels or the FER+ raters' distributions (training/data/ferplus.py).
     val_votes = None
     try:
         val_votes = load_votes(cfg.ferplus, cfg.val_data or cfg.data, "val")
@@ -271,7 +237,6 @@ def main(cfg: argparse.Namespace) -> dict:
 
     teacher = None
     if cfg.teacher:
-        from .teacher import Teachers
         teacher = Teachers(cfg.teacher, cfg.input_size).to(device, memory_format=torch.channels_last)
         cfg.teacher_members = teacher.members  # recorded in the config, so the export's lineage names each member
         print(f"distilling from {len(teacher.members)} teacher(s) (alpha {cfg.kd_alpha}, T {cfg.kd_temperature}): "
@@ -282,7 +247,6 @@ def main(cfg: argparse.Namespace) -> dict:
     if cfg.teacher_probs:
         if cfg.teacher:
             raise UsageError("--teacher and --teacher-probs: choose one")
-        from .ensemble import load_teacher_probs
         # log-probabilities act as logits: softmax(log p / T) is p softened at temperature T
         probs_train = load_teacher_probs(cfg.teacher_probs, n_train_full)[:len(keep)][keep]  # --limit, then --targets' drops
         teacher_logp = torch.from_numpy(np.log(np.clip(probs_train, 1e-8, 1)))

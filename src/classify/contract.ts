@@ -14,7 +14,7 @@ export type ContractFormat = (typeof READABLE_CONTRACT_FORMATS)[number];
 export interface Float32Json { dtype: 'float32'; shape: number[]; base64: string }
 
 /**
- * What exact Grad-CAM needs (contract /2, written by training/gradcam_outputs.py; docs/explain.md): the graph outputs
+ * What exact Grad-CAM needs (contract /2, written by training/explain/gradcam_outputs.py; docs/explain.md): the graph outputs
  * holding each branch's last ReLU activations [N, K, H, W], which of them saw the mirrored input, and the linear head
  * [classes, 2K] that reads their spatial mean (first K) and max (last K).
  */

@@ -1,7 +1,7 @@
 /**
  * Face crop → network input, exactly as the model sidecar says (docs/model-contract.md):
  * [equalize] → centre crop → x' = (x * scale - mean) / std, NCHW float32. Browser-safe, pure functions.
- * The order matches training/train.py (normalise, then centre crop — the two commute).
+ * The order matches training/common.py's predict (normalise, then centre crop — the two commute).
  */
 import type { EmotionModelSidecar } from './contract.js';
 import { resizeGrayBilinear } from '../image/gray-resize.js';

@@ -1,5 +1,5 @@
 /**
- * FaceDetector: BlazeFace (MediaPipe's 256 px model, converted to ONNX by training/tfjs_to_onnx.py, any input size)
+ * FaceDetector: BlazeFace (MediaPipe's 256 px model, converted to ONNX by training/convert/tfjs_to_onnx.py, any input size)
  * on any RgbaImage. Owns pre-processing (letterbox; the whole photo at 256 px and as larger views; tiles), the
  * batched ONNX runs (through engine/, the only ORT user) and post-processing: anchor decoding, sigmoid and NMS as
  * @vladmandic/human does them, plus the merging of passes (tiles.ts), a close-up check of faces only a tile or a

@@ -1,5 +1,5 @@
 /**
- * The face detector's sidecar (`models/blazeface.json`, written by training/tfjs_to_onnx.py): what the ONNX graph
+ * The face detector's sidecar (`models/blazeface.json`, written by training/convert/tfjs_to_onnx.py): what the ONNX graph
  * expects and returns. Read by FaceDetector.load; nothing here touches pixels or ONNX Runtime.
  */
 import { checkRgbModelSidecar, type RgbModelSidecar } from '../rgb-sidecar.js';

@@ -1,6 +1,6 @@
 /**
  * FER+ (Barsoum et al. 2016) as a second truth for `emolens eval --labels`: the votes of 10 raters per FER2013 image.
- * The same definitions as training/ferplus.py (which writes the sidecar's `metrics.val.ferplus`), so an eval run and a
+ * The same definitions as training/data/ferplus.py (which writes the sidecar's `metrics.val.ferplus`), so an eval run and a
  * shipped model's figures compare field by field.
  *
  * Votes come from either file (docs/model-card.md § Data):
@@ -170,7 +170,7 @@ export class FerPlusScorer {
           this.entropySum -= d[e] * Math.log(d[e]);
         }
       }
-      // As training/ferplus.py: confidence clipped to [EPS, 1] before binning
+      // As training/data/ferplus.py: confidence clipped to [EPS, 1] before binning
       this.raterCalibration.add(Math.min(1, Math.max(EPS, p[predicted])), d[predicted]);
       this.agreementSum += d[predicted];
     }

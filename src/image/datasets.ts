@@ -1,7 +1,7 @@
 /**
  * Labelled face sets for `emolens eval` (Node only): a folder per label, or Kaggle's fer2013.csv.
  *
- * Pixels come out exactly as training/data.py reads them (PIL `convert('L')`, then PIL's bilinear resize when
+ * Pixels come out exactly as training/data/datasets.py reads them (PIL `convert('L')`, then PIL's bilinear resize when
  * an image is not the model's crop size), so eval reproduces the sidecar's metrics: a model is only as good as
  * the agreement between the pixels it was trained on and the pixels it is scored on.
  *
@@ -23,7 +23,7 @@ export type Split = (typeof SPLITS)[number];
 
 /** Kaggle numbering: 0=angry 1=disgust 2=fear 3=happy 4=sad 5=surprise 6=neutral. */
 export const KAGGLE_EMOTIONS: readonly Emotion[] = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
-/** Kaggle's `Usage` column for each split (val = PublicTest, as training/data.py). */
+/** Kaggle's `Usage` column for each split (val = PublicTest, as training/data/datasets.py). */
 export const KAGGLE_USAGE: Record<Split, string> = { train: 'Training', val: 'PublicTest', test: 'PrivateTest' };
 
 /** One labelled image, decoded to a gray face crop. `source` is the file path or `<csv>:<line>`. */

@@ -1,5 +1,5 @@
 /**
- * The 68-point landmark model's sidecar (`models/face-landmarks68.json`, written by training/landmarks68.py): what
+ * The 68-point landmark model's sidecar (`models/face-landmarks68.json`, written by training/convert/landmarks68.py): what
  * the ONNX graph expects and returns. Read by LandmarkDetector.load; nothing here touches pixels or ONNX Runtime.
  */
 import { checkRgbModelSidecar, type RgbModelSidecar } from '../rgb-sidecar.js';

@@ -1,6 +1,6 @@
 /**
  * landmarks/: 68 facial points per detected face (face-api's FaceLandmark68Net, converted to ONNX by
- * training/landmarks68.py), the expressional vector computed from them (ev.ts) and the face mask (mask.ts).
+ * training/convert/landmarks68.py), the expressional vector computed from them (ev.ts) and the face mask (mask.ts).
  * Owns the crop (crop.ts), the batched ONNX runs (through engine/) and the mapping back to image pixels.
  * Browser-safe: no Node imports. See docs/ferc.md.
  */

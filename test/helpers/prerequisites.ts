@@ -58,7 +58,7 @@ export const PYTORCH: Prerequisite = {
   what: 'python3 with PyTorch, NumPy and Pillow', fix: 'apt-get install -y python3-torch python3-numpy python3-pil (or npm run setup:training)',
   requiredInCi: true, present: once(() => pythonImports('torch, numpy, PIL')),
 };
-/** training/teacher.py (distillation) reads ONNX graphs. */
+/** training/distill/teacher.py (distillation) reads ONNX graphs. */
 export const PYTHON_ONNX: Prerequisite = {
   what: 'python3 with onnx (distillation reads the shipped ONNX model)', fix: 'apt-get install -y python3-onnx',
   requiredInCi: true, present: once(() => pythonImports('onnx')),

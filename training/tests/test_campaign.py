@@ -14,14 +14,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training import campaign, train
-from training.augment import random_erasing
-from training import export
-from training.data import DataError, load_split, pack_meta, write_pack
+from training import export, train
+from training.common import load_checkpoint
+from training.data.augment import random_erasing
+from training.data.datasets import DataError, load_split, pack_meta
+from training.data.pack import write_pack
+from training.distill import campaign
+from training.distill.teacher import Teachers
 from training.errors import UsageError
 from training.export import distillation
-from training.models import create_model
-from training.teacher import Teachers
+from training.models.registry import create_model
 from training.tests.prerequisites import require_module
 from training.tests.test_training import FolderSetCase, parse_train, write_folder_set
 
@@ -144,7 +146,7 @@ class CheckpointTeachers(FolderSetCase):
         x01 = torch.rand(3, 1, 44, 44, generator=torch.Generator().manual_seed(0))
         expected = 0
         for path in paths:
-            ckpt = train.load_checkpoint(path)
+            ckpt = load_checkpoint(path)
             net = create_model(ckpt["arch"]).eval()
             net.load_state_dict(ckpt["model"])
             with torch.no_grad():
@@ -197,8 +199,8 @@ class Campaign(FolderSetCase):
                                                               "teacher-emolens_vgg_small-s1"])
         self.assertTrue((back / "summary.json").exists() and (back / "ensemble.npz").exists())
         self.assertTrue((back / "teacher-emolens_vgg_small-s0" / "train.log").exists(), "the logs come back too")
-        original = train.load_checkpoint(out / "student-emolens_vgg_tiny-none" / "best.pt")
-        ckpt = train.load_checkpoint(back / "student-emolens_vgg_tiny-none" / "best.pt")
+        original = load_checkpoint(out / "student-emolens_vgg_tiny-none" / "best.pt")
+        ckpt = load_checkpoint(back / "student-emolens_vgg_tiny-none" / "best.pt")
         self.assertEqual(sorted(ckpt["model"]), sorted(original["model"]))
         self.assertTrue(all(torch.equal(ckpt["model"][k], v) for k, v in original["model"].items()))
         self.assertEqual(ckpt["config"], json.loads(json.dumps(original["config"])))
@@ -206,7 +208,7 @@ class Campaign(FolderSetCase):
         self.assertEqual(ckpt["config"]["tta"], "none")
         net = create_model(ckpt["arch"])
         net.load_state_dict(ckpt["model"])
-        t = train.load_checkpoint(back / "teacher-emolens_vgg_small-s0" / "best.pt")
+        t = load_checkpoint(back / "teacher-emolens_vgg_small-s0" / "best.pt")
         self.assertTrue(all(v.dtype == torch.float32 for v in t["model"].values() if v.is_floating_point()))
         halves = Teachers(",".join(str(p) for p in sorted(back.glob("teacher-*/best.pt"))), 44)
         self.assertEqual(len(halves.members), 2)

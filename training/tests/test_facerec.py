@@ -1,4 +1,4 @@
-"""training/facerec.py: dlib's face-recognition ResNet (face-api's weights) as a torch backbone.
+"""training/models/facerec.py: dlib's face-recognition ResNet (face-api's weights) as a torch backbone.
 
     /usr/bin/python3 -m unittest training.tests.test_facerec
 
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.facerec import MANIFEST, MEAN_RGB, FaceRecEmotion, FaceRecNet, check, load_weights
+from training.models.facerec import MANIFEST, MEAN_RGB, FaceRecEmotion, FaceRecNet, check, load_weights
 
 torch.set_num_threads(1)
 

@@ -1,5 +1,5 @@
-"""Tests of FERC's Python half: the 68-point net rebuilt from face-api's weights (training/landmarks68.py) and the EV
-classifier + fusion script (training/ferc.py) on a generated feature cache. The check against face-api itself is
+"""Tests of FERC's Python half: the 68-point net rebuilt from face-api's weights (training/convert/landmarks68.py) and
+the EV classifier + fusion script (training/ferc.py) on a generated feature cache. The check against face-api itself is
 in test/landmarks.test.ts (it needs TF.js).
 
 Run: training/py.sh -m unittest training.tests.test_ferc
@@ -16,8 +16,9 @@ from unittest import mock
 import numpy as np
 import torch
 
-from training import ferc, landmarks68
-from training.data import EMOTIONS
+from training import ferc
+from training.convert import landmarks68
+from training.common import EMOTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "node_modules" / "@vladmandic" / "face-api" / "model" / "face_landmark_68_model-weights_manifest.json"

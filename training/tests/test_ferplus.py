@@ -1,5 +1,5 @@
-"""FER+ votes as targets and as a second truth (training/ferplus.py), on tiny generated data: both vote files, both data
-layouts, the treatment of contempt / unknown / not-a-face votes, the majority protocol, and a 2-step train + export
+"""FER+ votes as targets and as a second truth (training/data/ferplus.py), on tiny generated data: both vote files, both
+data layouts, the treatment of contempt / unknown / not-a-face votes, the majority protocol, and a 2-step train + export
 with --targets ferplus whose sidecar carries metrics.val.ferplus.
 
 Run: training/py.sh -m unittest training.tests.test_ferplus
@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from training import export, train
-from training.data import EMOTIONS, DataError, folder_files, load_split, write_pack
-from training.ferplus import VOTE_COLUMNS, distribution, load_votes, majority, soft_report, targets
+from training.common import EMOTIONS
+from training.data.datasets import DataError, folder_files, load_split
+from training.data.pack import write_pack
+from training.data.ferplus import VOTE_COLUMNS, distribution, load_votes, majority, soft_report, targets
 from training.tests.test_training import random_pixels, write_csv, write_folder_set
 
 HEADER = "file,row," + ",".join(VOTE_COLUMNS)

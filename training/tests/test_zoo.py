@@ -16,7 +16,8 @@ import numpy as np
 
 from training import train
 from training.metrics import calibration_report
-from training.models import count_macs, count_parameters, create_model
+from training.common import count_macs, count_parameters
+from training.models.registry import create_model
 from training.tests.test_training import REPO, FolderSetCase
 
 # Parameter counts and MACs (one 48 px pass) as docs/zoo.md and docs/training.md state them.

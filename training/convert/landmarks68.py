@@ -1,14 +1,14 @@
 """face-api's 68-point landmark net (FaceLandmark68Net) rebuilt in torch from its weights, exported to ONNX.
 
-    /usr/bin/python3 training/landmarks68.py \
+    /usr/bin/python3 -m training.convert.landmarks68 \
         --manifest node_modules/@vladmandic/face-api/model/face_landmark_68_model-weights_manifest.json \
         --out models/face-landmarks68.onnx
 
 face-api ships this net as a weights manifest (no graph): the network is its code, src/faceFeatureExtractor/ and
 src/faceLandmarkNet/ in @vladmandic/face-api (MIT). Rebuilt here exactly: four dense blocks (dense0: a 3x3 conv
 with stride 2, then three depthwise-separable 3x3 convs whose outputs are summed dense-style; dense1..3: the same
-with a separable stride-2 conv first), TF 'SAME' padding (training/tfjs.py's conv_same), a 7x7 average pool
-(stride 2, 'valid') and a 256 -> 136 fully connected layer. Weights are read and dequantised by training/tfjs.py.
+with a separable stride-2 conv first), TF 'SAME' padding (tfjs.py's conv_same), a 7x7 average pool
+(stride 2, 'valid') and a 256 -> 136 fully connected layer. Weights are read and dequantised by tfjs.py.
 
 The ONNX model: input `input` [N,3,112,112] float32 RGB, already normalised as x / 255 - mean (the sidecar's
 preprocess), the face box padded to a square (centred, zeros) and resized to 112; output `landmarks` [N,136]:
@@ -24,12 +24,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-if __package__:
-    from .sidecar import sha256, write_sidecar
-    from .tfjs import conv_same, read_weights
-else:  # run as a script: training/ itself is on sys.path
-    from sidecar import sha256, write_sidecar
-    from tfjs import conv_same, read_weights
+from ..sidecar import sha256, write_sidecar
+from .tfjs import conv_same, read_weights
 
 OPSET = 13
 INPUT_SIZE = 112
@@ -168,9 +164,9 @@ def main(argv=None):
         "sha256": sha256(args.out),
         "provenance": f"face-api's FaceLandmark68Net (Vincent Mühler, face-api.js; MIT) weights as shipped in "
                       f"@vladmandic/face-api {version} model/face_landmark_68_model (MIT), rebuilt in torch and "
-                      "exported by training/landmarks68.py",
+                      "exported by training/convert/landmarks68.py",
         "license": "MIT",
-        "conversion": {"tool": "training/landmarks68.py", "opset": OPSET, "torch": torch.__version__,
+        "conversion": {"tool": "training/convert/landmarks68.py", "opset": OPSET, "torch": torch.__version__,
                        "source": os.path.relpath(args.manifest), "sourceSha256": sha256(args.manifest),
                        "weightsSha256": sha256(os.path.join(os.path.dirname(args.manifest), "face_landmark_68_model.bin")),
                        "verify": "node --import tsx scripts/verify-landmarks68.ts"},

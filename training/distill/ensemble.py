@@ -4,7 +4,7 @@
         --out runs/teacher/facerec96+fer.npz
 
 A member is a training checkpoint (runs/<run>/best.pt) or a shipped model (models/<name>.onnx, replayed in torch by
-training/teacher.py). Every member sees each image and its mirror (centre crop at its own input size and
+training/distill/teacher.py). Every member sees each image and its mirror (centre crop at its own input size and
 normalisation) and the ensemble averages all those probabilities with equal weights: no weight is fitted on val.
 The .npz holds `train` and `val` probabilities (N, 7) in the order of the cached data sets, which
 `train --teacher-probs` reads as offline distillation targets, plus a JSON `meta` (members, val figures).
@@ -20,11 +20,12 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from .data import EMOTIONS, load_cached
-from .errors import UsageError
-from .metrics import calibration_report, classification_report
-from .sidecar import sha256
-from .train import predict, resolve_device
+from ..common import EMOTIONS, predict, resolve_device
+from ..data.datasets import load_cached
+from ..errors import UsageError
+from ..metrics import calibration_report, classification_report
+from ..sidecar import sha256
+from .teacher import load_member
 
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -43,7 +44,6 @@ class Member:
     """One network with its own crop size and normalisation: uint8 (N, 48, 48) -> flip-averaged probabilities."""
 
     def __init__(self, path: str, device: torch.device = torch.device("cpu")):
-        from .teacher import load_member
         self.path = path
         self.net, self.mean, self.std, self.size, info = load_member(path)
         self.what = (f"{Path(path).stem} (shipped, sha256 {sha256(Path(path))[:12]})" if info["kind"] == "shipped model"

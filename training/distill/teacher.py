@@ -12,6 +12,7 @@ as a checkpoint whose lineage is the shipped model's training stages (from its s
 """
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -19,6 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..common import center_crop, count_macs, count_parameters, load_checkpoint, normalize
+from ..data.datasets import load_cached
+from ..errors import UsageError
+from ..models.registry import create_model
+from ..sidecar import sha256
 
 
 class OnnxTeacher(nn.Module):
@@ -85,8 +92,6 @@ def load_member(path: str | Path) -> tuple[nn.Module, float, float, int, dict]:
     """A trained net to teach or average with: a shipped model (.onnx, replayed by OnnxTeacher) or a training
     checkpoint (.pt). Returns (net, mean, std, input size, info), info naming it: name, kind, arch, val accuracy and,
     for a checkpoint, its epoch and seed."""
-    from .models import create_model
-    from .train import load_checkpoint
     path = Path(path)
     if path.suffix == ".onnx":
         net = OnnxTeacher(path)
@@ -110,8 +115,6 @@ class Teachers(nn.Module):
 
     def __init__(self, spec: str, input_size: int):
         super().__init__()
-        from .errors import UsageError
-        from .sidecar import sha256
         nets, self.norm, self.members = [], [], []
         for path in [p for p in spec.split(",") if p]:
             if not Path(path).exists():
@@ -178,9 +181,6 @@ def checkpoint_from_onnx(onnx_path: str | Path, batch_norm: bool = False, calibr
     """A train.py-style checkpoint of a shipped emolens_vgg(_tiny) model: rebuilt folded (same function, no batch
     norm), or with `batch_norm` in the original architecture, its BN layers restored from `calibration` images
     (uint8, N x 48 x 48) by restore_batch_norm."""
-    from .augment import center_crop
-    from .models import count_macs, count_parameters, create_model
-    from .train import normalize
     teacher = OnnxTeacher(onnx_path)
     sidecar = teacher.sidecar
     arch = sidecar["training"]["arch"]
@@ -224,7 +224,6 @@ def checkpoint_from_onnx(onnx_path: str | Path, batch_norm: bool = False, calibr
 
 
 def build_parser(p=None):
-    import argparse
     p = p or argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default="models/emolens-fer.onnx", help="a shipped emolens_vgg or emolens_vgg_tiny model (.onnx + .json)")
     p.add_argument("--batch-norm", action="store_true", help="rebuild the original architecture, batch norm restored "
@@ -239,7 +238,6 @@ def build_parser(p=None):
 def from_onnx_main(cfg) -> dict:
     calibration = None
     if cfg.batch_norm:
-        from .data import load_cached
         x_train, _ = load_cached(cfg.data, "train", cfg.cache_dir)
         calibration = x_train[np.random.default_rng(0).permutation(len(x_train))[:cfg.calibration]]
     ckpt = checkpoint_from_onnx(cfg.model, cfg.batch_norm, calibration)

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import EMOTIONS
+from ..common import EMOTIONS
+from ..distill.teacher import OnnxTeacher
 
 
 class _GuidedRelu(torch.autograd.Function):
@@ -135,7 +136,6 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
 
 
 def main(cfg: argparse.Namespace) -> dict:
-    from .teacher import OnnxTeacher
     teacher = OnnxTeacher(cfg.model)
     size = teacher.sidecar["preprocess"]["faceCrop"]["size"]
     labels = teacher.sidecar["labels"]

@@ -1,7 +1,7 @@
 """dlib's face-recognition ResNet (as face-api.js ships it) in torch: pretrained face features for expressions.
 
-    /usr/bin/python3 -m training.facerec check      # torch vs face-api (TF.js) descriptors on the same faces
-    /usr/bin/python3 -m training.facerec info       # parameters and MACs per working size
+    /usr/bin/python3 -m training.models.facerec check      # torch vs face-api (TF.js) descriptors on the same faces
+    /usr/bin/python3 -m training.models.facerec info       # parameters and MACs per working size
 
 The network is Davis King's dlib_face_recognition_resnet_model_v1 (a ResNet-34 with layers removed and half the
 filters, trained from scratch on ~3 M faces of 7,485 identities with a metric loss; 0.9938 on LFW). Its author
@@ -28,9 +28,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .tfjs import read_weights
+from ..common import count_macs
+from ..convert.tfjs import read_weights
+from ..data.datasets import load_cached
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "node_modules" / "@vladmandic" / "face-api" / "model" / "face_recognition_model-weights_manifest.json"
 MEAN_RGB = (122.782, 117.001, 104.298)  # face-api: (x - mean) / 255 on 0..255 RGB
 STAGES = [("conv32", 32, ["conv32_1", "conv32_2", "conv32_3"]),
@@ -157,7 +159,6 @@ class FaceRecEmotion(nn.Module):
 def face_batch(n: int, size: int = 150) -> np.ndarray:
     """n FER2013 val faces (gray, upscaled) or, without the data, smooth random images: (n, size, size, 3) 0..255."""
     from PIL import Image
-    from .data import load_cached
     try:
         x, _ = load_cached(str(ROOT.parent / "shared" / "datasets" / "fer2013"), "val", str(ROOT / "runs" / "cache"))
         faces = [np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC)) for img in x[:n]]
@@ -187,7 +188,6 @@ def check(n: int) -> float:
 
 
 def info() -> None:
-    from .models import count_macs
     for work in (64, 72, 80, 96, 112, 150):
         m = FaceRecEmotion(work=work)
         params = sum(p.numel() for p in m.parameters())

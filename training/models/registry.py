@@ -10,7 +10,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .errors import UsageError
+from ..errors import UsageError
+from .facerec import FaceRecEmotion
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
@@ -24,35 +25,6 @@ def create_model(name: str, num_classes: int = 7, **kwargs) -> nn.Module:
     if name not in REGISTRY:
         raise UsageError(f"unknown architecture {name!r}; known: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[name](num_classes=num_classes, **kwargs)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def count_macs(model: nn.Module, input_size: int) -> int:
-    """Multiply-accumulates of one forward pass (conv and linear layers), counted with hooks."""
-    macs = 0
-
-    def conv_hook(m: nn.Conv2d, _inp, out):
-        nonlocal macs
-        kh, kw = m.kernel_size
-        macs += out.numel() * (m.in_channels // m.groups) * kh * kw
-
-    def linear_hook(m: nn.Linear, _inp, out):
-        nonlocal macs
-        macs += out.numel() * m.in_features
-
-    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    hooks += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, nn.Linear)]
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(1, 1, input_size, input_size, device=next(model.parameters()).device))
-    model.train(was_training)
-    for h in hooks:
-        h.remove()
-    return macs
 
 
 # --- seed 002: the 4-block Keras CNN (Conv 32/64/128/128 + Dense 1024), 2,345,607 parameters at 48x48 ---
@@ -265,17 +237,15 @@ def seed000_mobilenet_v2(num_classes: int = 7) -> nn.Module:
 
 
 # --- pretrained: dlib's face-recognition ResNet (public domain, shipped by @vladmandic/face-api), fine-tuned ---
-# training/facerec.py holds the port (checked against face-api: `python3 -m training.facerec check`). The name says
+# facerec.py holds the port (checked against face-api: `python3 -m training.models.facerec check`). The name says
 # the in-graph working size; the stem stays at its face-recognition weights. All facerec* share one state dict, so
 # `train --init` moves weights between working sizes.
 
 @register
 def facerec96(num_classes: int = 7) -> nn.Module:
-    from .facerec import FaceRecEmotion
     return FaceRecEmotion(num_classes, work=96)
 
 
 @register
 def facerec56(num_classes: int = 7) -> nn.Module:  # 27.7 M MACs: the fast model's budget is 30 M
-    from .facerec import FaceRecEmotion
     return FaceRecEmotion(num_classes, work=56)

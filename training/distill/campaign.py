@@ -37,9 +37,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import load_cached
-from .errors import UsageError
-from .train import resolve_device
+from ..common import load_checkpoint, resolve_device
+from ..data.datasets import load_cached
+from ..errors import UsageError
+from . import ensemble
+from .teacher import Teachers
 
 TEACHER_ARGS = "--epochs 1000 --lr 0.05 --batch-size 128 --erasing 0.5 --label-smoothing 0.1 --tta hflip"
 STUDENT_ARGS = ("--epochs 1000 --lr 0.05 --batch-size 128 --erasing 0.25 --contrast 0.3 --brightness 0.3 --blur 0.2 "
@@ -125,13 +127,12 @@ def common(cfg) -> list[str]:
             "--eval-every-min", str(cfg.eval_every_min), "--cache-dir", cfg.cache_dir]
 
 
-SHIPPED_DEFAULT = Path(__file__).resolve().parents[1] / "models" / "emolens-fer.onnx"
+SHIPPED_DEFAULT = Path(__file__).resolve().parents[2] / "models" / "emolens-fer.onnx"
 
 
 def usable_members(paths: list[str], summary: dict) -> list[str]:
     """The --with-teacher members that load here (checked before anything trains, so a missing python onnx module
     costs one warning, not the students); the default one is skipped quietly where it is absent."""
-    from .teacher import Teachers
     usable = []
     for path in paths:
         if not Path(path).exists() and Path(path) == SHIPPED_DEFAULT:
@@ -149,7 +150,6 @@ def portable(path: Path, half: bool = False) -> dict[str, bytes]:
     """A best.pt as files any PyTorch and NumPy read back: its weights as an .npz (float16 with `half`: ample for a
     teacher) and everything else as JSON. A torch pickle written by PyTorch 2 on a GPU machine is not promised to load
     in this machine's PyTorch 1.13; `campaign --unbundle` rebuilds best.pt from these."""
-    from .train import load_checkpoint
     ckpt = load_checkpoint(path)
     arrays = {k: (v.half() if half and v.is_floating_point() else v).numpy() for k, v in ckpt.pop("model").items()}
     buf = io.BytesIO()
@@ -225,7 +225,6 @@ def run_phases(cfg, out: Path, t0: float, teachers, students, names: list[str], 
     summary["teacherSeconds"] = round(time.time() - t0)
     members = [str(out / n / "best.pt") for n in good] + extra
 
-    from . import ensemble
     try:  # the students need the teachers, not this report: a failure here is noted and the campaign goes on
         meta = ensemble.main(ensemble.build_parser().parse_args([
             *sum((["--member", m] for m in members), []), "--data", cfg.data, "--cache-dir", cfg.cache_dir,

@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .sidecar import sha256, write_sidecar
+from ..sidecar import sha256, write_sidecar
 
 FEATURE_PREFIX = "gradcam_features_"
 

@@ -1,10 +1,10 @@
 """FER2013 loading: the folder layout (<root>/<label>/*.jpg), Kaggle's fer2013.csv, and a pack (one file).
 
-A pack (`python3 -m training pack`, written by write_pack) holds the decoded train and val splits in one xz file,
+A pack (`python3 -m training pack`, written by pack.py) holds the decoded train and val splits in one xz file,
 pixel-exact and 53.9 MiB for FER2013: the compact form a data set travels in to a GPU machine.
 
 Everything comes out as uint8 arrays of shape (N, 48, 48) plus int64 labels in emolens order
-(EMOTIONS below), so the rest of training/ never cares where the pixels came from.
+(common.EMOTIONS), so the rest of training/ never cares where the pixels came from.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-# Output order of every emolens model. Alphabetical, and the same in Node, the browser and here.
-EMOTIONS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+from ..common import EMOTIONS
+
 # Kaggle numbering: 0=angry 1=disgust 2=fear 3=happy 4=sad 5=surprise 6=neutral.
 KAGGLE_TO_EMOLENS = [0, 1, 2, 3, 5, 6, 4]
 KAGGLE_USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
@@ -52,7 +52,7 @@ def load_split(source: str | os.PathLike, split: str) -> tuple[np.ndarray, np.nd
 
 def folder_files(root: Path) -> list[tuple[Path, int]]:
     """The images of a folder layout as (file, label) in the order load_folder reads them (sorted labels, then
-    names): FER+ votes keyed by file name (training/ferplus.py) are aligned with the pixels through this list."""
+    names): FER+ votes keyed by file name (ferplus.py) are aligned with the pixels through this list."""
     label_dirs = sorted(p for p in Path(root).iterdir() if p.is_dir())
     if not label_dirs:
         raise DataError(f"no label folders in {root} (expected {', '.join(EMOTIONS)})")
@@ -117,40 +117,6 @@ def load_csv(file: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 PACK_SUFFIX = ".npz.xz"
-# Delta-filtering each pixel against the one a row above (48 bytes back) before LZMA: 54 MB instead of 56 (zip: 68).
-PACK_FILTERS = [{"id": lzma.FILTER_DELTA, "dist": IMAGE_SIZE}, {"id": lzma.FILTER_LZMA2, "preset": 6}]
-
-
-def write_pack(source: str | os.PathLike, out: str | os.PathLike, splits=("train", "val"), val_subset: int = 0,
-               votes: str | os.PathLike | None = None) -> dict:
-    """Decode `splits` of a data set (any layout load_split reads) into one xz-compressed .npz. With `val_subset` N
-    the val split keeps N images (a seeded stratified sample, in their original order): a GPU machine takes at most
-    64 MiB with the repository, and FER2013's train split alone packs to 47 MiB. With `votes` (training/ferplus.py's
-    sources) each split's FER+ votes travel along as <split>_votes, aligned with its images."""
-    arrays, meta = {}, {"source": str(source)}
-    for split in splits:
-        x, y = load_split(source, split)
-        v = None
-        if votes is not None:
-            from .ferplus import load_votes
-            v = load_votes(votes, source, split).astype(np.float32)
-            meta["votes"] = str(votes)
-        if split == "val" and 0 < val_subset < len(y):
-            meta["valSubsetOf"] = len(y)
-            rng = np.random.default_rng(0)
-            keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:round(val_subset * (y == c).mean())]
-                                           for c in range(len(EMOTIONS))]))
-            x, y = x[keep], y[keep]
-            v = v[keep] if v is not None else None
-        arrays[f"{split}_x"], arrays[f"{split}_y"] = x, y.astype(np.uint8)
-        if v is not None:
-            arrays[f"{split}_votes"] = v
-    buf = io.BytesIO()
-    np.savez(buf, **arrays, meta=np.array(json.dumps(meta)))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(lzma.compress(buf.getvalue(), format=lzma.FORMAT_XZ, filters=PACK_FILTERS))
-    return {split: len(arrays[f"{split}_y"]) for split in splits} | {"bytes": out.stat().st_size}
 
 
 def read_pack(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -163,7 +129,7 @@ def read_pack(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def pack_meta(path: str | os.PathLike) -> dict | None:
-    """What write_pack recorded about a pack (its source; valSubsetOf where val is a subset), or None if `path` is not
+    """What pack.py's write_pack recorded (its source; valSubsetOf where val is a subset), or None if `path` is not
     a pack."""
     if not str(path).endswith(PACK_SUFFIX) or not Path(path).is_file():
         return None
@@ -179,23 +145,6 @@ def load_pack(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or x.dtype != np.uint8 or len(x) != len(y):
         raise DataError(f"{path}: {split} holds {x.dtype} {x.shape}, expected uint8 (N, {IMAGE_SIZE}, {IMAGE_SIZE})")
     return x, y
-
-
-def pack_main(cfg) -> None:
-    """python3 -m training pack: write a data set as one pack file."""
-    counts = write_pack(cfg.data, cfg.out, tuple(cfg.splits.split(",")), cfg.val_subset, cfg.ferplus)
-    print(f"wrote {cfg.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if k != "bytes")
-          + f" images, {counts['bytes'] / 2 ** 20:.1f} MiB")
-
-
-def build_pack_parser(p):
-    p.add_argument("--data", default="../shared/datasets/fer2013", help="a folder layout or fer2013.csv")
-    p.add_argument("--out", default="runs/fer2013" + PACK_SUFFIX)
-    p.add_argument("--splits", default="train,val", help="comma-separated; never pack the test split for training")
-    p.add_argument("--val-subset", type=int, default=0, help="keep this many val images (stratified; 0 = all)")
-    p.add_argument("--ferplus", default=None, help="also store each split's FER+ votes (a votes folder or file, as "
-                   "train --ferplus), so --targets ferplus trains from the pack alone")
-    return p
 
 
 def load_cached(source: str | os.PathLike, split: str, cache_dir: str | os.PathLike = "runs/cache"):

@@ -1,10 +1,10 @@
 """Linear and MLP probes on frozen pretrained face features: how much expression do they already carry?
 
-    nice -n 15 /usr/bin/python3 -m training.probe --model faceres --size 112 --train-limit 8000
+    nice -n 15 /usr/bin/python3 -m training.models.probe --model faceres --size 112 --train-limit 8000
 
 Owns: caching frozen embeddings of FER2013 faces (runs/pretrained/features-<model>-<size>-<split>.npy, with the
 labels and the chosen train indices beside them) and training two small heads on them. It reads the data
-through training/data.py and the networks through training/pretrained.py; it changes neither.
+through training/data/datasets.py and the networks through training/models/pretrained.py; it changes neither.
 Feature extraction is the costly part on 2 cores: the first 500 faces are timed and the rate printed, so
 the full run's cost is known before it is paid. Prints one JSON line per head.
 """
@@ -19,8 +19,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import EMOTIONS, load_cached
-from .metrics import classification_report
+from ..common import EMOTIONS
+from ..data.datasets import load_cached
+from ..metrics import classification_report
 from .pretrained import ROOT, PretrainedFace, gray_to_input
 
 BATCH = 50

@@ -2,8 +2,8 @@
 
 Owns: the weightsManifest reader (with dequantisation), TF's 'SAME' padding and NHWC attribute conventions,
 and `TfjsGraph`, a torch module that walks a graph node by node. It knows nothing about any one network:
-training/tfjs_to_onnx.py (BlazeFace -> ONNX) and training/pretrained.py (face-recognition backbones) build
-on it. Activations are kept NCHW; TF's NHWC only matters where the graph reshapes or reduces over axes, and
+tfjs_to_onnx.py (BlazeFace -> ONNX), landmarks68.py and training/models/pretrained.py (face-recognition backbones)
+build on it. Activations are kept NCHW; TF's NHWC only matters where the graph reshapes or reduces over axes, and
 there the op maps TF's axes (or transposes back to NHWC first, so flattened element order is TF's).
 
 Only the ops in OPS are supported; any other stops the load with its name. Needs torch and numpy only.

@@ -1,12 +1,12 @@
 """Convert a BlazeFace-family TF.js graph model (MediaPipe's face detectors) to ONNX (+ its emolens sidecar).
 
-    /usr/bin/python3 training/tfjs_to_onnx.py        # models/blazeface.onnx from @vladmandic/human (the default)
-    /usr/bin/python3 training/tfjs_to_onnx.py --graph runs/hm/package/models/facemesh-detection-full.json \
+    /usr/bin/python3 -m training.convert.tfjs_to_onnx     # models/blazeface.onnx from @vladmandic/human (the default)
+    /usr/bin/python3 -m training.convert.tfjs_to_onnx --graph runs/hm/package/models/facemesh-detection-full.json \
         --outputs Identity --out runs/detectors/blazeface-full.onnx --title "BlazeFace full range, 192 px"
 
 How: parse the graph JSON, read every weight from the .bin shards by the weightsManifest (dequantizing where
-the manifest says so), then build a torch module that walks the graph node by node (training/tfjs.py, shared
-with training/pretrained.py) and trace it with torch.onnx.export. The module keeps activations NCHW; TF's
+the manifest says so), then build a torch module that walks the graph node by node (tfjs.py, shared
+with training/models/pretrained.py) and trace it with torch.onnx.export. The module keeps activations NCHW; TF's
 NHWC only matters where the graph reshapes (the detection heads), and there we transpose back to NHWC first
 so anchor order is TF's.
 
@@ -15,7 +15,7 @@ through Identity and ConcatV2 (MediaPipe's 2021 graphs concatenate scores and bo
 the full-range one also has a "person" output, which `--outputs Identity` leaves out). The anchor layout of the
 sidecar is read from them: a head fed by an [H, W, C] map is a grid of stride input/H with C/k anchors per cell.
 
-Only the ops training/tfjs.py knows are supported (its OPS); anything else stops the conversion with its name.
+Only the ops tfjs.py knows are supported (its OPS); anything else stops the conversion with its name.
 The ONNX model has one input `input` [N,3,H,W] float32 (already normalised to [-1, 1]; the graph's size as trained,
 or any multiples of the network's total downsampling: the heads reshape to [N, -1, k], so a larger input is a larger
 grid) and two outputs in MediaPipe's order, the finest grid's anchors first:
@@ -31,12 +31,8 @@ import warnings
 
 import torch
 
-if __package__:
-    from .sidecar import sha256, write_sidecar
-    from .tfjs import TfjsGraph, read_weights
-else:  # run as a script: training/ itself is on sys.path
-    from sidecar import sha256, write_sidecar
-    from tfjs import TfjsGraph, read_weights
+from ..sidecar import sha256, write_sidecar
+from .tfjs import TfjsGraph, read_weights
 
 OPSET = 13
 BOX_COLUMNS = 16      # cx, cy, w, h + 6 keypoints: what src/detect decodes
@@ -203,9 +199,10 @@ def main(argv=None):
         "keypointsNote": "the subject's own sides: keypoint 0 (rightEye) lies on the image's left for a frontal face",
         "parameters": params,
         "sha256": sha256(args.out),
-        "provenance": f"{args.title} (MediaPipe, Apache-2.0) as shipped in {shipped}, converted by training/tfjs_to_onnx.py",
+        "provenance": f"{args.title} (MediaPipe, Apache-2.0) as shipped in {shipped}, "
+                      "converted by training/convert/tfjs_to_onnx.py",
         "license": "Apache-2.0",
-        "conversion": {"tool": "training/tfjs_to_onnx.py", "opset": OPSET, "torch": torch.__version__,
+        "conversion": {"tool": "training/convert/tfjs_to_onnx.py", "opset": OPSET, "torch": torch.__version__,
                        "source": os.path.relpath(args.graph), "sourceSha256": sha256(args.graph),
                        "sourceOutputs": sinks.output_shapes},
     }
