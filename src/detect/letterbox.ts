@@ -90,17 +90,22 @@ export function letterboxInto(
 
   const xs = filterTaps(region.x, region.width, dstW, image.width);
   const ys = filterTaps(region.y, region.height, dstH, image.height);
-  const rowFirst = ys.start[0];
-  const rowLast = ys.start[dstH - 1] + ys.count[dstH - 1] - 1;
 
-  // Horizontal pass: every needed source row -> dstW RGB floats.
-  const rows = new Float32Array((rowLast - rowFirst + 1) * dstW * 3);
+  // Horizontal pass, one source row at a time, into a ring of the last ys.maxTaps rows (an output row needs at most
+  // that many consecutive source rows, and they only move forward): memory is a few rows, not the whole region.
+  const rowStride = dstW * 3;
+  const ringSize = ys.maxTaps;
+  const ring = new Float32Array(ringSize * rowStride);
+  const ringRow = new Int32Array(ringSize).fill(-1);
   const src = image.data;
   const srcWidth = image.width;
   const { start: xStart, count: xCount, weights: xWeights, maxTaps: xTaps } = xs;
-  for (let sy = rowFirst; sy <= rowLast; sy++) {
+  const sourceRow = (sy: number): number => {
+    const slot = sy % ringSize;
+    let o = slot * rowStride;
+    if (ringRow[slot] === sy) return o;
+    ringRow[slot] = sy;
     const rowBase = sy * srcWidth * 4;
-    let o = (sy - rowFirst) * dstW * 3;
     for (let dx = 0; dx < dstW; dx++, o += 3) {
       let r = 0; let g = 0; let b = 0;
       let w = dx * xTaps;
@@ -109,21 +114,21 @@ export function letterboxInto(
         const wt = xWeights[w];
         r += src[p] * wt; g += src[p + 1] * wt; b += src[p + 2] * wt;
       }
-      rows[o] = r; rows[o + 1] = g; rows[o + 2] = b;
+      ring[o] = r; ring[o + 1] = g; ring[o + 2] = b;
     }
-  }
+    return slot * rowStride;
+  };
 
   // Vertical pass straight into the normalised planes.
   const kR = norm.scale / norm.std[0]; const kG = norm.scale / norm.std[1]; const kB = norm.scale / norm.std[2];
   const mR = norm.mean[0] / norm.std[0]; const mG = norm.mean[1] / norm.std[1]; const mB = norm.mean[2] / norm.std[2];
-  const rowStride = dstW * 3;
   const acc = new Float32Array(rowStride);
   for (let dy = 0; dy < dstH; dy++) {
     acc.fill(0);
-    let q = (ys.start[dy] - rowFirst) * rowStride;
-    for (let t = 0; t < ys.count[dy]; t++, q += rowStride) {
+    for (let t = 0; t < ys.count[dy]; t++) {
+      const q = sourceRow(ys.start[dy] + t);
       const wt = ys.weights[dy * ys.maxTaps + t];
-      for (let i = 0; i < rowStride; i++) acc[i] += rows[q + i] * wt;
+      for (let i = 0; i < rowStride; i++) acc[i] += ring[q + i] * wt;
     }
     const line = offset + (padY + dy) * outW + padX;
     for (let dx = 0, i = 0; dx < dstW; dx++, i += 3) {
