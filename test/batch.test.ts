@@ -2,7 +2,8 @@
  * Resumable batches: `emolens analyze DIR --out results.jsonl [--resume]` as users run it (node bin/emolens.js on
  * dist/, built here when stale). The run is killed with SIGKILL once its first lines are on disk, then resumed:
  * the file must end with exactly the entries a clean run writes, one success line per image, no duplicates.
- * Also pins the reading rules of src/cli/results-file.ts: torn last lines, retried errors, foreign files.
+ * Also pins the reading rules of src/cli/results-file.ts: torn last lines, retried errors, foreign files; and that
+ * --workers 2 writes what --workers 1 does.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -88,6 +89,17 @@ describe('emolens analyze --out: results file', () => {
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.equal(quiet.stdout, '', 'with --out, stdout stays empty');
     assert.match(quiet.stderr, /1 image, .*results in /);
+  });
+
+  it('--workers 2 (images on worker threads) writes the same lines in the same order as --workers 1', () => {
+    const one = join(work, 'workers1.jsonl');
+    const two = join(work, 'workers2.jsonl');
+    assert.equal(run(...ANALYZE, dir, '--out', one, '--workers', '1').code, 1);
+    assert.equal(run(...ANALYZE, dir, '--out', two, '--workers', '2').code, 1, 'the corrupt file still fails the batch');
+    assert.equal(readFileSync(two, 'utf8'), readFileSync(one, 'utf8'));
+    const bad = run(...ANALYZE, dir, '--workers', '0');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--workers/);
   });
 
   it('refuses a non-empty file without --resume, a foreign file, and --out with --json or --csv (exit 2, one line, file untouched)', () => {

@@ -6,7 +6,8 @@
  * only to an idle worker.
  *
  * Messages in:  { id, kind: 'image', bytes, explain? } (bytes transferred, not copied; with explain, each face also
- *               gets the saliency map `emolens explain --json` gives it) | { id, kind: 'video', path, name }
+ *               gets the saliency map `emolens explain --json` gives it) | { id, kind: 'image', path } (an image
+ *               file the worker reads itself: `emolens analyze --workers`) | { id, kind: 'video', path, name }
  *               | { type: 'stop' }: finish the task in hand (a video stops at its next frame), release the models
  *               and let the thread end — terminating a thread while ONNX Runtime runs in it aborts the process.
  * Messages out: { type: 'ready', model } once, then per task { id, result } or { id, error: { code, message } },
@@ -35,6 +36,7 @@ export interface VideoJobSettings {
 export interface WorkerInit { analyzer: CreateAnalyzerOptions; video?: VideoJobSettings }
 export type WorkerTask =
   | { id: number; kind: 'image'; bytes: Uint8Array; explain?: Pick<ExplainOptions, 'method' | 'emotion'> }
+  | { id: number; kind: 'image'; path: string }
   | { id: number; kind: 'video'; path: string; name: string };
 export type WorkerMessage = WorkerTask | { type: 'stop' };
 export interface ModelInfo { name: string; labels: string[]; inputSize: number; valAccuracy?: number; valMacroF1?: number }
@@ -112,8 +114,9 @@ try {
     }
     const task = message;
     const work: Promise<unknown> = task.kind === 'video' ? videoDocument(analyzer, init, task)
-      : task.explain ? analyzer.explainWithImage(task.bytes, task.explain).then(({ image: _image, crops: _crops, ...result }) => result)
-        : analyzer.analyze(task.bytes);
+      : 'path' in task ? analyzer.analyze(task.path)
+        : task.explain ? analyzer.explainWithImage(task.bytes, task.explain).then(({ image: _image, crops: _crops, ...result }) => result)
+          : analyzer.analyze(task.bytes);
     inFlight = work.catch(() => undefined);
     work.then(
       (result) => port.postMessage({ id: task.id, result }),

@@ -207,7 +207,7 @@ export class WorkerPool {
       task.startedAt = Date.now();
       slot.task = task;
       const { message } = task;
-      slot.worker.postMessage(message, message.kind === 'image' ? [message.bytes.buffer as ArrayBuffer] : []);
+      slot.worker.postMessage(message, message.kind === 'image' && 'bytes' in message ? [message.bytes.buffer as ArrayBuffer] : []);
     }
   }
 
@@ -282,6 +282,20 @@ export class WorkerPool {
         }, options.timeoutMs);
       }
       this.queue.push(task);
+      this.dispatch();
+    });
+  }
+
+  /**
+   * Analyse the image file at `path` on a worker thread, which reads and decodes it (`emolens analyze --workers`):
+   * errors name the path as the in-process analyzer's do. Never refused for a full queue: the caller bounds what
+   * it has in flight.
+   */
+  analyzeFile(path: string): Promise<AnalysisResult> {
+    if (this.closing) return Promise.reject(new ApiError(503, 'SHUTTING_DOWN', 'the pool is closing', 1));
+    return new Promise<AnalysisResult>((resolve, reject) => {
+      const id = this.nextId++;
+      this.queue.push({ id, message: { id, kind: 'image', path }, bounded: false, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 });
       this.dispatch();
     });
   }

@@ -6,14 +6,18 @@
  * (the file's format and crash safety: results-file.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { MultiBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
+import type { WorkerPool } from '../api/pool.js';
 import { EmolensError, UsageError } from '../errors.js';
+import type { DecodedImage } from '../image/decode.js';
+import type { NodeAnalyzer } from '../node.js';
 import { annotateImage } from '../report/annotate.js';
 import { csvHeader, csvRows, imageEntry, inputErrorEntry } from '../report/serialize.js';
 import type { AnalysisResult } from '../types.js';
-import { bold, dim, errorLine, expandInputs, faceTable, type InputItem, moodSummary, red, styleFor } from './common.js';
+import { bold, dim, errorLine, expandInputs, faceTable, type InputItem, moodSummary, parseNumber, red, styleFor } from './common.js';
 import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 import { assertFreshOrResuming, readResults, resultKey, ResultsWriter } from './results-file.js';
 
@@ -25,6 +29,7 @@ interface AnalyzeFlags extends AnalyzerFlags {
   resume?: boolean;
   landmarks68?: boolean;
   ev?: boolean;
+  workers?: string;
   progress: boolean;
 }
 
@@ -41,6 +46,7 @@ export function register(program: Command): void {
     .option('--landmarks68', 'with --json/--csv/--out: add each face\'s 68 points (landmarks68: [[x, y] x 68], image px)')
     .option('--ev', 'with --json/--csv/--out: add each face\'s 24-value expressional vector (ev: { names, values }; docs/ferc.md)');
   addAnalyzerOptions(command, 'photos', ['model', 'minScore', 'maxFaces', 'maxPixels', 'tiles', 'threads'])
+    .option('--workers <n|auto>', `images analysed at once, each on its own thread with its own models (auto: one per core for ${PARALLEL_FROM} images or more, else 1)`, 'auto')
     .option('--no-progress', 'no progress bar on stderr')
     .addHelpText('after', `
 Examples:
@@ -63,6 +69,73 @@ Exit status: 0 when every input was analysed, 1 when any failed (the others are 
 }
 
 export type OutputFormat = 'table' | 'json' | 'csv';
+
+/** `--workers auto` runs images on worker threads from this many images up (below it, loading the models again costs more). */
+const PARALLEL_FROM = 4;
+
+/** One image's analysis and, for --annotate, its pixels. */
+interface Analysed { result: AnalysisResult; image?: DecodedImage }
+
+/** Analyses `items` by index, in any order of completion; the caller asks for them in input order. */
+interface ImageRunner {
+  analyse(at: number): Promise<Analysed>;
+  close(): Promise<void>;
+}
+
+/**
+ * In this thread: the next image is decoded (sharp, on libuv's threads) while this one is analysed (ONNX Runtime);
+ * at most two decoded images are held, each under --max-pixels.
+ */
+function inProcessRunner(analyzer: NodeAnalyzer, items: InputItem[]): ImageRunner {
+  let ahead: { at: number; decoding: Promise<DecodedImage> } | undefined;
+  const decode = (at: number) => {
+    const decoding = analyzer.decode(items[at].file);
+    decoding.catch(() => {}); // reported when its turn comes
+    return { at, decoding };
+  };
+  return {
+    async analyse(at) {
+      const decoding = ahead?.at === at ? ahead.decoding : decode(at).decoding;
+      ahead = at + 1 < items.length && !('error' in items[at + 1]) ? decode(at + 1) : undefined;
+      const { image, ...result } = await analyzer.analyzeWithImage(await decoding);
+      return { result, image };
+    },
+    close: () => analyzer.dispose(),
+  };
+}
+
+/**
+ * On the worker threads of `pool` (src/api/pool.ts, as `emolens api` runs images): each reads, decodes and analyses
+ * its own image, and `pool.size` + 1 images are started ahead of the one awaited. With --annotate the image is
+ * decoded again here to draw on. Holds at most `pool.size` decoded images (one per worker) and one here.
+ */
+function poolRunner(pool: WorkerPool, items: InputItem[], annotate: boolean, maxPixels?: number): ImageRunner {
+  const started = new Map<number, Promise<AnalysisResult>>();
+  const start = (at: number) => {
+    if (at >= items.length || started.has(at) || 'error' in items[at]) return;
+    const analysing = pool.analyzeFile(items[at].file);
+    analysing.catch(() => {}); // reported when its turn comes
+    started.set(at, analysing);
+  };
+  return {
+    async analyse(at) {
+      for (let k = at; k <= at + pool.size; k++) start(k);
+      const analysing = started.get(at)!;
+      started.delete(at);
+      const result = await analysing;
+      if (!annotate) return { result };
+      const { decodeImage } = await import('../image/decode.js');
+      return { result, image: await decodeImage(items[at].file, { maxPixels }) };
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** --workers: a positive integer, or auto (one per core for PARALLEL_FROM images or more). */
+function workerCount(flag: string | undefined, images: number): number {
+  if (flag === undefined || flag === 'auto') return images >= PARALLEL_FROM ? Math.min(availableParallelism(), images) : 1;
+  return parseNumber('--workers', flag, { min: 1, max: 64, integer: true });
+}
 
 /** Unique output path in `dir` for `file` (photos with the same name from different folders get -2, -3, …). */
 export function annotatedPath(dir: string, file: string, used: Set<string>): string {
@@ -126,9 +199,16 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
   if (soFar?.tornBytes) process.stderr.write(`${flags.out}: cut off a torn last line (${soFar.tornBytes} bytes, from an interrupted run); that image is analysed again\n`);
   if (flags.annotate) mkdirSync(flags.annotate, { recursive: true });
 
+  const workers = workerCount(flags.workers, items.length);
   // Loaded on use, so `--help` works (and starts fast) without onnxruntime-node.
-  const { createAnalyzer } = await import('../node.js');
-  const analyzer = await createAnalyzer(options);
+  let runner: ImageRunner;
+  if (workers > 1) {
+    const { WorkerPool } = await import('../api/pool.js');
+    runner = poolRunner(await WorkerPool.start({ workers, analyzer: options }), items, Boolean(flags.annotate), options.maxPixels);
+  } else {
+    const { createAnalyzer } = await import('../node.js');
+    runner = inProcessRunner(await createAnalyzer(options), items);
+  }
   const style = styleFor(process.stdout);
   const errStyle = styleFor(process.stderr);
   const sink = makeSink(items.length, flags.progress);
@@ -162,28 +242,15 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
     }
   };
 
-  // The next image is decoded (sharp, on libuv's threads) while this one is analysed (ONNX Runtime): at most two
-  // decoded images are held, each under --max-pixels. Results still come out in input order.
-  const decodeAhead = (at: number) => {
-    const item = items[at];
-    if (!item || 'error' in item) return undefined;
-    const decoding = analyzer.decode(item.file);
-    decoding.catch(() => {}); // reported when its turn comes
-    return decoding;
-  };
   try {
-    let next = decodeAhead(0);
     for (const [at, item] of items.entries()) {
-      const decoding = next;
-      next = decodeAhead(at + 1);
       try {
         if ('error' in item) throw new EmolensError('INPUT_NOT_FOUND', `${item.file}: ${item.error}`);
-        const analysis = await analyzer.analyzeWithImage(await decoding!);
-        const { image, ...result } = analysis;
+        const { result, image } = await runner.analyse(at);
         if (flags.annotate) {
           const out = annotatedPath(flags.annotate, item.file, used);
           const ext = extname(out).slice(1) as 'jpg' | 'png' | 'webp';
-          writeFileSync(out, await annotateImage(image, result, { format: ext === 'jpg' ? 'jpeg' : ext }));
+          writeFileSync(out, await annotateImage(image!, result, { format: ext === 'jpg' ? 'jpeg' : ext }));
         }
         results.push(result);
         emit(item, result);
@@ -197,7 +264,7 @@ export async function runAnalyze(inputs: string[], flags: AnalyzeFlags): Promise
     if (format === 'json') sink.out(`${first ? '' : '\n  '}]\n}\n`);
     writer?.close();
     sink.stop();
-    await analyzer.dispose();
+    await runner.close();
   }
 
   if (format === 'table') {
