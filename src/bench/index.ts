@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import { alignFace } from '../align/index.js';
 import { EmotionClassifier, lumaWeights } from '../classify/index.js';
 import type { EmotionModelSidecar } from '../classify/contract.js';
+import type { OrtModule } from '../engine/index.js';
 import { SHIPPED_EMOTION_MODELS } from '../env/models.js';
 import { bundledModelNames, loadDetectorModel, loadEmotionModel, loadNodeRuntime, MODELS_DIR } from '../env/node.js';
 import { FaceDetector } from '../detect/index.js';
@@ -117,13 +118,48 @@ interface LoadedModel {
   crops: GrayImage[];
 }
 
+/** Times the pipeline stages and every model's classification on the bench photos: the numbers `emolens bench` prints. */
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const log = options.log ?? (() => {});
   const rounds = options.rounds ?? 3;
   const images = options.images?.length ? options.images : samplePhotos();
   const ort = await loadNodeRuntime();
+  const models = await loadModels(ort, modelsToTime(options.model, log));
+  const [main] = models;
+  const detectorFiles = loadDetectorModel();
+  const detector = await FaceDetector.load(ort, detectorFiles.bytes, detectorFiles.sidecar);
+
+  await warmUp(images, detector, models, log);
+  const crops = main.crops;
+  if (crops.length === 0) throw new UsageError('no faces found in the bench photos; pass --images with photos of faces');
+  log(`bench: ${crops.length} faces; timing stages (${rounds} rounds)…`);
+  const stages = await timeStages(images, detector, main, rounds);
+
+  const contenders = ownContenders(models);
+  const ownRows = contenders.length;
+  await detector.dispose();
+  contenders.push(...(await comparisonContenders(options.compare, crops, log)));
+  const classifiers = await timeClassifiers(contenders, crops, rounds, log);
+  const peers = classifiers.slice(ownRows);
+  const benched = models.map((m, k) => modelBench(m, classifiers[2 * k], classifiers[2 * k + 1], peers));
+
+  return {
+    machine: { cpus: availableParallelism(), platform: `${process.platform}-${process.arch}`, node: process.version },
+    images: images.map((f) => basename(f)),
+    faces: crops.length,
+    rounds,
+    model: { name: main.sidecar.name, parameters: main.sidecar.parameters, macs: main.sidecar.macs },
+    ...stages,
+    classifiers,
+    ratios: benched[0].ratios,
+    models: benched,
+  };
+}
+
+/** Each model to time, loaded twice (batch 32 at ORT's default threads, and on 1 thread) with its own alignment. */
+async function loadModels(ort: OrtModule, names: string[]): Promise<LoadedModel[]> {
   const models: LoadedModel[] = [];
-  for (const name of modelsToTime(options.model, log)) {
+  for (const name of names) {
     const emotion = loadEmotionModel(name);
     const geometry = emotion.sidecar.preprocess.faceCrop;
     const weights = lumaWeights(emotion.sidecar);
@@ -135,11 +171,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       crops: [],
     });
   }
-  const [main] = models;
-  const detectorFiles = loadDetectorModel();
-  const detector = await FaceDetector.load(ort, detectorFiles.bytes, detectorFiles.sidecar);
+  return models;
+}
 
-  // Warm-up pass: the first runs of an ONNX session (and the first decodes) are slower than steady state.
+/** One untimed pass over the photos, which also collects every model's crops of the faces found. */
+async function warmUp(images: string[], detector: FaceDetector, models: LoadedModel[], log: (line: string) => void): Promise<void> {
+  // The first runs of an ONNX session (and the first decodes) are slower than steady state.
   log(`bench: ${images.length} photos, warm-up…`);
   for (const file of images) {
     const image = await decodeImage(file);
@@ -152,11 +189,12 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       await m.classifier1t.classify(faceCrops.slice(0, 1));
     }
   }
-  const crops = main.crops;
-  if (crops.length === 0) throw new UsageError('no faces found in the bench photos; pass --images with photos of faces');
+}
 
-  // Stage by stage, per image, `rounds` times; each figure is the median round's mean.
-  log(`bench: ${crops.length} faces; timing stages (${rounds} rounds)…`);
+type StageTimes = Pick<BenchResult, 'decodeMsPerImage' | 'detectMsPerImage' | 'alignMsPerImage' | 'alignMsPerFace' | 'pipelineMsPerImage' | 'imagesPerSecond'>;
+
+/** Stage by stage, per image, `rounds` times, then the whole pipeline with `main`; each figure is the median round's mean. */
+async function timeStages(images: string[], detector: FaceDetector, main: LoadedModel, rounds: number): Promise<StageTimes> {
   const decodeRounds: number[] = [];
   const detectRounds: number[] = [];
   const alignRounds: number[] = [];
@@ -193,20 +231,33 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     pipelineRounds.push((performance.now() - t) / images.length);
   }
   const pipelineMsPerImage = median(pipelineRounds);
-
-  // Emotion classification alone, on the faces found above. Every model is timed once per round, the models
-  // interleaved, and each reports its median round: a busy machine then slows all of them alike. A contender gets
-  // face k of `crops` as crop k of its own list (an emolens model its own alignment; the comparison models main's).
-  const ortRuntime = `onnxruntime-node ${ortVersion()}`;
-  type Contender = {
-    timing: Omit<ClassifierTiming, 'batch1MsPerFace' | 'batch32MsPerFace'>;
-    crops: GrayImage[];
-    /** Measure its agreement with the first model (not the first model itself, nor a 1-thread twin). */
-    agrees: boolean;
-    classify: Classify<Emotion>;
-    dispose(): void | Promise<void>;
+  return {
+    decodeMsPerImage: median(decodeRounds),
+    detectMsPerImage: median(detectRounds),
+    alignMsPerImage: median(alignRounds),
+    alignMsPerFace: median(alignPerFaceRounds),
+    pipelineMsPerImage,
+    imagesPerSecond: 1000 / pipelineMsPerImage,
   };
-  const contenders: Contender[] = models.flatMap((m, k): Contender[] => [
+}
+
+/**
+ * One classifier in the classification timing. A contender gets face k of the first model's crops as crop k of its
+ * own list (an emolens model its own alignment; the comparison models the first model's).
+ */
+interface Contender {
+  timing: Omit<ClassifierTiming, 'batch1MsPerFace' | 'batch32MsPerFace'>;
+  crops: GrayImage[];
+  /** Measure its agreement with the first model (not the first model itself, nor a 1-thread twin). */
+  agrees: boolean;
+  classify: Classify<Emotion>;
+  dispose(): void | Promise<void>;
+}
+
+/** The emolens rows: every model at ORT's default threads, then on 1 thread. */
+function ownContenders(models: LoadedModel[]): Contender[] {
+  const ortRuntime = `onnxruntime-node ${ortVersion()}`;
+  return models.flatMap((m, k): Contender[] => [
     {
       timing: { name: `emolens ${m.sidecar.name}`, runtime: `${ortRuntime}, default threads (${availableParallelism()} CPUs)`, inputSize: inputSizeOf(m.sidecar) },
       crops: m.crops,
@@ -222,19 +273,27 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       dispose: () => m.classifier1t.dispose(),
     },
   ]);
-  const ownRows = contenders.length;
-  await detector.dispose();
-  const missing = options.compare === false ? [] : missingComparisonPackages();
+}
+
+/** face-api's and Human's rows on `crops`: none when `compare` is false or their packages are not installed. */
+async function comparisonContenders(compare: boolean | undefined, crops: GrayImage[], log: (line: string) => void): Promise<Contender[]> {
+  if (compare === false) return [];
+  const missing = missingComparisonPackages();
   if (missing.length) {
     log(`bench: the face-api and Human comparison needs emolens's dev dependencies (missing ${missing.join(', ')}; npm install --include=dev in a checkout); timing emolens only`);
-  } else if (options.compare !== false) {
-    log('bench: loading @tensorflow/tfjs (wasm backend), face-api and Human…');
-    const { loadComparisons } = await import('./compare.js');
-    const { runtime, competitors } = await loadComparisons();
-    for (const competitor of competitors) {
-      contenders.push({ timing: { name: competitor.name, runtime, inputSize: competitor.inputSize }, crops, agrees: true, classify: competitor.classify, dispose: () => competitor.dispose() });
-    }
+    return [];
   }
+  log('bench: loading @tensorflow/tfjs (wasm backend), face-api and Human…');
+  const { loadComparisons } = await import('./compare.js');
+  const { runtime, competitors } = await loadComparisons();
+  return competitors.map((competitor) => ({ timing: { name: competitor.name, runtime, inputSize: competitor.inputSize }, crops, agrees: true, classify: competitor.classify, dispose: () => competitor.dispose() }));
+}
+
+/**
+ * Emotion classification alone, on the faces found: every contender timed once per round, interleaved, each
+ * reporting its median round (a busy machine then slows all of them alike); then its agreement, and it is disposed.
+ */
+async function timeClassifiers(contenders: Contender[], crops: GrayImage[], rounds: number, log: (line: string) => void): Promise<ClassifierTiming[]> {
   log(`bench: emotion classification, ${contenders.length} models × ${rounds} rounds…`);
   const batch1Rounds = contenders.map(() => [] as number[]);
   const batch32Rounds = contenders.map(() => [] as number[]);
@@ -266,45 +325,32 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     classifiers.push(timing);
     await c.dispose();
   }
+  return classifiers;
+}
 
-  const peers = classifiers.slice(ownRows);
-  const ratio = (theirs: number | null, own: number | null): number | null => (theirs !== null && own ? theirs / own : null);
-  const benched: ModelBench[] = models.map((m, k) => {
-    const [timing, singleThread] = [classifiers[2 * k], classifiers[2 * k + 1]];
-    return {
-      name: m.sidecar.name,
-      parameters: m.sidecar.parameters,
-      macs: m.sidecar.macs,
-      valAccuracy: m.sidecar.metrics?.val?.accuracy,
-      valFerplusAccuracy: m.sidecar.metrics?.val?.ferplus?.majority.accuracy,
-      timing,
-      singleThread,
-      ratios: peers.map((c) => ({
-        versus: c.name,
-        batch1: c.batch1MsPerFace / timing.batch1MsPerFace,
-        batch32: ratio(c.batch32MsPerFace, timing.batch32MsPerFace),
-        batch1SingleThread: c.batch1MsPerFace / singleThread.batch1MsPerFace,
-        batch32SingleThread: ratio(c.batch32MsPerFace, singleThread.batch32MsPerFace),
-      })),
-    };
-  });
-
+/** One emolens model's entry: what its sidecar says, its two timing rows, and its speed ratios to each peer row. */
+function modelBench(m: LoadedModel, timing: ClassifierTiming, singleThread: ClassifierTiming, peers: ClassifierTiming[]): ModelBench {
   return {
-    machine: { cpus: availableParallelism(), platform: `${process.platform}-${process.arch}`, node: process.version },
-    images: images.map((f) => basename(f)),
-    faces: crops.length,
-    rounds,
-    model: { name: main.sidecar.name, parameters: main.sidecar.parameters, macs: main.sidecar.macs },
-    decodeMsPerImage: median(decodeRounds),
-    detectMsPerImage: median(detectRounds),
-    alignMsPerImage: median(alignRounds),
-    alignMsPerFace: median(alignPerFaceRounds),
-    pipelineMsPerImage,
-    imagesPerSecond: 1000 / pipelineMsPerImage,
-    classifiers,
-    ratios: benched[0].ratios,
-    models: benched,
+    name: m.sidecar.name,
+    parameters: m.sidecar.parameters,
+    macs: m.sidecar.macs,
+    valAccuracy: m.sidecar.metrics?.val?.accuracy,
+    valFerplusAccuracy: m.sidecar.metrics?.val?.ferplus?.majority.accuracy,
+    timing,
+    singleThread,
+    ratios: peers.map((c) => ({
+      versus: c.name,
+      batch1: c.batch1MsPerFace / timing.batch1MsPerFace,
+      batch32: ratio(c.batch32MsPerFace, timing.batch32MsPerFace),
+      batch1SingleThread: c.batch1MsPerFace / singleThread.batch1MsPerFace,
+      batch32SingleThread: ratio(c.batch32MsPerFace, singleThread.batch32MsPerFace),
+    })),
   };
+}
+
+/** theirs ÷ own, null where either side cannot batch. */
+function ratio(theirs: number | null, own: number | null): number | null {
+  return theirs !== null && own ? theirs / own : null;
 }
 
 function median(values: number[]): number {
