@@ -187,7 +187,10 @@ describe('emolens serve --live-model', () => {
       const config = await configOf(serve);
       assert.deepEqual(config.models.live, config.models.emotion);
       assert.match(config.liveFallback ?? '', new RegExp(`the live model ${DEFAULT_LIVE_MODEL} is not in .*no ${DEFAULT_LIVE_MODEL}\\.onnx`));
-      assert.match(serve.output(), new RegExp(`^warning: the live model ${DEFAULT_LIVE_MODEL} is not in .*; the live view uses tiny \\(slower\\)$`, 'm'));
+      // The warning is on stderr, the URL line (which startServe waits for) on stdout: either may come first.
+      const warning = new RegExp(`^warning: the live model ${DEFAULT_LIVE_MODEL} is not in .*; the live view uses tiny \\(slower\\)$`, 'm');
+      for (const end = Date.now() + 5000; !warning.test(serve.output()) && Date.now() < end;) await new Promise((r) => setTimeout(r, 20));
+      assert.match(serve.output(), warning);
       assert.doesNotMatch(serve.output(), /\n\s+at /, 'no stack trace');
     } finally {
       await serve.stop();
