@@ -18,7 +18,8 @@ import { EmolensError } from '../errors.js';
 import type { ExplainOptions } from '../explain/index.js';
 import { createAnalyzer, type CreateAnalyzerOptions, type NodeAnalyzer } from '../node.js';
 import { analyzeVideo } from '../video/index.js';
-import { VideoJsonWriter } from '../video/serialize.js';
+import { errorJson } from '../result/error.js';
+import { VideoJsonWriter } from '../result/video.js';
 
 /** The `emolens video` settings a video job runs with (defaults: the CLI's). */
 export interface VideoJobSettings {
@@ -48,13 +49,12 @@ const PROGRESS_EVERY_MS = 200;
 /** Set by { type: 'stop' }: a running video ends at its next frame. */
 let stopping = false;
 
-const toWire = (err: unknown) => err instanceof EmolensError
-  ? { code: err.code, message: err.message }
-  : { code: 'INTERNAL', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+/** Errors on the wire to the pool: untyped ones say what they were (the server logs them; clients get no details). */
+const toWire = (err: unknown) => errorJson(err, (e) => ({ code: 'INTERNAL', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }));
 
 /**
  * The video at `path` → the `emolens video <name> --json` document, built by the CLI's own writer
- * (src/video/serialize.ts) with the CLI's settings, so the two cannot drift apart. A stream that breaks off fails
+ * (src/result/video.ts) with the CLI's settings, so the two cannot drift apart. A stream that breaks off fails
  * the task with its typed error (the CLI would close its document with an "error" entry instead).
  */
 async function videoDocument(analyzer: NodeAnalyzer, init: WorkerInit, task: Extract<WorkerTask, { kind: 'video' }>): Promise<unknown> {

@@ -5,39 +5,7 @@
  */
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import { zeroRecord } from '../aggregate/mood.js';
-import type { Box } from '../types.js';
-
-/** One face in a video frame: the tracker's smoothed values. */
-export interface VideoFace {
-  /** Stable while the tracker keeps the face (docs/video.md: a face lost for over 1.5 s comes back with a new id). */
-  id: number;
-  box: Box;
-  score: number;
-  /** Smoothed probabilities. */
-  emotions: EmotionProbabilities;
-  /** The smoothed label (with hysteresis): what the live view shows. */
-  dominant: Emotion;
-}
-
-/** A moment of the video with its faces (a decoded frame, or a per-second sample). */
-export interface VideoMoment {
-  /** Seconds from the start of the video. */
-  t: number;
-  faces: VideoFace[];
-}
-
-export interface TrackSummary {
-  id: number;
-  /** First and last time (s) the face was in the results. */
-  from: number;
-  to: number;
-  /** Frames the face was in. */
-  frames: number;
-  /** The label the face held for the most frames (ties: the emotion listed first). */
-  dominant: Emotion;
-  /** Mean of its smoothed probabilities over those frames. */
-  meanEmotions: EmotionProbabilities;
-}
+import type { Box, TrackSummary, VideoFace, VideoMoment } from '../types.js';
 
 interface TrackAccumulator {
   id: number;
