@@ -9,20 +9,20 @@ import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } fr
 import { basename, extname, join } from 'node:path';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
+import { PerSecondResampler } from '../aggregate/per-second.js';
 import { UsageError } from '../errors.js';
 import { errorJson, inputErrorEntry } from '../result/error.js';
 import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows, type Write } from '../result/video.js';
 import type { NodeAnalyzer } from '../node.js';
 import type { VideoAnalysis, VideoFrameResult } from '../video/index.js';
 import type { TrackSummary, VideoMoment } from '../types.js';
-import { PerSecondResampler } from '../video/summary.js';
 import { writeAnnotatedVideo } from '../video/encode.js';
 import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
 import { DEFAULT_MAX_DURATION_S } from '../video/probe.js';
 import { packageVersion } from '../env/node.js';
 import { TrackThumbnails } from '../report/thumbnails.js';
 import type { VideoReportData } from '../report/video-html.js';
-import { VideoReportSeries } from '../report/video-series.js';
+import { VideoReportSeries } from '../aggregate/series.js';
 import { bold, dim, emotionColor, errorLine, parseNumber, red, type Style, styleFor } from './common.js';
 import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
@@ -224,7 +224,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
       const annotated = flags.annotate
         ? writeAnnotatedVideo(perVideoPath(flags.annotate, file, files.length > 1), tools.ffmpeg, { width: info.width, height: info.height, fps, audioFrom: info.hasAudio ? file : undefined })
         : undefined;
-      // The report's series and thumbnails grow per track and are capped per series (src/report/video-series.ts), not per frame.
+      // The report's series and thumbnails grow per track and are capped per series (src/aggregate/series.ts), not per frame.
       const reportSeries = flags.report ? new VideoReportSeries() : undefined;
       const thumbnails = flags.report && flags.thumbnails ? new TrackThumbnails() : undefined;
       const expectedS = settings.durationS !== undefined ? Math.min(settings.durationS, info.duration) : info.duration;

@@ -6,15 +6,15 @@
  *
  * Browser-safe and pure: data in, string out, so the API or the web app can render the same page. Two ways in:
  * `videoReportData(document, extras)` from a JSON document of the contract (src/result/video.ts), or the CLI's
- * streaming path, which feeds VideoReportSeries (video-series.ts) frame by frame and never holds the frames.
+ * streaming path, which feeds VideoReportSeries (src/aggregate/series.ts) frame by frame and never holds the frames.
  * Assets (stylesheets, chart script, Chart.js) come from the caller: readVideoReportAssets() in load-assets.ts.
  */
+import { VideoReportSeries, type VideoSeriesData } from '../aggregate/series.js';
 import { EMOTIONS } from '../labels.js';
 import type { ErrorJson } from '../result/error.js';
 import type { TrackJson, VideoDocument, VideoHead } from '../result/video.js';
 import { esc, inlineScript, jsonForScript, type ReportAssets } from './html.js';
 import { EMOTION_COLORS } from './palette.js';
-import { VideoReportSeries, type VideoSeriesData } from './video-series.js';
 
 /** A track's summary (`tracks[]` of the document; `frames` when the caller has it). */
 export interface ReportTrack extends TrackJson {

@@ -7,6 +7,7 @@
  * has vetted the file (probe.ts). Owns the video defaults (analysis rate, budget); not the output formats
  * (src/result/video.ts) nor the command line (src/cli/video.ts).
  */
+import { TrackSummaries } from '../aggregate/tracks.js';
 import type { AnalyzeOptions } from '../analyzer.js';
 import { UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions, NodeAnalyzer } from '../node.js';
@@ -17,7 +18,6 @@ import { decodeFrames } from './decode.js';
 import { VideoInterruptedError } from './errors.js';
 import { videoTools, type VideoTools } from './ffmpeg.js';
 import { probeVideo, type VideoInfo } from './probe.js';
-import { TrackSummaries } from './summary.js';
 
 /**
  * Frames analysed per second by default. With the tracker carrying ids and smoothing between frames (its time
@@ -212,5 +212,6 @@ export { DEFAULT_MAX_DURATION_S, DEFAULT_MAX_VIDEO_PIXELS, formatDuration, probe
 export { decodeFrames, type DecodeOptions } from './decode.js';
 export { describeBinary, videoTools, type Binary, type VideoTools } from './ffmpeg.js';
 export { FfmpegNotFoundError, InvalidVideoError, VideoInterruptedError, VideoTooLargeError } from './errors.js';
-export { PerSecondResampler, TrackSummaries } from './summary.js';
+export { PerSecondResampler } from '../aggregate/per-second.js';
+export { TrackSummaries } from '../aggregate/tracks.js';
 export type { TrackSummary, VideoFace, VideoMoment } from '../types.js';

@@ -8,11 +8,11 @@
  * The file is read through an object URL: it never leaves the browser. Owns the file's playback and its results;
  * the page (main.ts) owns the panels and the timeline.
  */
+import { TrackSummaries } from '../aggregate/tracks.js';
 import { FrameTracking } from '../track/frames.js';
 import type { Track } from '../track/tracker.js';
 import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows } from '../result/video.js';
 import type { VideoFace, VideoMoment } from '../types.js';
-import { TrackSummaries } from '../video/summary.js';
 import type { AnalyzerClient } from './analyzer-client.js';
 import { analyseFrame, captureFrame } from './frame-step.js';
 import { notice, type Notice } from './messages.js';

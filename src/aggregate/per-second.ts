@@ -1,57 +1,10 @@
 /**
- * What video results add up to, computed as frames stream past so nothing grows with the video's length beyond
- * one entry per track or per second: the per-track summary (`from`/`to`, the label held longest, mean smoothed
- * emotions) and the per-second resampling (`--per-second`). Pure. (The HTML report's bounded series: src/report/video-series.ts.)
+ * `--per-second`: a video's frames resampled to one sample per whole second as they stream past, holding one
+ * entry per face of the second in progress. Pure.
  */
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
-import { zeroRecord } from '../aggregate/mood.js';
-import type { Box, TrackSummary, VideoFace, VideoMoment } from '../types.js';
-
-interface TrackAccumulator {
-  id: number;
-  from: number;
-  to: number;
-  frames: number;
-  sum: Record<Emotion, number>;
-  held: Record<Emotion, number>;
-}
-
-/** Running per-track statistics. */
-export class TrackSummaries {
-  private readonly tracks = new Map<number, TrackAccumulator>();
-
-  add(moment: VideoMoment): void {
-    for (const face of moment.faces) {
-      let acc = this.tracks.get(face.id);
-      if (!acc) {
-        acc = { id: face.id, from: moment.t, to: moment.t, frames: 0, sum: zeroRecord(), held: zeroRecord() };
-        this.tracks.set(face.id, acc);
-      }
-      acc.to = moment.t;
-      acc.frames += 1;
-      acc.held[face.dominant] += 1;
-      for (const e of EMOTIONS) acc.sum[e] += face.emotions[e];
-    }
-  }
-
-  /** The tracks so far, by id. */
-  list(): TrackSummary[] {
-    return [...this.tracks.values()].sort((a, b) => a.id - b.id).map((acc) => ({
-      id: acc.id,
-      from: acc.from,
-      to: acc.to,
-      frames: acc.frames,
-      dominant: mostHeld(acc.held),
-      meanEmotions: Object.fromEntries(EMOTIONS.map((e) => [e, acc.sum[e] / acc.frames])) as EmotionProbabilities,
-    }));
-  }
-}
-
-function mostHeld(held: Record<Emotion, number>): Emotion {
-  let best: Emotion = EMOTIONS[0];
-  for (const e of EMOTIONS) if (held[e] > held[best]) best = e;
-  return best;
-}
+import type { Box, VideoFace, VideoMoment } from '../types.js';
+import { zeroRecord } from './mood.js';
 
 /**
  * Frames → one sample per whole second: sample s covers frames with s ≤ t < s + 1 and holds, per face seen in
