@@ -5,7 +5,7 @@
  * last box in between: src/track/schedule.ts), IoU tracking, a time budget of faces
  * classified per frame, EMA smoothing with hysteresis — fed by ffmpeg through a pipe (decode.ts) after ffprobe
  * has vetted the file (probe.ts). Owns the video defaults (analysis rate, budget); not the output formats
- * (src/result/video.ts) nor the command line (src/cli/video.ts).
+ * (src/result/video.ts), the writing of a run's outputs (run.ts) nor the command line (src/cli/video.ts).
  */
 import { TrackSummaries } from '../aggregate/tracks.js';
 import type { AnalyzeOptions } from '../analyzer.js';
