@@ -25,7 +25,7 @@ export { analyzeFrames, FrameTracking, type AnalyzeFramesOptions, type Frame, ty
 export { DEFAULT_SMOOTHING, FaceTracker, type SmoothingOptions, type Track } from './track/tracker.js';
 export { ClassifyBudget, DEFAULT_CLASSIFY_BUDGET, type ClassifyBudgetOptions } from './track/budget.js';
 export { groupMood, type GroupMood } from './aggregate/mood.js';
-export { CSV_HEADER, csvRows, faceJson, serializeFace, type FaceJson } from './report/serialize.js';
+export { CSV_HEADER, csvRows, faceJson, serializeFace, type FaceJson } from './result/image.js';
 export { EMOTION_COLORS } from './report/palette.js';
 export {
   bundledModelNames, DEFAULT_DETECTOR_MODEL, DEFAULT_EMOTION_MODEL, DEFAULT_LANDMARK_MODEL, DEFAULT_LIVE_MODEL, loadDetectorModel, loadEmotionModel,
@@ -35,4 +35,5 @@ export {
 export { decodeImage, DEFAULT_MAX_PIXELS, type DecodeOptions, type DecodedImage } from './image/decode.js';
 export { evaluate, evaluateWithSidecar, type EvalOptions, type EvalResult } from './eval/evaluate.js';
 export { classificationMetrics, ConfusionMatrix, metricsFromConfusion, type ClassificationMetrics, type PerClassMetrics } from './eval/metrics.js';
-export { CALIBRATION_BINS, CalibrationBins, calibrationMetrics, type CalibrationMetrics, type ReliabilityBin } from './eval/calibration.js';
+export { CALIBRATION_BINS, CalibrationBins, calibrationMetrics, type CalibrationMetrics } from './eval/calibration.js';
+export type { ReliabilityBin } from './types.js';

@@ -49,3 +49,48 @@ export interface AnalysisResult {
   height: number;
   faces: FaceResult[];
 }
+
+/** One face in a video frame: the tracker's smoothed values. */
+export interface VideoFace {
+  /** Stable while the tracker keeps the face (docs/video.md: a face lost for over 1.5 s comes back with a new id). */
+  id: number;
+  box: Box;
+  score: number;
+  /** Smoothed probabilities. */
+  emotions: EmotionProbabilities;
+  /** The smoothed label (with hysteresis): what the live view shows. */
+  dominant: Emotion;
+}
+
+/** A moment of the video with its faces (a decoded frame, or a per-second sample). */
+export interface VideoMoment {
+  /** Seconds from the start of the video. */
+  t: number;
+  faces: VideoFace[];
+}
+
+/** What one tracked face adds up to over a video (src/aggregate/tracks.ts). */
+export interface TrackSummary {
+  id: number;
+  /** First and last time (s) the face was in the results. */
+  from: number;
+  to: number;
+  /** Frames the face was in. */
+  frames: number;
+  /** The label the face held for the most frames (ties: the emotion listed first). */
+  dominant: Emotion;
+  /** Mean of its smoothed probabilities over those frames. */
+  meanEmotions: EmotionProbabilities;
+}
+
+/** One bin of a reliability diagram (src/eval/calibration.ts; a sidecar's `metrics.val`). `confidence` and `accuracy` are null for an empty bin. */
+export interface ReliabilityBin {
+  /** Lower (exclusive, except the first bin) and upper (inclusive) confidence bounds. */
+  lo: number;
+  hi: number;
+  count: number;
+  /** Mean top-1 confidence of the faces in the bin. */
+  confidence: number | null;
+  /** Share of the faces in the bin whose top-1 class is the label. */
+  accuracy: number | null;
+}

@@ -1,5 +1,5 @@
 /**
- * The `emolens video --report` page (src/report/video-html.ts, video-series.ts, thumbnails.ts) on a clip generated
+ * The `emolens video --report` page (src/report/video-html.ts, thumbnails.ts, src/aggregate/series.ts) on a clip generated
  * here (test/helpers/clips.ts: a face moving the whole time, one shown from 1.0 to 2.2 s): one chart per track,
  * a JPEG thumbnail per track as a data: URL (none with --no-thumbnails), the settings, valid embedded data, one
  * report per input in a batch, a report for a run cut short (truncated file, Ctrl+C), the bounded series, and in
@@ -14,8 +14,9 @@ import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { EMOTIONS } from '../src/labels.js';
 import { readVideoReportAssets } from '../src/report/load-assets.js';
-import { renderVideoReport, videoReportData, type VideoDocument, type VideoReportSettings } from '../src/report/video-html.js';
-import { BoundedSeries, MAX_REPORT_POINTS, VideoReportSeries } from '../src/report/video-series.js';
+import { renderVideoReport, videoReportData, type VideoReportSettings } from '../src/report/video-html.js';
+import type { VideoDocument } from '../src/result/video.js';
+import { BoundedSeries, MAX_REPORT_POINTS, VideoReportSeries } from '../src/aggregate/series.js';
 import { launchChromium } from './fixtures/browser.js';
 import { makeClip } from './helpers/clips.js';
 import { interruptCli } from './helpers/cli.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { EMOTIONS } from '../src/labels.js';
-import { VIDEO_CSV_HEADER } from '../src/video/serialize.js';
+import { VIDEO_CSV_HEADER } from '../src/result/video.js';
 import { ANALYSIS_FPS } from '../src/web/video-file.js';
 import { download, launchChromium, serveModelArgs, startServe, type ServeProcess } from './fixtures/browser.js';
 import { makeClip } from './helpers/clips.js';

@@ -3,7 +3,7 @@
  * face), kept in memory for export as CSV or JSON. Pure data — the chart lives in src/web/chart.ts.
  */
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
-import { roundUnit, unitRecordJson } from '../report/serialize.js';
+import { roundUnit, unitRecordJson } from '../result/format.js';
 import { engagementOf, valenceOf, type GroupMood } from './mood.js';
 
 export interface FaceSample {
@@ -70,7 +70,7 @@ export class Timeline {
   }
 
   toJson(meta: Partial<TimelineMeta> = {}): string {
-    // One rounding for every exported figure (report/serialize.ts): 4 decimals, as `analyze --json`.
+    // One rounding for every exported figure (src/result/format.ts): 4 decimals, as `analyze --json`.
     return JSON.stringify({
       format: 'emolens-timeline/1',
       startedAt: this.startedAt.toISOString(),

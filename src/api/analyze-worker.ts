@@ -1,9 +1,9 @@
 /**
  * Entry of one inference worker thread (started by pool.ts): loads the models once through the public Node analyzer
  * and runs one task per message — an encoded image, or a video file (a job's private temp file) analysed with
- * `analyzeVideo` into exactly the document `emolens video --json` prints. ONNX Runtime's run() blocks the thread
- * that calls it, so it runs here and never on the server's event loop. Owns no queueing: the pool sends a task
- * only to an idle worker.
+ * `analyzeVideo` and written by src/video/run.ts into exactly the document `emolens video --json` prints. ONNX
+ * Runtime's run() blocks the thread that calls it, so it runs here and never on the server's event loop. Owns no
+ * queueing: the pool sends a task only to an idle worker.
  *
  * Messages in:  { id, kind: 'image', bytes, explain? } (bytes transferred, not copied; with explain, each face also
  *               gets the saliency map `emolens explain --json` gives it) | { id, kind: 'image', path } (an image
@@ -19,7 +19,8 @@ import { EmolensError } from '../errors.js';
 import type { ExplainOptions } from '../explain/index.js';
 import { createAnalyzer, type CreateAnalyzerOptions, type NodeAnalyzer } from '../node.js';
 import { analyzeVideo } from '../video/index.js';
-import { VideoJsonWriter } from '../video/serialize.js';
+import { runVideo } from '../video/run.js';
+import { errorJson } from '../result/error.js';
 
 /** The `emolens video` settings a video job runs with (defaults: the CLI's). */
 export interface VideoJobSettings {
@@ -50,13 +51,12 @@ const PROGRESS_EVERY_MS = 200;
 /** Set by { type: 'stop' }: a running video ends at its next frame. */
 let stopping = false;
 
-const toWire = (err: unknown) => err instanceof EmolensError
-  ? { code: err.code, message: err.message }
-  : { code: 'INTERNAL', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+/** Errors on the wire to the pool: untyped ones say what they were (the server logs them; clients get no details). */
+const toWire = (err: unknown) => errorJson(err, (e) => ({ code: 'INTERNAL', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }));
 
 /**
- * The video at `path` → the `emolens video <name> --json` document, built by the CLI's own writer
- * (src/video/serialize.ts) with the CLI's settings, so the two cannot drift apart. A stream that breaks off fails
+ * The video at `path` → the `emolens video <name> --json` document, written by the CLI's own runner
+ * (src/video/run.ts) with the CLI's settings, so the two cannot drift apart. A stream that breaks off fails
  * the task with its typed error (the CLI would close its document with an "error" entry instead).
  */
 async function videoDocument(analyzer: NodeAnalyzer, init: WorkerInit, task: Extract<WorkerTask, { kind: 'video' }>): Promise<unknown> {
@@ -66,28 +66,25 @@ async function videoDocument(analyzer: NodeAnalyzer, init: WorkerInit, task: Ext
   const video = await analyzeVideo(task.path, {
     analyzer, minFaceScore, maxFaces, fps: settings.fps, budgetMs: settings.budgetMs, maxDurationS: settings.maxDurationS, maxPixels: settings.maxPixels,
   });
-  const { info } = video;
-  const fps = video.settings.fps;
-  let text = '';
-  const json = new VideoJsonWriter((chunk) => { text += chunk; });
-  json.begin({ file: task.name, width: info.width, height: info.height, fps, duration: info.duration });
   // The CLI's progress bar total: the frames the probed duration holds at the analysis rate.
-  const total = Math.max(1, Math.round(info.duration * fps));
-  let done = 0;
+  const total = Math.max(1, Math.round(video.info.duration * video.settings.fps));
   let sentAt = 0;
-  port!.postMessage({ id: task.id, progress: { done, total } });
-  for await (const frame of video) {
-    if (stopping) throw new EmolensError('SHUTTING_DOWN', 'the server is shutting down');
-    json.frame(frame);
-    done++;
-    const now = Date.now();
-    if (now - sentAt >= PROGRESS_EVERY_MS) {
-      sentAt = now;
-      port!.postMessage({ id: task.id, progress: { done, total: Math.max(total, done) } });
-    }
-  }
-  json.end(video.summary().tracks);
-  port!.postMessage({ id: task.id, progress: { done, total: done } });
+  port!.postMessage({ id: task.id, progress: { done: 0, total } });
+  let text = '';
+  const run = await runVideo(video, {
+    name: task.name,
+    json: (chunk) => { text += chunk; },
+    onFrame: (_frame, done) => {
+      if (stopping) throw new EmolensError('SHUTTING_DOWN', 'the server is shutting down');
+      const now = Date.now();
+      if (now - sentAt >= PROGRESS_EVERY_MS) {
+        sentAt = now;
+        port!.postMessage({ id: task.id, progress: { done, total: Math.max(total, done) } });
+      }
+    },
+  });
+  if (run.error !== undefined) throw run.error;
+  port!.postMessage({ id: task.id, progress: { done: run.frames, total: run.frames } });
   return JSON.parse(text) as unknown;
 }
 

@@ -1,10 +1,11 @@
 /**
- * The HTTP API's limits and its one error shape. Every failure a client can see is `{ error: { code, message } }`
- * with a status from `statusFor()`: typed EmolensErrors keep their stable `code`, Fastify's own errors (body too
+ * The HTTP API's limits and the HTTP side of its one error shape. Every failure a client can see is
+ * `{ error: { code, message } }` (src/result/error.ts) with a status from `errorReply()`: typed EmolensErrors keep their stable `code`, Fastify's own errors (body too
  * large, unsupported media type, schema validation) are mapped to the same shape, and anything unexpected becomes
  * a 500 whose message says nothing about the server's internals (the stack goes to the server's log only).
  */
 import { EmolensError, InvalidImageError } from '../errors.js';
+import { errorJson, type ErrorJson } from '../result/error.js';
 import { InvalidVideoError } from '../video/errors.js';
 
 /** Defaults of every limit; each is an `emolens api` flag (docs/api.md lists them). */
@@ -132,7 +133,7 @@ export function clientErrorResponse(err: NodeJS.ErrnoException): string {
 
 export interface ErrorReply {
   statusCode: number;
-  body: { error: { code: string; message: string } };
+  body: { error: ErrorJson };
   retryAfterS?: number;
   /** True for errors the client did not cause (logged with their stack). */
   internal: boolean;
@@ -141,12 +142,12 @@ export interface ErrorReply {
 /** Anything thrown while handling a request → status + JSON body. Never includes a stack trace. */
 export function errorReply(err: unknown): ErrorReply {
   const first = (m: string) => m.split('\n')[0].slice(0, 500);
-  if (err instanceof ApiError) {
-    return { statusCode: err.statusCode, body: { error: { code: err.code, message: first(err.message) } }, retryAfterS: err.retryAfterS, internal: err.statusCode >= 500 && !err.retryAfterS };
-  }
   if (err instanceof EmolensError) {
-    const statusCode = STATUS_BY_CODE[err.code] ?? 500;
-    return { statusCode, body: { error: { code: err.code, message: first(err.message) } }, internal: statusCode >= 500 };
+    const { code, message } = errorJson(err);
+    const error = { code, message: message.slice(0, 500) };
+    if (err instanceof ApiError) return { statusCode: err.statusCode, body: { error }, retryAfterS: err.retryAfterS, internal: err.statusCode >= 500 && !err.retryAfterS };
+    const statusCode = STATUS_BY_CODE[code] ?? 500;
+    return { statusCode, body: { error }, internal: statusCode >= 500 };
   }
   const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
   if (typeof e?.statusCode !== 'number' && typeof e?.message === 'string' && MALFORMED_MULTIPART.test(e.message)) {
@@ -164,20 +165,6 @@ export function errorReply(err: unknown): ErrorReply {
   }
   return { statusCode: 500, body: { error: { code: 'INTERNAL', message: 'internal server error (see the server log)' } }, internal: true };
 }
-
-/** The JSON schema of the error body, shared by every route's responses (for the OpenAPI document). */
-export const ERROR_SCHEMA = {
-  $id: 'Error',
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
-    },
-  },
-} as const;
 
 /**
  * Accept only the raster formats emolens documents (JPEG, PNG, WebP, GIF, AVIF/HEIF, TIFF), by their first bytes,

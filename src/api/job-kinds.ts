@@ -14,13 +14,14 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnalysisResult } from '../types.js';
-import { imageEntry, inputErrorEntry } from '../report/serialize.js';
+import { inputErrorEntry } from '../result/error.js';
+import { imageEntry } from '../result/image.js';
+import type { JobProgress } from '../result/job.js';
 import { checkVideoSignature } from './errors.js';
 
 /** One uploaded file of a job. */
 export interface JobInput { name: string; bytes: Uint8Array }
 
-export interface JobProgress { done: number; total: number }
 
 export interface JobContext {
   inputs: JobInput[];

@@ -27,8 +27,9 @@ import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq
 import { Redis } from 'ioredis';
 import { EmolensError, UsageError } from '../errors.js';
 import { ApiError, OverloadedError } from './errors.js';
-import { JOB_KINDS, sweepUploadDirs, type JobInput, type JobProgress } from './job-kinds.js';
-import { DEFAULT_QUEUE_NAME, JobListeners, inputBytes, newJobId, overBudget, type AddOptions, type JobQueue, type JobQueueOptions, type JobState, type JobView, type RemoveOutcome } from './jobs.js';
+import type { JobProgress, JobState, JobView } from '../result/job.js';
+import { JOB_KINDS, sweepUploadDirs, type JobInput } from './job-kinds.js';
+import { DEFAULT_QUEUE_NAME, JobListeners, inputBytes, newJobId, overBudget, type AddOptions, type JobQueue, type JobQueueOptions, type RemoveOutcome } from './jobs.js';
 import type { WorkerPool } from './pool.js';
 
 /** Uploads not taken within a day are dropped even if no worker ever ran: nothing is kept for ever. */

@@ -10,24 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import { EmolensError, UsageError } from '../errors.js';
 import { ApiError, OverloadedError } from './errors.js';
-import { JOB_KINDS, type JobAnalysers, type JobInput, type JobProgress } from './job-kinds.js';
-
-export type JobState = 'queued' | 'running' | 'completed' | 'failed';
-
-/** What GET /v1/jobs/:id answers. */
-export interface JobView {
-  id: string;
-  kind: string;
-  state: JobState;
-  progress: JobProgress;
-  /** The kind's result (images: the `emolens analyze --json` document), once completed. */
-  result?: unknown;
-  error?: { code: string; message: string };
-  createdAt: string;
-  finishedAt?: string;
-  /** When the finished job and its result are deleted. */
-  expiresAt?: string;
-}
+import { errorJson } from '../result/error.js';
+import type { JobProgress, JobState, JobView } from '../result/job.js';
+import { JOB_KINDS, type JobAnalysers, type JobInput } from './job-kinds.js';
 
 /** Who asks, and how a client retry is recognised. */
 export interface AddOptions {
@@ -213,7 +198,7 @@ export class InProcessJobs implements JobQueue {
       view.state = 'completed';
     } catch (err) {
       view.state = 'failed';
-      view.error = err instanceof EmolensError ? { code: err.code, message: err.message } : { code: 'INTERNAL', message: 'the job failed (see the server log)' };
+      view.error = errorJson(err, () => ({ code: 'INTERNAL', message: 'the job failed (see the server log)' }));
       if (!(err instanceof EmolensError)) process.stderr.write(`emolens api: job ${view.id} failed: ${(err as Error)?.stack ?? err}\n`);
     }
     // Uploaded bytes are released the moment the job ends; only the result is kept, and only for the TTL.

@@ -21,6 +21,7 @@ import { Worker } from 'node:worker_threads';
 import { EmolensError, UsageError } from '../errors.js';
 import type { ExplainOptions } from '../explain/index.js';
 import type { CreateAnalyzerOptions } from '../node.js';
+import type { ErrorJson } from '../result/error.js';
 import type { AnalysisResult } from '../types.js';
 import type { ModelInfo, VideoJobSettings, WorkerInit, WorkerTask } from './analyze-worker.js';
 import { ApiError, checkImageSignature, OverloadedError } from './errors.js';
@@ -72,10 +73,10 @@ interface Slot { worker: Worker; ready: boolean; task?: Task }
 
 type FromWorker =
   | { type: 'ready'; model: ModelInfo }
-  | { type: 'failed'; error: { code: string; message: string } }
+  | { type: 'failed'; error: ErrorJson }
   | { id: number; progress: VideoProgress }
   | { id: number; result: unknown }
-  | { id: number; error: { code: string; message: string } };
+  | { id: number; error: ErrorJson };
 
 /** tsx runs src/*.ts (tests, scripts); dist/ has the compiled .js: the worker entry has the same extension as this file. */
 const WORKER_URL = new URL(`./analyze-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
@@ -173,7 +174,7 @@ export class WorkerPool {
     });
   }
 
-  private finish(task: Task, message: { result: unknown } | { error: { code: string; message: string } }): void {
+  private finish(task: Task, message: { result: unknown } | { error: ErrorJson }): void {
     const ms = Date.now() - task.startedAt;
     // Mean service time of a request's image (exponentially weighted, so it follows the machine's current speed) for
     // the wait estimate; a video's minutes, or a job's 25-megapixel photos, would make every request look slow.

@@ -1,7 +1,7 @@
 /**
  * The HTTP API behind `emolens api`: Fastify routes with their JSON schemas, auth, limits and the one error shape.
  * Handlers are small: inference goes to the worker-thread pool (pool.ts), jobs to the job queue (jobs.ts), results
- * are the CLI's JSON (result-json.ts). Clients send image bytes only: no route takes a URL or a server path.
+ * are the CLI's JSON (src/result/). Clients send image bytes only: no route takes a URL or a server path.
  *
  *   GET  /v1/health            liveness and load (no token needed)
  *   GET  /v1/health/live       200 while the process serves HTTP; /v1/health/ready 503 while jobs cannot be taken
@@ -25,15 +25,16 @@ import { UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions } from '../node.js';
 import type { VideoJobSettings } from './analyze-worker.js';
 import { isLoopback, tokenChecker } from './auth.js';
-import { ApiError, clientErrorResponse, DEFAULT_LIMITS, ERROR_SCHEMA, errorReply, OverloadedError, type ApiLimits } from './errors.js';
+import { ApiError, clientErrorResponse, DEFAULT_LIMITS, errorReply, OverloadedError, type ApiLimits } from './errors.js';
 import { accepts, kindForField, sweepUploadDirs, type JobInput } from './job-kinds.js';
-import { DEFAULT_QUEUE_NAME, InProcessJobs, JOB_ID, overBudget, type JobQueue, type JobView } from './jobs.js';
+import { DEFAULT_QUEUE_NAME, InProcessJobs, JOB_ID, overBudget, type JobQueue } from './jobs.js';
 import { originChecker, type OriginCheck } from './origin.js';
 import { WorkerPool } from './pool.js';
 import { SALIENCY_METHODS } from '../explain/index.js';
 import { EMOTIONS, type Emotion } from '../labels.js';
-import { imageEntry } from '../report/serialize.js';
-import { IMAGE_RESULT_SCHEMA } from './result-json.js';
+import { imageEntry } from '../result/image.js';
+import type { JobView } from '../result/job.js';
+import { ERROR_SCHEMA, IMAGE_RESULT_SCHEMA, JOB_VIEW_SCHEMA } from '../result/schemas.js';
 
 export interface ApiServerOptions {
   /** Default 8081; 0 picks a free port. */
@@ -77,23 +78,6 @@ export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'im
 const PUBLIC_ROUTES = new Set(['/v1/health', '/v1/health/live', '/v1/health/ready', '/openapi.json']);
 
 const errorResponses = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
-
-const JOB_VIEW_SCHEMA = {
-  $id: 'Job',
-  type: 'object',
-  required: ['id', 'kind', 'state', 'progress', 'createdAt'],
-  properties: {
-    id: { type: 'string' },
-    kind: { type: 'string', enum: ['images', 'video'] },
-    state: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] },
-    progress: { type: 'object', description: 'images: files done / files; video: frames analysed / frames expected at the analysis rate', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
-    result: { description: 'images: the document `emolens analyze --json` prints for the same files; video: the document `emolens video <file> --json` prints for it ({ file, width, height, fps, duration, frames, tracks })' },
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
-    createdAt: { type: 'string' },
-    finishedAt: { type: 'string' },
-    expiresAt: { type: 'string', description: 'when the finished job and its result are deleted' },
-  },
-} as const;
 
 const jobParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: JOB_ID.source } } } as const;
 

@@ -2,8 +2,8 @@
  * The model contract: `models/<name>.onnx` + `models/<name>.json` (this sidecar).
  * Written by training/export.py, read by Node, the browser and `emolens eval`. Documented in docs/model-contract.md.
  */
-import type { ReliabilityBin } from '../eval/calibration.js';
 import type { Emotion } from '../labels.js';
+import type { ReliabilityBin } from '../types.js';
 
 /** The version export.py writes. /2 added the optional `explain` block; readers accept every version below. */
 export const CONTRACT_FORMAT = 'emolens-model/2';

@@ -190,5 +190,5 @@ export function moodSummary(results: AnalysisResult[]): string {
   return `${faces} face${faces === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }
 
-export { errorLine } from '../report/serialize.js';
+export { errorLine } from '../result/error.js';
 

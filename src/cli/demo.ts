@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { annotateImage } from '../report/annotate.js';
 import { samplePhotos } from '../samples.js';
 import type { AnalysisResult } from '../types.js';
-import { faceJson } from '../report/serialize.js';
+import { faceJson } from '../result/image.js';
 import { bold, dim, faceTable, moodSummary, styleFor } from './common.js';
 import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 

@@ -1,27 +1,22 @@
 /**
  * `emolens video <file…>`: faces tracked through videos with stable ids and smoothed emotions, as JSON (the
- * contract in docs/video.md), CSV or a per-track table; optionally an annotated copy and an HTML report. Results
- * are written as frames are analysed (the HTML report, --report, once the file is done or cut short), so a bad file, a truncated stream or Ctrl+C keeps every frame done (the JSON
- * is closed with an "error" entry); in a batch the other files go on. Exit status: 0 all analysed, 1 any failed,
- * 2 bad usage, 130 interrupted.
+ * contract in docs/video.md), CSV or a per-track table; optionally an annotated copy and an HTML report. This file
+ * parses the flags, names the output files and prints (progress, errors, the table); src/video/run.ts writes the
+ * outputs as frames are analysed (the HTML report once the file is done or cut short), so a bad file, a truncated
+ * stream or Ctrl+C keeps every frame done (the JSON is closed with an "error" entry); in a batch the other files
+ * go on. Exit status: 0 all analysed, 1 any failed, 2 bad usage, 130 interrupted.
  */
-import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { errorJson, inputErrorEntry } from '../report/serialize.js';
 import type { NodeAnalyzer } from '../node.js';
-import type { VideoAnalysis, VideoFrameResult } from '../video/index.js';
-import { PerSecondResampler, type TrackSummary, type VideoMoment } from '../video/summary.js';
-import { writeAnnotatedVideo } from '../video/encode.js';
-import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows, type Write } from '../video/serialize.js';
-import { DEFAULT_DETECTOR_MODEL } from '../env/models.js';
+import { inputErrorEntry } from '../result/error.js';
+import { VIDEO_CSV_HEADER, type Write } from '../result/video.js';
+import type { TrackSummary } from '../types.js';
+import type { VideoAnalysis } from '../video/index.js';
 import { DEFAULT_MAX_DURATION_S } from '../video/probe.js';
-import { packageVersion } from '../env/node.js';
-import { TrackThumbnails } from '../report/thumbnails.js';
-import type { VideoReportData } from '../report/video-html.js';
-import { VideoReportSeries } from '../report/video-series.js';
 import { bold, dim, emotionColor, errorLine, parseNumber, red, type Style, styleFor } from './common.js';
 import { addAnalyzerOptions, analyzerOptionsFrom, type AnalyzerFlags } from './options.js';
 
@@ -77,7 +72,7 @@ ffmpeg: the binary shipped by @ffmpeg-installer/ffmpeg; EMOLENS_FFMPEG=<path> (o
 (EMOLENS_FFPROBE likewise). --verbose says which one runs. Exit status: 0 all analysed, 1 any failed, 2 bad usage,
 130 interrupted (Ctrl+C; what was done is written).`)
     .action(async (files: string[], flags: VideoFlags) => {
-      process.exitCode = await runVideo(files, flags);
+      process.exitCode = await videoCommand(files, flags);
     });
 }
 
@@ -160,7 +155,7 @@ function fileWriter(path: string): { write: Write; close(): void } {
   return { write: (text) => { writeSync(fd, text); }, close: () => closeSync(fd) };
 }
 
-export async function runVideo(files: string[], flags: VideoFlags): Promise<number> {
+async function videoCommand(files: string[], flags: VideoFlags): Promise<number> {
   const settings = settingsFrom(flags);
   // --max-pixels here is the video's frame limit (checked by ffprobe), not the analyzer's image limit.
   const { maxPixels, ...options } = analyzerOptionsFrom(flags);
@@ -169,7 +164,7 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
   const errStyle = styleFor(process.stderr);
   const style = styleFor(process.stdout);
 
-  const { analyzeVideo, videoTools, describeBinary } = await import('../video/index.js');
+  const [{ analyzeVideo, videoTools, describeBinary }, { runVideo }] = await Promise.all([import('../video/index.js'), import('../video/run.js')]);
   const tools = videoTools();
   if (flags.verbose) process.stderr.write(`${describeBinary(tools.ffmpeg, 'ffmpeg')}\n${describeBinary(tools.ffprobe, 'ffprobe')}\n`);
   // Loaded on use, so `--help` works (and starts fast) without onnxruntime-node.
@@ -210,76 +205,26 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
 
       // Where this video's results go.
       const sink = flags.out ? fileWriter(outputPath(flags.out, file, format === 'csv' ? '.csv' : '.json', used)) : { write: (t: string) => { process.stdout.write(t); }, close: () => {} };
-      const json = format === 'json' ? new VideoJsonWriter(sink.write) : undefined;
       if (format === 'csv' && (flags.out || !csvHeaderWritten)) { sink.write(`${VIDEO_CSV_HEADER}\n`); csvHeaderWritten = true; }
-      json?.begin({ file, width: info.width, height: info.height, fps: flags.perSecond ? 1 : fps, duration: info.duration });
-      const resampler = flags.perSecond ? new PerSecondResampler() : undefined;
-      const emit = (moment: VideoMoment | undefined) => {
-        if (!moment) return;
-        if (json) json.frame(moment);
-        else if (format === 'csv') { const rows = videoCsvRows(file, moment); if (rows.length) sink.write(`${rows.join('\n')}\n`); }
-      };
-
-      const annotated = flags.annotate
-        ? writeAnnotatedVideo(perVideoPath(flags.annotate, file, files.length > 1), tools.ffmpeg, { width: info.width, height: info.height, fps, audioFrom: info.hasAudio ? file : undefined })
-        : undefined;
-      // The report's series and thumbnails grow per track and are capped per series (src/report/video-series.ts), not per frame.
-      const reportSeries = flags.report ? new VideoReportSeries() : undefined;
-      const thumbnails = flags.report && flags.thumbnails ? new TrackThumbnails() : undefined;
+      const reportPath = flags.report ? perVideoPath(flags.report, file, files.length > 1, usedReports) : undefined;
       const expectedS = settings.durationS !== undefined ? Math.min(settings.durationS, info.duration) : info.duration;
       progress.start(Math.round(expectedS * fps), file);
-      let error: unknown;
-      let frames = 0;
-      try {
-        for await (const frame of video as AsyncIterable<VideoFrameResult>) {
-          frames++;
-          emit(resampler ? resampler.push(frame) : frame);
-          await annotated?.frame(frame.image, frame.faces);
-          reportSeries?.add(frame);
-          await thumbnails?.offer(frame.image, frame.faces);
-          progress.update(frames, frame.t / ((performance.now() - started) / 1000));
-        }
-      } catch (err) {
-        error = err;
-      }
-      if (resampler) emit(resampler.flush());
-      try {
-        await annotated?.close();
-      } catch (err) {
-        error ??= err;
-      }
+      const run = await runVideo(video, {
+        json: format === 'json' ? sink.write : undefined,
+        csv: format === 'csv' ? sink.write : undefined,
+        perSecond: flags.perSecond,
+        annotate: flags.annotate ? perVideoPath(flags.annotate, file, files.length > 1) : undefined,
+        report: reportPath ? { path: reportPath, thumbnails: flags.thumbnails, model: { name: analyzer.emotionModel.name, sha256: analyzer.emotionModel.sha256 } } : undefined,
+        onFrame: (frame, frames) => progress.update(frames, frame.t / ((performance.now() - started) / 1000)),
+      });
       progress.done();
-      const summary = video.summary();
-      json?.end(summary.tracks, error === undefined ? undefined : errorJson(error));
       sink.close();
-      if (flags.report && reportSeries) {
-        const path = perVideoPath(flags.report, file, files.length > 1, usedReports);
-        try {
-          await writeVideoReport(path, {
-            head: { file, width: info.width, height: info.height, fps, duration: info.duration },
-            info: { fps: info.fps, codec: info.codec, format: info.format, hasAudio: info.hasAudio, bytes: fileSize(file) },
-            settings: {
-              fps, everyFrame: video.settings.everyFrame, budgetMs: video.settings.budgetMs, durationS: video.settings.durationS,
-              model: { name: analyzer.emotionModel.name, sha256: analyzer.emotionModel.sha256 },
-              detector: {
-                model: DEFAULT_DETECTOR_MODEL, minFaceScore: video.settings.detector.minFaceScore, maxFaces: video.settings.detector.maxFaces,
-                tiles: video.settings.detector.detector?.tiles === undefined ? undefined : String(video.settings.detector.detector.tiles),
-                views: video.settings.detector.detector?.views?.length === 0 ? 'off (--one-pass)' : undefined,
-              },
-              ffmpeg: describeBinary(tools.ffmpeg, 'ffmpeg'),
-              emolensVersion: packageVersion(),
-            },
-            tracks: summary.tracks,
-            series: reportSeries.data(),
-            thumbnails: thumbnails ? thumbnails.dataUrls() : null,
-            error: error === undefined ? undefined : errorJson(error),
-            generatedAt: new Date().toISOString(),
-          });
-          if (flags.verbose) progress.line(dim(`${file}: report written to ${path}\n`, errStyle));
-        } catch (err) {
+      const { summary, error, frames } = run;
+      if (reportPath) {
+        if (run.reportError !== undefined) {
           failed++;
-          progress.line(`${red('error:', errStyle)} ${path}: could not write the report (${errorLine(err)})\n`);
-        }
+          progress.line(`${red('error:', errStyle)} ${reportPath}: could not write the report (${errorLine(run.reportError)})\n`);
+        } else if (flags.verbose) progress.line(dim(`${file}: report written to ${reportPath}\n`, errStyle));
       }
 
       const wallS = (performance.now() - started) / 1000;
@@ -302,20 +247,6 @@ export async function runVideo(files: string[], flags: VideoFlags): Promise<numb
     return 130;
   }
   return failed > 0 ? 1 : 0;
-}
-
-/** Render and write one report (synchronously, so it is on disk before an interrupted run exits). */
-async function writeVideoReport(path: string, data: VideoReportData): Promise<void> {
-  const [{ renderVideoReport }, { readVideoReportAssets }] = await Promise.all([import('../report/video-html.js'), import('../report/load-assets.js')]);
-  writeFileSync(path, renderVideoReport(data, readVideoReportAssets()));
-}
-
-function fileSize(file: string): number | undefined {
-  try {
-    return statSync(file).size;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -11,21 +11,10 @@
  * with acc the share correct and conf the mean confidence of the faces in the bin. 0 is perfectly calibrated;
  * conf > acc in a bin is over-confidence there. Users read "88 % sad", so this says whether 88 % means 88 %.
  */
+import type { ReliabilityBin } from '../types.js';
 
 /** Bins of the reliability diagram and the ECE (15, as in Guo et al.). */
 export const CALIBRATION_BINS = 15;
-
-/** One bin of the reliability diagram. `confidence` and `accuracy` are null for an empty bin. */
-export interface ReliabilityBin {
-  /** Lower (exclusive, except the first bin) and upper (inclusive) confidence bounds. */
-  lo: number;
-  hi: number;
-  count: number;
-  /** Mean top-1 confidence of the faces in the bin. */
-  confidence: number | null;
-  /** Share of the faces in the bin whose top-1 class is the label. */
-  accuracy: number | null;
-}
 
 export interface CalibrationMetrics {
   /** Expected calibration error over `reliability` (see the module header). */

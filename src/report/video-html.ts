@@ -5,36 +5,20 @@
  * A run cut short (truncated file, Ctrl+C) gives the same page for what was done, with the error on top.
  *
  * Browser-safe and pure: data in, string out, so the API or the web app can render the same page. Two ways in:
- * `videoReportData(document, extras)` from a JSON document of the contract (docs/video.md), or the CLI's
- * streaming path, which feeds VideoReportSeries (video-series.ts) frame by frame and never holds the frames.
+ * `videoReportData(document, extras)` from a JSON document of the contract (src/result/video.ts), or the CLI's
+ * streaming path, which feeds VideoReportSeries (src/aggregate/series.ts) frame by frame and never holds the frames.
  * Assets (stylesheets, chart script, Chart.js) come from the caller: readVideoReportAssets() in load-assets.ts.
  */
-import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
+import { VideoReportSeries, type VideoSeriesData } from '../aggregate/series.js';
+import { EMOTIONS } from '../labels.js';
+import type { ErrorJson } from '../result/error.js';
+import type { TrackJson, VideoDocument, VideoHead } from '../result/video.js';
 import { esc, inlineScript, jsonForScript, type ReportAssets } from './html.js';
 import { EMOTION_COLORS } from './palette.js';
-import type { ErrorJson } from './serialize.js';
-import { VideoReportSeries, type ReportMoment, type VideoSeriesData } from './video-series.js';
-
-/** A video's JSON document as `emolens video --json` prints it (docs/video.md). */
-export interface VideoDocument {
-  file: string;
-  width: number;
-  height: number;
-  fps: number;
-  duration: number;
-  frames: ReportMoment[];
-  tracks: ReportTrack[];
-  error?: ErrorJson;
-}
 
 /** A track's summary (`tracks[]` of the document; `frames` when the caller has it). */
-export interface ReportTrack {
-  id: number;
-  from: number;
-  to: number;
+export interface ReportTrack extends TrackJson {
   frames?: number;
-  dominant: Emotion;
-  meanEmotions: EmotionProbabilities;
 }
 
 /** What ffprobe said about the file, beyond the document's head (src/video/probe.ts VideoInfo fits). */
@@ -65,7 +49,7 @@ export interface VideoReportSettings {
 }
 
 export interface VideoReportData {
-  head: { file: string; width: number; height: number; fps: number; duration: number };
+  head: VideoHead;
   info?: ReportVideoInfo;
   settings: VideoReportSettings;
   tracks: ReportTrack[];

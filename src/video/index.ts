@@ -5,19 +5,19 @@
  * last box in between: src/track/schedule.ts), IoU tracking, a time budget of faces
  * classified per frame, EMA smoothing with hysteresis — fed by ffmpeg through a pipe (decode.ts) after ffprobe
  * has vetted the file (probe.ts). Owns the video defaults (analysis rate, budget); not the output formats
- * (serialize.ts) nor the command line (src/cli/video.ts).
+ * (src/result/video.ts), the writing of a run's outputs (run.ts) nor the command line (src/cli/video.ts).
  */
+import { TrackSummaries } from '../aggregate/tracks.js';
 import type { AnalyzeOptions } from '../analyzer.js';
 import { UsageError } from '../errors.js';
 import type { CreateAnalyzerOptions, NodeAnalyzer } from '../node.js';
 import { analyzeFrames } from '../track/frames.js';
 import type { SmoothingOptions } from '../track/tracker.js';
-import type { RgbaImage } from '../types.js';
+import type { RgbaImage, TrackSummary, VideoFace } from '../types.js';
 import { decodeFrames } from './decode.js';
 import { VideoInterruptedError } from './errors.js';
 import { videoTools, type VideoTools } from './ffmpeg.js';
 import { probeVideo, type VideoInfo } from './probe.js';
-import { TrackSummaries, type TrackSummary, type VideoFace } from './summary.js';
 
 /**
  * Frames analysed per second by default. With the tracker carrying ids and smoothing between frames (its time
@@ -212,4 +212,6 @@ export { DEFAULT_MAX_DURATION_S, DEFAULT_MAX_VIDEO_PIXELS, formatDuration, probe
 export { decodeFrames, type DecodeOptions } from './decode.js';
 export { describeBinary, videoTools, type Binary, type VideoTools } from './ffmpeg.js';
 export { FfmpegNotFoundError, InvalidVideoError, VideoInterruptedError, VideoTooLargeError } from './errors.js';
-export { PerSecondResampler, TrackSummaries, type TrackSummary, type VideoFace, type VideoMoment } from './summary.js';
+export { PerSecondResampler } from '../aggregate/per-second.js';
+export { TrackSummaries } from '../aggregate/tracks.js';
+export type { TrackSummary, VideoFace, VideoMoment } from '../types.js';

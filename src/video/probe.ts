@@ -6,6 +6,7 @@
  */
 import { statSync } from 'node:fs';
 import { InputNotFoundError } from '../errors.js';
+import type { VideoHead } from '../result/video.js';
 import { InvalidVideoError, VideoTooLargeError } from './errors.js';
 import { lastErrorLine, runBinary, type Binary } from './ffmpeg.js';
 
@@ -14,15 +15,8 @@ export const DEFAULT_MAX_VIDEO_PIXELS = 7680 * 4320;
 /** Four hours: longer files are refused unless `maxDurationS` says otherwise. */
 export const DEFAULT_MAX_DURATION_S = 4 * 3600;
 
-export interface VideoInfo {
-  file: string;
-  /** Display size in px (rotation metadata applied, as ffmpeg decodes it). */
-  width: number;
-  height: number;
-  /** The source's frame rate (average; frames per second). */
-  fps: number;
-  /** Seconds. */
-  duration: number;
+/** The head of the video's document (file, display size after rotation, the source's frame rate, duration) and more. */
+export interface VideoInfo extends VideoHead {
   hasAudio: boolean;
   codec: string;
   /** ffprobe's container name, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */

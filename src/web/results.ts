@@ -5,7 +5,8 @@
 import { groupMood, type GroupMood } from '../aggregate/mood.js';
 import { EMOTIONS } from '../labels.js';
 import { EMOTION_COLORS } from '../report/palette.js';
-import { emotionsJson, faceJson, roundUnit } from '../report/serialize.js';
+import { roundUnit } from '../result/format.js';
+import { emotionsJson, faceJson } from '../result/image.js';
 import type { AnalysisResult } from '../types.js';
 import { drawAnnotated } from './overlay.js';
 import type { FaceSaliency } from './protocol.js';
@@ -25,7 +26,7 @@ export interface ResultCardInput {
 }
 
 /**
- * The JSON a card downloads. `faces` are exactly what `emolens analyze --json` writes (report/serialize.ts: same
+ * The JSON a card downloads. `faces` are exactly what `emolens analyze --json` writes (src/result/image.ts: same
  * keys, same rounding), in the order of the #n labels. Per-face data is left out entirely in aggregate-only mode.
  */
 export function resultJson(input: Omit<ResultCardInput, 'image'>, capturedAt = new Date()): Record<string, unknown> {

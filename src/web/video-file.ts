@@ -4,14 +4,15 @@
  * as the live view (frame-step.ts → src/track/frames.ts), so ids, smoothing and the budget match `emolens video`.
  * Every analysed frame's faces are kept in memory (bounded by MAX_VIDEO_FRAMES), which makes the result seekable:
  * scrubbing or playing the video afterwards redraws the overlay and the group panel from the stored frame at or
- * before the playhead. Exports are `emolens video --json` / `--csv` documents (src/video/serialize.ts).
+ * before the playhead. Exports are `emolens video --json` / `--csv` documents (src/result/video.ts).
  * The file is read through an object URL: it never leaves the browser. Owns the file's playback and its results;
  * the page (main.ts) owns the panels and the timeline.
  */
+import { TrackSummaries } from '../aggregate/tracks.js';
 import { FrameTracking } from '../track/frames.js';
 import type { Track } from '../track/tracker.js';
-import { TrackSummaries, type VideoFace, type VideoMoment } from '../video/summary.js';
-import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows } from '../video/serialize.js';
+import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows } from '../result/video.js';
+import type { VideoFace, VideoMoment } from '../types.js';
 import type { AnalyzerClient } from './analyzer-client.js';
 import { analyseFrame, captureFrame } from './frame-step.js';
 import { notice, type Notice } from './messages.js';
@@ -185,7 +186,7 @@ export class VideoFileAnalysis {
     if (this.state === 'done') this.showAt(this.el.video.currentTime);
   }
 
-  /** `emolens video --json`'s document for this video's frames (src/video/serialize.ts), with the model that read them. */
+  /** `emolens video --json`'s document for this video's frames (src/result/video.ts), with the model that read them. */
   toJson(): string {
     const parts: string[] = [];
     const writer = new VideoJsonWriter((text) => parts.push(text));

@@ -1,40 +1,62 @@
 /**
- * The video result formats (docs/video.md), written as frames arrive so output never waits for the end of the
+ * A video's result formats (docs/video.md), written as frames arrive so output never waits for the end of the
  * video and an interrupted or truncated run leaves valid JSON / CSV for the frames done:
  *
  *   JSON: { file, width, height, fps, duration, [model,] frames: [{ t, faces: [{ id, box, emotions, dominant }] }],
  *           tracks: [{ id, from, to, dominant, meanEmotions }] }  (+ "error": { code, message } when cut short)
  *   CSV:  file,t,face,x,y,width,height,dominant,<7 emotions> — one row per (frame, face).
  *
- * Rounding is report/serialize.ts's (boxes 0.1 px, probabilities and seconds 4 decimals), so a face reads the
- * same as in `analyze --json` and the web app's timeline export. Pure: callers pass the writer.
+ * The document's type (VideoDocument) and its head's fields are declared here once, for the writers, the report
+ * page (src/report/video-html.ts) and ffprobe's VideoInfo. Rounding is format.ts's (boxes 0.1 px, probabilities and
+ * seconds 4 decimals), so a face reads the same as in `analyze --json` and the web app's timeline export.
+ * Browser-safe and pure: callers pass the writer.
  */
-import { EMOTIONS } from '../labels.js';
-import { boxJson, csvField, emotionsJson, roundUnit, type ErrorJson } from '../report/serialize.js';
-import type { TrackSummary, VideoMoment } from './summary.js';
+import { EMOTIONS, type Emotion } from '../labels.js';
+import type { TrackSummary, VideoMoment } from '../types.js';
+import type { ErrorJson } from './error.js';
+import { csvField, roundUnit } from './format.js';
+import { boxJson, emotionsJson, type BoxJson } from './image.js';
 
-/** Where text goes (stdout, a file). */
+/** Where text goes (stdout, a file, a string). */
 export type Write = (text: string) => void;
 
-/** The head of a video's JSON document. `fps` is the rate of `frames` (analysis fps; 1 with --per-second). */
-export interface VideoJsonHead {
+/** What a video is: the head of its JSON document, and what ffprobe's VideoInfo starts with. */
+export interface VideoHead {
   file: string;
+  /** Display size in px (rotation applied). */
   width: number;
   height: number;
+  /** Frames per second: in a document the rate of `frames` (analysis fps; 1 with --per-second), in VideoInfo the source's. */
   fps: number;
+  /** Seconds. */
   duration: number;
+}
+
+/** The head as the JSON document opens with it. */
+export interface VideoJsonHead extends VideoHead {
   /** The emotion model that read the faces; written when given (the web app's export, whose live model may differ). */
   model?: string;
 }
 
-export function frameJson(moment: VideoMoment): object {
+export interface VideoFaceJson { id: number; box: BoxJson; emotions: Record<Emotion, number>; dominant: Emotion }
+export interface VideoFrameJson { t: number; faces: VideoFaceJson[] }
+export interface TrackJson { id: number; from: number; to: number; dominant: Emotion; meanEmotions: Record<Emotion, number> }
+
+/** A video's JSON document as `emolens video --json` prints it (docs/video.md). */
+export interface VideoDocument extends VideoJsonHead {
+  frames: VideoFrameJson[];
+  tracks: TrackJson[];
+  error?: ErrorJson;
+}
+
+export function frameJson(moment: VideoMoment): VideoFrameJson {
   return {
     t: roundUnit(moment.t),
     faces: moment.faces.map((f) => ({ id: f.id, box: boxJson(f.box), emotions: emotionsJson(f.emotions), dominant: f.dominant })),
   };
 }
 
-export function trackJson(track: TrackSummary): object {
+export function trackJson(track: TrackSummary): TrackJson {
   return { id: track.id, from: roundUnit(track.from), to: roundUnit(track.to), dominant: track.dominant, meanEmotions: emotionsJson(track.meanEmotions) };
 }
 

@@ -1,13 +1,14 @@
 /**
  * The time series of the `emolens video --report` page, built as frames stream past and kept bounded: per track
- * the 7 smoothed emotion probabilities, and for the group (src/aggregate/mood.ts `groupMood` of the faces in each
+ * the 7 smoothed emotion probabilities, and for the group (mood.ts `groupMood` of the faces in each
  * analysed frame) valence, engagement and the number of faces. Each series holds at most `2 × max` points while
  * running and returns at most `max` (default 2,000): when it fills up, neighbouring points are merged (frame-
  * weighted means of time and values), so a 2-hour video costs the same memory as a 7-minute one and its chart
- * shows one point per few seconds. Pure and browser-safe; knows nothing about HTML (video-html.ts) or decoding.
+ * shows one point per few seconds. Pure and browser-safe; knows nothing about HTML (src/report/video-html.ts) or decoding.
  */
-import { groupMood } from '../aggregate/mood.js';
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
+import { roundUnit } from '../result/format.js';
+import { groupMood } from './mood.js';
 
 /** Points per track (and for the group) in the report; longer runs are downsampled to this (docs/video.md). */
 export const MAX_REPORT_POINTS = 2000;
@@ -98,8 +99,7 @@ export interface VideoSeriesData {
   maxPoints: number;
 }
 
-const r4 = (v: number): number => Math.round(v * 1e4) / 1e4;
-const r4n = (v: number | null): number | null => (v === null ? null : r4(v));
+const roundOrNull = (v: number | null): number | null => (v === null ? null : roundUnit(v));
 
 /** Per-track emotions and group mood over time, bounded (see the module header). */
 export class VideoReportSeries {
@@ -125,17 +125,17 @@ export class VideoReportSeries {
   data(): VideoSeriesData {
     const tracks = [...this.tracks.entries()].sort((a, b) => a[0] - b[0]).map(([id, series]) => {
       const points = series.list();
-      const emotions = Object.fromEntries(EMOTIONS.map((e, i) => [e, points.map((p) => r4(p.values[i] ?? 0))])) as Record<Emotion, number[]>;
-      return { id, t: points.map((p) => r4(p.t)), emotions };
+      const emotions = Object.fromEntries(EMOTIONS.map((e, i) => [e, points.map((p) => roundUnit(p.values[i] ?? 0))])) as Record<Emotion, number[]>;
+      return { id, t: points.map((p) => roundUnit(p.t)), emotions };
     });
     const points = this.group.list();
     return {
       tracks,
       mood: {
-        t: points.map((p) => r4(p.t)),
-        valence: points.map((p) => r4n(p.values[0])),
-        engagement: points.map((p) => r4n(p.values[1])),
-        faces: points.map((p) => r4(p.values[2] ?? 0)),
+        t: points.map((p) => roundUnit(p.t)),
+        valence: points.map((p) => roundOrNull(p.values[0])),
+        engagement: points.map((p) => roundOrNull(p.values[1])),
+        faces: points.map((p) => roundUnit(p.values[2] ?? 0)),
       },
       frames: this.frames,
       maxPoints: this.maxPoints,

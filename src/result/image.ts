@@ -1,19 +1,13 @@
 /**
- * The one serializer of analysed faces, to JSON and CSV, with one rounding: boxes and landmarks to 0.1 px,
- * scores and probabilities to 4 decimals. `emolens analyze --json` / `--csv` (the contract users script against),
- * `emolens demo`, the web app's downloads and timeline export, and the coming HTTP API and video output all write
- * faces through here, so a face reads the same wherever it comes from. Browser-safe, pure; decides no content
- * (which faces, which extra fields) — callers do.
+ * A photo's result, to JSON and CSV: `emolens analyze --json` / `--csv` (the contract users script against),
+ * `emolens explain` and `demo`, the web app's downloads and the HTTP API all write faces through here, so a face
+ * reads the same wherever it comes from. Rounding is format.ts's. Browser-safe, pure; decides no content (which
+ * faces, which extra fields) — callers do.
  */
-import { EmolensError } from '../errors.js';
 import { EMOTIONS, type Emotion, type EmotionProbabilities } from '../labels.js';
 import { EV_FEATURES } from '../landmarks/ev.js';
 import type { AnalysisResult, Box, FaceResult, Point } from '../types.js';
-
-/** Pixel positions and sizes: 0.1 px. */
-export const roundPx = (v: number): number => Math.round(v * 10) / 10;
-/** Scores, probabilities and other 0..1 figures: 4 decimals. */
-export const roundUnit = (v: number): number => Math.round(v * 1e4) / 1e4;
+import { csvField, roundPx, roundUnit } from './format.js';
 
 export interface BoxJson { x: number; y: number; width: number; height: number }
 
@@ -55,11 +49,6 @@ export function emotionsJson(p: EmotionProbabilities): Record<Emotion, number> {
   return Object.fromEntries(EMOTIONS.map((e) => [e, roundUnit(p[e])])) as Record<Emotion, number>;
 }
 
-/** Any record of 0..1 figures (group shares, means), rounded, keys in their own order. */
-export function unitRecordJson<K extends string>(record: Record<K, number>): Record<K, number> {
-  return Object.fromEntries(Object.entries<number>(record).map(([k, v]) => [k, roundUnit(v)])) as Record<K, number>;
-}
-
 export function serializeFace(face: FaceResult & { saliency?: Parameters<typeof saliencyJson>[0] }): FaceJson {
   return {
     box: boxJson(face.box),
@@ -85,38 +74,8 @@ export function imageEntry(file: string | undefined, result: Pick<AnalysisResult
   return { ...(file === undefined ? {} : { file }), width: result.width, height: result.height, faces: faceJson(result) };
 }
 
-/**
- * An error as every emolens JSON document holds it, the HTTP API's error shape: the stable code (an EmolensError's,
- * else "ERROR") and the one-line message.
- */
-export interface ErrorJson { code: string; message: string }
-
-export function errorJson(error: unknown): ErrorJson {
-  return { code: error instanceof EmolensError ? error.code : 'ERROR', message: errorLine(error) };
-}
-
-/**
- * An input that failed, in place of its entry: `{ file, error: { code, message } }` — in `analyze --json`'s and
- * `explain --json`'s "images" array, each --out line, an API images job's result, and `video --json` for a video that
- * cannot be read.
- */
-export function inputErrorEntry(file: string, error: unknown): { file: string; error: ErrorJson } {
-  return { file, error: errorJson(error) };
-}
-
-/** One line for an error, whatever was thrown (the CLI's `error: …` line and the JSON error's `message`). */
-export function errorLine(err: unknown): string {
-  if (err instanceof Error) return err.message.split('\n')[0];
-  return String(err);
-}
-
 /** CSV: one line per face — file, face index (1-based), box, score, dominant, 7 probabilities. */
 export const CSV_HEADER = ['file', 'face', 'x', 'y', 'width', 'height', 'score', 'dominant', ...EMOTIONS].join(',');
-
-/** A CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
-export function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
 
 /** Extra CSV columns (`--landmarks68`: p0.x … p67.y; `--ev`: ev.<name> × 24), after the probabilities. */
 export interface CsvExtras { landmarks68?: boolean; ev?: boolean }

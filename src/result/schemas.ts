@@ -1,11 +1,12 @@
 /**
- * The JSON schema (for OpenAPI) of the API's result, which is the CLI's: one image is exactly one entry of
- * `emolens analyze --json`'s "images" array, built by src/report/serialize.ts (imageEntry) for both, so the API
- * and the CLI cannot drift apart.
+ * The JSON schemas (for the OpenAPI document) of the results the HTTP API answers with: an image entry, an error
+ * body, a job. They describe the shapes this folder builds (image.ts, error.ts, job.ts); the bodies themselves are
+ * those builders' bytes, not a re-serialisation through the schemas (src/api/server.ts), so the API and the CLI
+ * cannot drift apart.
  */
 const point = { type: 'object', required: ['x', 'y'], properties: { x: { type: 'number' }, y: { type: 'number' } } } as const;
 
-/** JSON schema of one image entry (documentation for OpenAPI; the body is the CLI's bytes, see server.ts). */
+/** One image entry: exactly one entry of `emolens analyze --json`'s "images" array (image.ts imageEntry). */
 export const IMAGE_RESULT_SCHEMA = {
   $id: 'ImageResult',
   type: 'object',
@@ -40,5 +41,37 @@ export const IMAGE_RESULT_SCHEMA = {
         },
       },
     },
+  },
+} as const;
+
+/** The error body, shared by every route's responses. */
+export const ERROR_SCHEMA = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+/** A job (job.ts JobView). */
+export const JOB_VIEW_SCHEMA = {
+  $id: 'Job',
+  type: 'object',
+  required: ['id', 'kind', 'state', 'progress', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string', enum: ['images', 'video'] },
+    state: { type: 'string', enum: ['queued', 'running', 'completed', 'failed'] },
+    progress: { type: 'object', description: 'images: files done / files; video: frames analysed / frames expected at the analysis rate', properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
+    result: { description: 'images: the document `emolens analyze --json` prints for the same files; video: the document `emolens video <file> --json` prints for it ({ file, width, height, fps, duration, frames, tracks })' },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    createdAt: { type: 'string' },
+    finishedAt: { type: 'string' },
+    expiresAt: { type: 'string', description: 'when the finished job and its result are deleted' },
   },
 } as const;
