@@ -51,8 +51,10 @@ export const DEFAULT_LIMITS: Readonly<ApiLimits> = {
   maxFaces: 100,
   requestTimeoutMs: 30_000,
   maxQueue: 64,
-  // 100 clients on 2 cores at ~40 images/s would otherwise wait 2.5 s each; shedding keeps answered ones under 1 s.
-  maxQueueWaitMs: 500,
+  // Expected queue wait past which a request is shed (503). 250 ms keeps answered requests under 1 s at p99 on 2
+  // cores with 100 clients, also while the largest jobs run (500: p99 1.1-1.3 s), and answers more of them
+  // (docs/api.md, "Load figures").
+  maxQueueWaitMs: 250,
   shedDelayMs: 250,
   maxPendingJobs: 100,
   resultTtlMs: 60 * 60 * 1000,

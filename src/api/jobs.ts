@@ -38,6 +38,8 @@ export interface JobQueue {
   remove(id: string, owner?: string): Promise<RemoveOutcome>;
   /** False while the job store cannot be reached (Redis down): /v1/health/ready answers 503. */
   ready(): boolean;
+  /** Bytes of uploads this process holds for queued and running jobs (in-process backend; Redis holds its own). */
+  queuedBytes?(): number;
   /** `listener` gets the job's view on every change (progress, start, end); returns the unsubscribe. */
   subscribe(id: string, listener: (view: JobView) => void): () => void;
   close(): Promise<void>;
@@ -149,6 +151,10 @@ export class InProcessJobs implements JobQueue {
 
   ready(): boolean {
     return !this.closed;
+  }
+
+  queuedBytes(): number {
+    return this.heldBytes;
   }
 
   /** Drop a job's uploads (once) and their bytes from the budget. */

@@ -33,7 +33,7 @@ export interface PoolOptions {
   analyzer?: CreateAnalyzerOptions;
   /** Tasks waiting beyond which bounded submissions are refused (default 64). */
   maxQueue?: number;
-  /** Expected queue wait beyond which bounded submissions are refused (default 500 ms). */
+  /** Expected queue wait beyond which bounded submissions are refused (default 500 ms; the API server passes 250). */
   maxQueueWaitMs?: number;
   /** Videos analysed at once (default: half the workers, at least 1); more wait in the queue. */
   maxVideoTasks?: number;
@@ -104,6 +104,8 @@ export class WorkerPool {
   private readonly maxVideoTasks: number;
   private nextId = 1;
   private meanMs = 0;
+  /** The same for jobs' images (their photos may be 25 megapixels): how long a worker on one stays busy. */
+  private meanJobMs = 0;
   private closing = false;
   /** When a request last asked for an image (bounded): while requests come, jobs leave one worker free for them. */
   private lastRequestAt = -Infinity;
@@ -179,6 +181,7 @@ export class WorkerPool {
     // Mean service time of a request's image (exponentially weighted, so it follows the machine's current speed) for
     // the wait estimate; a video's minutes, or a job's 25-megapixel photos, would make every request look slow.
     if (task.message.kind === 'image' && task.bounded) this.meanMs = this.meanMs === 0 ? ms : this.meanMs * 0.8 + ms * 0.2;
+    else if (task.message.kind === 'image') this.meanJobMs = this.meanJobMs === 0 ? ms : this.meanJobMs * 0.8 + ms * 0.2;
     if ('result' in message) this.settle(task, message.result);
     else this.settle(task, undefined, new EmolensError(message.error.code, message.error.message));
   }
@@ -228,16 +231,18 @@ export class WorkerPool {
     return true;
   }
 
-  /** Workers that can take a request's image soon: those not held by a video (a job's image is one image too). */
-  private imageSlots(): number {
-    return this.slots.filter((s) => s.task?.message.kind !== 'video').length;
-  }
-
-  /** Expected wait of a request's image queued now: the requests ahead of it shared by the workers not held by a video. */
+  /**
+   * Expected wait of a request's image queued now: the requests ahead of it shared by the workers serving requests
+   * (idle or on a request). When every worker is on jobs' images, the first to finish one takes it (half a job image
+   * on average, then the requests ahead); workers held by videos take none.
+   */
   private expectedWaitMs(): number {
     const images = this.queue.filter((t) => t.bounded).length;
-    const slots = this.imageSlots();
-    return slots === 0 ? Infinity : ((images + 1) * (this.meanMs || 100)) / slots;
+    const mean = this.meanMs || 100;
+    const serving = this.slots.filter((s) => !s.task || s.task.bounded).length;
+    if (serving > 0) return ((images + 1) * mean) / serving;
+    const onJobImages = this.slots.filter((s) => s.task?.message.kind === 'image').length;
+    return onJobImages === 0 ? Infinity : (this.meanJobMs || mean) / 2 + ((images + 1) * mean) / onJobImages;
   }
 
   /**
@@ -249,6 +254,8 @@ export class WorkerPool {
     const waitMs = this.expectedWaitMs();
     const queued = this.queue.filter((t) => t.bounded).length;
     if (queued < this.maxQueue && waitMs <= this.maxQueueWaitMs) return undefined;
+    // No request waiting, every worker on jobs' images: this one goes next (after at most one of them), not away.
+    if (queued === 0 && Number.isFinite(waitMs)) return undefined;
     const why = Number.isFinite(waitMs) ? `${queued} images are waiting` : 'they are analysing videos';
     return new OverloadedError(`server busy: all ${this.slots.length} inference workers are busy and ${why}; retry later`, Number.isFinite(waitMs) ? waitMs / 1000 : 5);
   }

@@ -72,6 +72,9 @@ export interface RunningApiServer {
   close(): Promise<void>;
 }
 
+/** What multipart framing may add to a job's files (boundaries and part headers, up to --max-job-files parts). */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
 /** Raw bodies taken by POST /v1/analyze; the bytes are checked again by their signature (errors.ts). */
 export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'image/tiff'];
 
@@ -358,7 +361,21 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
     if (!request.isMultipart()) throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'POST /v1/jobs takes multipart/form-data with files in field "image" or one video in field "video"');
     const idempotencyKey = idempotencyKeyOf(request);
     if (jobs.backend === 'redis' && !jobs.ready()) throw new ApiError(503, 'REDIS_UNAVAILABLE', 'the job store (Redis) cannot be reached right now; retry later', 2);
-    if (receiving.bytes >= limits.maxQueuedBytes) throw overBudget(0, limits.maxQueuedBytes);
+    // Refused before the body is read when it cannot fit: its declared size over the per-request total, or past the
+    // budget with the uploads held and being received (Node then reads the unread body into nothing, so the
+    // connection goes on). A request with an Idempotency-Key is read, so that a retry of a job already accepted gets
+    // its id back.
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limits.maxRequestBytes + MULTIPART_OVERHEAD_BYTES) {
+      throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `the request (${(declared / 2 ** 20).toFixed(1)} MB) is over the ${Math.round(limits.maxRequestBytes / 2 ** 20)} MB per request (--max-request-mb)`);
+    }
+    const incoming = idempotencyKey === undefined && Number.isFinite(declared) ? Math.min(declared, limits.maxRequestBytes) : 0;
+    if (receiving.bytes + (jobs.queuedBytes?.() ?? 0) + incoming > limits.maxQueuedBytes && (idempotencyKey === undefined || receiving.bytes >= limits.maxQueuedBytes)) {
+      // Held unread first, as shed analyses are: a client that retries at once would otherwise stream its body again
+      // and again (50 MB a try) through the event loop the answered requests need.
+      if (limits.shedDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, limits.shedDelayMs * 4));
+      throw overBudget(incoming, limits.maxQueuedBytes);
+    }
     let kindName: string | undefined;
     const inputs: JobInput[] = [];
     let total = 0;
