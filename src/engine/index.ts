@@ -27,7 +27,7 @@ export class OnnxModel {
 
   static async load(ort: OrtModule, bytes: Uint8Array, options: SessionOptions = {}): Promise<OnnxModel> {
     // No spinning: ORT's intra-op threads otherwise busy-wait after every run, taking the cores that the JS between
-    // runs (letterboxing, decoding, NMS), ffmpeg and the other workers need. Measured on 2 cores: docs/detector.md.
+    // runs (letterboxing, decoding, NMS), ffmpeg and the other workers need. Measured on 2 cores: docs/video.md.
     const opts: InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } };
     if (options.threads) opts.intraOpNumThreads = options.threads;
     if (options.executionProviders) opts.executionProviders = options.executionProviders;
