@@ -345,6 +345,32 @@ describe('emolens api: safe defaults and the one error shape', () => {
     assert.equal(body.error.code, 'BAD_REQUEST');
   });
 
+  it('at most --max-connections open at once: one more is closed when accepted, and served once another closes', async () => {
+    const small = await startApiServer({ port: 0, workers: 1, analyzer: { model }, limits: { maxConnections: 2 } });
+    const open = (): Promise<{ socket: ReturnType<typeof connect>; closed: Promise<string> }> => new Promise((resolve, reject) => {
+      const socket = connect(small.port, '127.0.0.1', () => resolve({ socket, closed }));
+      let got = '';
+      socket.on('data', (d: Buffer) => { got += d.toString(); });
+      const closed = new Promise<string>((done) => socket.on('close', () => done(got)));
+      socket.on('error', () => {});
+      socket.once('error', reject);
+    });
+    try {
+      const [a, b] = [await open(), await open()];
+      await new Promise((r) => setTimeout(r, 50)); // both accepted
+      const c = await open();
+      c.socket.write('GET /v1/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      assert.equal(await c.closed, '', 'the third connection is closed without an answer');
+      a.socket.destroy();
+      await a.closed;
+      const live = await rawRequest('GET /v1/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', small.port);
+      assert.match(live, /^HTTP\/1\.1 200 /);
+      b.socket.destroy();
+    } finally {
+      await small.close();
+    }
+  });
+
   it('health: /v1/health/live and /v1/health/ready answer 200 without a token', async () => {
     assert.deepEqual(await (await fetch(url('/v1/health/live'))).json(), { status: 'ok' });
     assert.deepEqual(await (await fetch(url('/v1/health/ready'))).json(), { status: 'ready', jobs: 'in-process' });

@@ -41,6 +41,11 @@ export interface ApiLimits {
    * uploads being received. Beyond it POST /v1/jobs gets 503 OVERLOADED.
    */
   maxQueuedBytes: number;
+  /**
+   * Open connections at once; beyond it a new connection is closed as soon as it is accepted (Node's
+   * `server.maxConnections`). With the 60 s limit on a slow request, this bounds what slow clients can hold.
+   */
+  maxConnections: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ApiLimits> = {
@@ -61,6 +66,7 @@ export const DEFAULT_LIMITS: Readonly<ApiLimits> = {
   maxRequestBytes: 50 * 1024 * 1024,
   // With the per-request total, about 5 of the largest jobs: peak RSS stays near 1 GB on a 2-core box (docs/api.md).
   maxQueuedBytes: 256 * 1024 * 1024,
+  maxConnections: 1024,
 };
 
 /** An error with its HTTP status. `retryAfterS` becomes a Retry-After header (503). */

@@ -148,6 +148,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ru
   try {
     const origins = originChecker(host, { cors: options.cors ?? [], allowedHosts: options.allowedHosts ?? [] });
     await buildRoutes(app, { pool, jobs, limits, tokens, origins, detectorModel: options.analyzer?.detectorModel ?? DEFAULT_DETECTOR_MODEL, logError, verbose: options.verbose ?? false });
+    app.server.maxConnections = limits.maxConnections;
     await app.listen({ port, host });
   } catch (err) {
     await Promise.allSettled([app.close(), jobs.close(), pool.close()]);

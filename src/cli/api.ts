@@ -24,6 +24,7 @@ interface ApiFlags extends AnalyzerFlags {
   resultTtlS?: string;
   maxRequestMb?: string;
   maxQueuedMb?: string;
+  maxConnections?: string;
   cors?: string;
   allowedHosts?: string;
   verbose?: boolean;
@@ -53,6 +54,7 @@ export function register(program: Command): void {
   addAnalyzerOptions(command, 'server', ['model', 'detector', 'minScore', 'maxFaces', 'maxPixels', 'tiles', 'threads'])
     .option('--max-body-mb <n>', `largest image or uploaded file in MB (default ${DEFAULT_LIMITS.maxBodyBytes / 2 ** 20})`)
     .option('--max-job-files <n>', `most files in one job (default ${DEFAULT_LIMITS.maxJobFiles})`)
+    .option('--max-connections <n>', `open connections at once; more are closed when accepted (default ${DEFAULT_LIMITS.maxConnections})`)
     .option('--max-queue <n>', `images waiting for a worker before 503 (default ${DEFAULT_LIMITS.maxQueue})`)
     .option('--max-queue-wait-ms <ms>', `expected queue wait before 503 (default ${DEFAULT_LIMITS.maxQueueWaitMs})`)
     .option('--shed-delay-ms <ms>', `hold a shed request this long before its 503, so clients that retry at once cannot starve the workers (default ${DEFAULT_LIMITS.shedDelayMs}; 0 = answer at once)`)
@@ -84,6 +86,7 @@ async function runApi(flags: ApiFlags): Promise<void> {
   if (flags.maxRequestMb !== undefined) limits.maxRequestBytes = Math.round(parseNumber('--max-request-mb', flags.maxRequestMb, { min: 0.001 }) * 2 ** 20);
   if (flags.maxQueuedMb !== undefined) limits.maxQueuedBytes = Math.round(parseNumber('--max-queued-mb', flags.maxQueuedMb, { min: 0.001 }) * 2 ** 20);
   limits.maxJobFiles = int('--max-job-files', flags.maxJobFiles);
+  limits.maxConnections = int('--max-connections', flags.maxConnections);
   limits.maxQueue = int('--max-queue', flags.maxQueue, 0);
   limits.maxQueueWaitMs = int('--max-queue-wait-ms', flags.maxQueueWaitMs, 0);
   limits.shedDelayMs = int('--shed-delay-ms', flags.shedDelayMs, 0);
