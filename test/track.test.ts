@@ -12,7 +12,7 @@ import { UsageError } from '../src/errors.js';
 import { iou } from '../src/geometry.js';
 import { EMOTIONS, type EmotionProbabilities } from '../src/labels.js';
 import { ClassifyBudget, pickFacesToClassify } from '../src/track/budget.js';
-import { analyzeFrames, type Frame, type FrameResult } from '../src/track/frames.js';
+import { analyzeFrames, StreamDetector, type Frame, type FrameResult } from '../src/track/frames.js';
 import { DetectionSchedule } from '../src/track/schedule.js';
 import { emaAlpha, FaceTracker } from '../src/track/tracker.js';
 import type { Box, DetectedFace, RgbaImage } from '../src/types.js';
@@ -305,5 +305,28 @@ describe('DetectionSchedule (track, then detect)', () => {
     const every = new DetectionSchedule({ detectEveryMs: 0 });
     assert.ok([0, 40, 80].every((t) => every.needsFullDetection(t, frame).full));
     assert.throws(() => new DetectionSchedule({ detectEveryMs: -1 }), UsageError);
+  });
+
+  test('StreamDetector follows between full detections; with maxFollowed, a larger group is detected in full', async () => {
+    const frame = flat(100);
+    const face = (x: number): DetectedFace => ({
+      box: { x, y: 4, width: 10, height: 10 }, score: 0.9, landmarks: { rightEye: { x: 0, y: 0 }, leftEye: { x: 0, y: 0 }, nose: { x: 0, y: 0 }, mouth: { x: 0, y: 0 } },
+    });
+    const run = async (faces: number, maxFollowed?: number) => {
+      const calls: string[] = [];
+      const analyzer = {
+        detect: async () => { calls.push('full'); return Array.from({ length: faces }, (_, i) => face(i * 20)); },
+        follow: async (_image: RgbaImage, boxes: readonly Box[]) => { calls.push('follow'); return boxes.map((b) => face(b.x)); },
+      };
+      const detector = new StreamDetector(analyzer, { maxFollowed });
+      const kinds: string[] = [];
+      for (const t of [0, 100, 200, 300, 400, 500]) kinds.push((await detector.detect(t, frame)).detection);
+      return { calls, kinds };
+    };
+    assert.deepEqual((await run(1)).kinds, ['full', 'follow', 'follow', 'follow', 'full', 'follow']);
+    assert.deepEqual((await run(2, 2)).kinds, ['full', 'follow', 'follow', 'follow', 'full', 'follow']);
+    const crowd = await run(3, 2);
+    assert.deepEqual(crowd.kinds, ['full', 'full', 'full', 'full', 'full', 'full']);
+    assert.ok(!crowd.calls.includes('follow'), 'three faces over maxFollowed 2 are never followed');
   });
 });

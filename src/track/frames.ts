@@ -154,25 +154,11 @@ export async function* analyzeFrames(frames: AsyncIterable<Frame> | Iterable<Fra
   const { analyzer } = options;
   const clock = options.clock ?? (() => performance.now());
   const tracking = new FrameTracking(options);
-  const follow = analyzer.follow?.bind(analyzer);
-  const schedule = new DetectionSchedule(follow ? options.schedule : { detectEveryMs: 0 });
-  let previous: DetectedFace[] = [];
+  const detector = new StreamDetector(analyzer, { schedule: options.schedule });
   for await (const { tMs, image } of frames) {
     if (typeof tMs !== 'number' || !Number.isFinite(tMs)) throw new UsageError(`frame time tMs must be a finite number of ms, got ${String(tMs)}`);
     const detectStart = clock();
-    let faces: DetectedFace[] | undefined;
-    let detection: FrameResult['detection'] = 'follow';
-    if (follow && !schedule.needsFullDetection(tMs, image).full) {
-      const followed = await follow(image, previous.map((f) => f.box), options.detect);
-      // a face lost: detect this frame in full (it may have moved far, or another face may have come)
-      if (followed.every((f) => f !== undefined)) faces = dedupe(followed as DetectedFace[]);
-    }
-    if (!faces) {
-      faces = await analyzer.detect(image, options.detect);
-      schedule.detected(tMs);
-      detection = 'full';
-    }
-    previous = faces;
+    const { faces, detection } = await detector.detect(tMs, image, options.detect);
     const detectMs = clock() - detectStart;
     const step = await tracking.step(faces, async (chosen) => {
       const start = clock();
@@ -193,6 +179,52 @@ export async function* analyzeFrames(frames: AsyncIterable<Frame> | Iterable<Fra
       detectMs,
       classifyMs,
     };
+  }
+}
+
+export interface StreamDetectorOptions {
+  /** When to detect in full (schedule.ts); default DEFAULT_DETECTION_SCHEDULE. */
+  schedule?: Partial<DetectionScheduleOptions>;
+  /**
+   * Follow only while the last frame had at most this many faces (default: any number). Following costs one close-up
+   * per face, so where the full detection is a single small pass (the live view) a crowd is cheaper detected in full.
+   */
+  maxFollowed?: number;
+}
+
+/**
+ * Track, then detect, for one stream of frames (a video, the live view): each frame's faces by the full detector or
+ * by following the previous frame's faces (FaceDetector.follow), as the schedule says (schedule.ts). Used by
+ * analyzeFrames (Node video) and by the web app's worker (live view and video files), so both follow faces alike.
+ */
+export class StreamDetector {
+  private readonly follow?: Analyzer['follow'];
+  private readonly schedule: DetectionSchedule;
+  private previous: DetectedFace[] = [];
+
+  constructor(private readonly analyzer: Pick<Analyzer, 'detect'> & Partial<Pick<Analyzer, 'follow'>>, private readonly options: StreamDetectorOptions = {}) {
+    this.follow = analyzer.follow?.bind(analyzer);
+    this.schedule = new DetectionSchedule(this.follow ? options.schedule : { detectEveryMs: 0 });
+  }
+
+  /** This frame's faces; frames in order, `tMs` their times. */
+  async detect(tMs: number, image: RgbaImage, detectOptions?: AnalyzeOptions): Promise<{ faces: DetectedFace[]; detection: 'full' | 'follow' }> {
+    let faces: DetectedFace[] | undefined;
+    // needsFullDetection reads every frame (its scene-cut check compares consecutive frames), so it runs first.
+    const due = this.schedule.needsFullDetection(tMs, image).full;
+    if (this.follow && !due && this.previous.length <= (this.options.maxFollowed ?? Infinity)) {
+      const followed = await this.follow(image, this.previous.map((f) => f.box), detectOptions);
+      // a face lost: detect this frame in full (it may have moved far, or another face may have come)
+      if (followed.every((f) => f !== undefined)) faces = dedupe(followed as DetectedFace[]);
+    }
+    let detection: 'full' | 'follow' = 'follow';
+    if (!faces) {
+      faces = await this.analyzer.detect(image, detectOptions);
+      this.schedule.detected(tMs);
+      detection = 'full';
+    }
+    this.previous = faces;
+    return { faces, detection };
   }
 }
 

@@ -32,6 +32,8 @@ export interface FrameDetection {
   faces: DetectedFace[];
   /** Time the worker spent (pixels + detect). */
   ms: number;
+  /** Whether the full detector ran, or the previous frame's faces were followed (a stream's frames only). */
+  detection: 'full' | 'follow';
 }
 
 export interface FaceClassification {
@@ -106,12 +108,15 @@ export class AnalyzerClient {
     return { result: reply.result, model: reply.model, ms: reply.ms, saliency: reply.saliency };
   }
 
-  /** Live frames, step 1: find the faces. The worker keeps the frame until the next `detect`. */
-  async detect(frame: ImageBitmap, options?: AnalyzeOptions): Promise<FrameDetection> {
+  /**
+   * Live frames, step 1: find the faces. The worker keeps the frame until the next `detect`. With `stream`, frames
+   * of one stream follow their faces between full detections (see the protocol).
+   */
+  async detect(frame: ImageBitmap, options?: AnalyzeOptions, stream?: { id: number; tMs: number }): Promise<FrameDetection> {
     const id = this.nextId++;
-    const reply = await this.send({ type: 'detect', id, frame, options }, [frame]);
+    const reply = await this.send({ type: 'detect', id, frame, options, ...(stream ? { stream } : {}) }, [frame]);
     if (reply.type !== 'faces') throw new Error(`unexpected ${reply.type} reply`);
-    return { frameId: id, width: reply.width, height: reply.height, faces: reply.faces, ms: reply.ms };
+    return { frameId: id, width: reply.width, height: reply.height, faces: reply.faces, ms: reply.ms, detection: reply.detection };
   }
 
   /** Live frames, step 2: emotions of `faces` (some of what `detect` found in frame `frameId`), in their order, by the live model. */

@@ -36,7 +36,16 @@ export interface FrameStepOptions {
   now(): number;
   /** True when the caller no longer wants this frame (paused, stopped, another file). */
   cancelled(): boolean;
+  /**
+   * The stream this frame belongs to (newStream(): one per camera session or video file): the worker then follows
+   * the previous frame's faces between full detections (track, then detect, as `emolens video` does).
+   */
+  stream?: number;
 }
+
+let streams = 0;
+/** A new stream id for FrameStepOptions.stream. */
+export const newStream = (): number => ++streams;
 
 export interface AnalysedFrame {
   detection: FrameDetection;
@@ -50,7 +59,11 @@ export interface AnalysedFrame {
  * Undefined when cancelled meanwhile (nothing folded in); worker errors propagate.
  */
 export async function analyseFrame(client: AnalyzerClient, tracking: FrameTracking, frame: ImageBitmap, options: FrameStepOptions): Promise<AnalysedFrame | undefined> {
-  const detection = await client.detect(frame, { detector: options.smallFaces ? { tiles: 'auto' } : { tiles: 'off', views: [] } });
+  const detection = await client.detect(
+    frame,
+    { detector: options.smallFaces ? { tiles: 'auto' } : { tiles: 'off', views: [] } },
+    options.stream === undefined ? undefined : { id: options.stream, tMs: options.now() },
+  );
   if (options.cancelled()) return undefined;
   const { frameId } = detection;
   let model: string | undefined;

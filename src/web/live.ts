@@ -14,7 +14,7 @@ import { FrameTracking } from '../track/frames.js';
 import type { Track } from '../track/tracker.js';
 import type { Box } from '../types.js';
 import type { AnalyzerClient } from './analyzer-client.js';
-import { analyseFrame, captureFrame, type AnalysedFrame } from './frame-step.js';
+import { analyseFrame, captureFrame, newStream, type AnalysedFrame } from './frame-step.js';
 import { mediaErrorNotice, notice, type Notice } from './messages.js';
 import { FaceOverlay } from './overlay.js';
 
@@ -52,6 +52,8 @@ export class LiveView {
   private readonly overlay: FaceOverlay;
   private stream: MediaStream | undefined;
   private loopToken = 0;
+  /** This camera session's stream id: the worker follows its faces between full detections (frame-step.ts). */
+  private streamId = newStream();
   private state: LiveState = 'idle';
   private frameTimes: number[] = [];
   private msAverage = 0;
@@ -128,6 +130,7 @@ export class LiveView {
       return false;
     }
     this.tracking.reset();
+    this.streamId = newStream();
     this.pending = [];
     this.lastFaceAt = performance.now();
     this.frameTimes = [];
@@ -211,6 +214,7 @@ export class LiveView {
       try {
         analysed = await analyseFrame(this.client, this.tracking, frame, {
           smallFaces: this.smallFaces,
+          stream: this.streamId,
           now: () => performance.now(),
           cancelled: () => token !== this.loopToken,
         });

@@ -54,8 +54,12 @@ export type WorkerRequest =
   }
   /** Snapshots and uploads: every face, detected and classified. */
   | { type: 'analyze'; id: number; frame: ImageBitmap; options?: AnalyzeOptions }
-  /** Live frames, step 1: faces only. The worker keeps this frame's pixels for the `classify` that follows. */
-  | { type: 'detect'; id: number; frame: ImageBitmap; options?: AnalyzeOptions }
+  /**
+   * Live frames, step 1: faces only. The worker keeps this frame's pixels for the `classify` that follows. With
+   * `stream`, track, then detect (src/track/frames.ts StreamDetector): frames of one stream (a camera session, a
+   * video file) share its id and come in order, `tMs` their times; a new id starts over.
+   */
+  | { type: 'detect'; id: number; frame: ImageBitmap; options?: AnalyzeOptions; stream?: { id: number; tMs: number } }
   /** Live frames, step 2: emotions of some of the faces `detect` request `frameId` found, read by the live model. */
   | { type: 'classify'; id: number; frameId: number; faces: DetectedFace[] };
 
@@ -70,6 +74,6 @@ export type WorkerResponse =
    * `saliency`: one Grad-CAM map per face, when the model has its outputs (sidecar explain.gradcam); else absent.
    */
   | { type: 'result'; id: number; result: AnalysisResult; model: string; ms: number; saliency?: FaceSaliency[] }
-  | { type: 'faces'; id: number; width: number; height: number; faces: DetectedFace[]; ms: number }
+  | { type: 'faces'; id: number; width: number; height: number; faces: DetectedFace[]; ms: number; detection: 'full' | 'follow' }
   | { type: 'emotions'; id: number; emotions: EmotionProbabilities[]; model: string; ms: number }
   | { type: 'error'; id?: number; phase: WorkerErrorPhase; message: string };

@@ -14,7 +14,7 @@ import type { Track } from '../track/tracker.js';
 import { VIDEO_CSV_HEADER, VideoJsonWriter, videoCsvRows } from '../result/video.js';
 import type { VideoFace, VideoMoment } from '../types.js';
 import type { AnalyzerClient } from './analyzer-client.js';
-import { analyseFrame, captureFrame } from './frame-step.js';
+import { analyseFrame, captureFrame, newStream } from './frame-step.js';
 import { notice, type Notice } from './messages.js';
 import { FaceOverlay } from './overlay.js';
 
@@ -116,6 +116,7 @@ export class VideoFileAnalysis {
     this.callbacks.onStart();
     this.setState('analysing');
     const tracking = new FrameTracking();
+    const stream = newStream();
     for (let k = 0; k < expected; k++) {
       const tS = k / ANALYSIS_FPS;
       try {
@@ -132,6 +133,7 @@ export class VideoFileAnalysis {
       try {
         analysed = await analyseFrame(this.client, tracking, frame, {
           smallFaces: options.smallFaces,
+          stream,
           now: () => tS * 1000, // the frame's presentation time, as analyzeFrames() uses: smoothing in video time
           cancelled: () => token !== this.token,
         });

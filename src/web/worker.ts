@@ -13,6 +13,8 @@ import {
   type Analyzer, type BrowserEnv, type BrowserRuntime, type DetectorSidecar, type EmotionStage, type FaceResult, type ModelUrls, type RgbaImage,
   type SessionOptions,
 } from '../browser.js';
+import { StreamDetector } from '../track/frames.js';
+import type { DetectedFace } from '../types.js';
 import type { BackendInfo, FaceSaliency, WorkerRequest, WorkerResponse } from './protocol.js';
 
 interface WorkerScope {
@@ -30,6 +32,13 @@ let env: BrowserEnv | undefined;
 let queue: Promise<void> = Promise.resolve();
 // The last live frame's pixels, between its `detect` and its `classify` (one frame: the live loop waits for both).
 let liveFrame: { id: number; image: RgbaImage } | undefined;
+// Track, then detect, for the stream now being analysed (a camera session or a video file); a new id starts over.
+let stream: { id: number; detector: StreamDetector } | undefined;
+/**
+ * With the live view's one-pass detection (one 256 px input for the whole frame), following costs one 160 px
+ * close-up per face: it pays for up to two faces; a larger group is detected in full every frame.
+ */
+const ONE_PASS_MAX_FOLLOWED = 2;
 
 scope.addEventListener('message', (event) => {
   const request = event.data;
@@ -56,9 +65,18 @@ async function handle(request: WorkerRequest): Promise<void> {
     } else if (request.type === 'detect') {
       liveFrame = undefined;
       const image = await env.decodeImage(request.frame);
-      const faces = await analyzer.detect(image, request.options);
+      let found: { faces: DetectedFace[]; detection: 'full' | 'follow' };
+      if (request.stream) {
+        if (stream?.id !== request.stream.id) {
+          const onePass = request.options?.detector?.views?.length === 0;
+          stream = { id: request.stream.id, detector: new StreamDetector(analyzer, { maxFollowed: onePass ? ONE_PASS_MAX_FOLLOWED : undefined }) };
+        }
+        found = await stream.detector.detect(request.stream.tMs, image, request.options);
+      } else {
+        found = { faces: await analyzer.detect(image, request.options), detection: 'full' };
+      }
       liveFrame = { id: request.id, image };
-      scope.postMessage({ type: 'faces', id: request.id, width: image.width, height: image.height, faces, ms: performance.now() - started });
+      scope.postMessage({ type: 'faces', id: request.id, width: image.width, height: image.height, faces: found.faces, ms: performance.now() - started, detection: found.detection });
     } else {
       if (liveFrame?.id !== request.frameId) throw new Error(`frame ${request.frameId} is no longer held for classification`);
       const emotions = await live.classifyFaces(liveFrame.image, request.faces);
