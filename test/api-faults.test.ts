@@ -111,6 +111,28 @@ async function eventually(what: string, test: () => boolean, ms = 10_000): Promi
   }
 }
 
+/**
+ * Every job of `ids` ended once with its full result (`files[n]`: the upload names job n's result lists), each result
+ * recorded by one run only, nothing lost as "the uploaded files … are gone", no stack trace in any log.
+ */
+async function assertEachEndedOnce(ids: string[], files: (n: number) => string[]): Promise<void> {
+  const views = await Promise.all(ids.map((id) => finish(id)));
+  for (const [n, view] of views.entries()) {
+    assert.equal(view.state, 'completed', `job ${ids[n]}: ${JSON.stringify(view.error)}`);
+    assert.deepEqual(view.result!.images!.map((i) => i.file), files(n));
+    assert.ok(view.result!.images!.every((i) => i.faces.length > 0), 'full results');
+  }
+  assert.equal(new Set(ids).size, ids.length, 'distinct jobs');
+  const text = workerText();
+  for (const id of ids) assert.equal(count(text, new RegExp(`job ${id} result recorded`)), 1, `job ${id} recorded once:\n${text}`);
+  assert.doesNotMatch(text, /are gone/);
+  assert.doesNotMatch(text, /\n\s+at \S/, 'no stack traces in the workers\' logs');
+  assert.ok(serverLog.every((l) => !/\n\s+at \S/.test(l)), 'no stack traces in the server log');
+}
+
+/** Uploads gone from Redis, and their byte count back to nothing. */
+const uploadsDeleted = () => eventually('uploads deleted from Redis', () => redisCli('--scan', '--pattern', 'emolens:*:input:*') === '' && redisCli('exists', 'emolens:emolens-jobs:bytes') === '0', 15_000);
+
 /** What is in the workers' TMPDIR, but tsx's compile cache (tsx-<uid>/: the tests run workers from source). */
 const tmpFiles = () => readdirSync(workerTmp).filter((n) => !/^tsx-\d+$/.test(n));
 
@@ -177,26 +199,12 @@ describe('jobs on Redis under faults', { skip }, () => {
     // A retry of an accepted job gets the same id and queues nothing new.
     assert.equal((await submit('before-0', () => imagesForm(3))).id, ids[0]);
 
-    const views = await Promise.all(ids.map((id) => finish(id)));
-    for (const [n, view] of views.entries()) {
-      assert.equal(view.state, 'completed', `job ${ids[n]}: ${JSON.stringify(view.error)}`);
-      const expected = n < 4 ? 3 : 2;
-      assert.deepEqual(view.result!.images!.map((i) => i.file), Array.from({ length: expected }, (_, i) => `p${i}.jpg`));
-      assert.ok(view.result!.images!.every((i) => i.faces.length > 0), 'full results');
-    }
-    assert.equal(new Set(ids).size, ids.length, 'distinct jobs');
-
-    // Exactly once: each job's result recorded by one run only; nothing lost as "the uploaded files … are gone".
-    const text = workerText();
-    for (const id of ids) assert.equal(count(text, new RegExp(`job ${id} result recorded`)), 1, `job ${id} recorded once:\n${text}`);
-    assert.doesNotMatch(text, /are gone/);
-    assert.doesNotMatch(text, /\n\s+at \S/, 'no stack traces in the workers\' logs');
+    // Exactly once: each job's result recorded by one run only.
+    await assertEachEndedOnce(ids, (n) => Array.from({ length: n < 4 ? 3 : 2 }, (_, i) => `p${i}.jpg`));
     assert.equal(serverLog.filter((l) => /lost Redis/.test(l)).length, 1, serverLog.join('\n'));
     assert.equal(serverLog.filter((l) => /Redis at .* is back/.test(l)).length, 1, serverLog.join('\n'));
-    assert.ok(serverLog.every((l) => !/\n\s+at \S/.test(l)), 'no stack traces in the server log');
     assert.equal((await call('/v1/health/ready')).status, 200);
-
-    await eventually('uploads deleted from Redis', () => redisCli('--scan', '--pattern', 'emolens:*:input:*') === '' && redisCli('exists', 'emolens:emolens-jobs:bytes') === '0', 15_000);
+    await uploadsDeleted();
   });
 
   it('kill -9 Redis mid-run (append-only file, fsync always): every job the client got an id for ends once with its full result', async () => {
@@ -218,20 +226,9 @@ describe('jobs on Redis under faults', { skip }, () => {
     ids.push((await during).id);
     ids.push((await submit('k9-after', () => imagesForm(2))).id);
 
-    const views = await Promise.all(ids.map((id) => finish(id)));
-    for (const [n, view] of views.entries()) {
-      assert.equal(view.state, 'completed', `job ${ids[n]}: ${JSON.stringify(view.error)}`);
-      assert.deepEqual(view.result!.images!.map((i) => i.file), ['p0.jpg', 'p1.jpg']);
-      assert.ok(view.result!.images!.every((i) => i.faces.length > 0), 'full results');
-    }
-    assert.equal(new Set(ids).size, ids.length, 'distinct jobs');
-    const text = workerText();
-    for (const id of ids) assert.equal(count(text, new RegExp(`job ${id} result recorded`)), 1, `job ${id} recorded once:\n${text}`);
-    assert.doesNotMatch(text, /are gone/);
-    assert.doesNotMatch(text, /\n\s+at \S/, 'no stack traces in the workers\' logs');
+    await assertEachEndedOnce(ids, () => ['p0.jpg', 'p1.jpg']);
     assert.equal(serverLog.filter((l) => /lost Redis/.test(l)).length, lostBefore + 1, serverLog.join('\n'));
-    assert.ok(serverLog.every((l) => !/\n\s+at \S/.test(l)), 'no stack traces in the server log');
-    await eventually('uploads deleted from Redis', () => redisCli('--scan', '--pattern', 'emolens:*:input:*') === '' && redisCli('exists', 'emolens:emolens-jobs:bytes') === '0', 15_000);
+    await uploadsDeleted();
   });
 
   it('a video and an images job leave no file in the workers\' temp folder', async () => {
