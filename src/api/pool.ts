@@ -81,6 +81,9 @@ type FromWorker =
 /** tsx runs src/*.ts (tests, scripts); dist/ has the compiled .js: the worker entry has the same extension as this file. */
 const WORKER_URL = new URL(`./analyze-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
+/** An exponentially weighted mean of service times (0: none yet), so it follows the machine's current speed. */
+const followMean = (mean: number, ms: number): number => (mean === 0 ? ms : mean * 0.8 + ms * 0.2);
+
 /** How long after a request jobs keep one worker free for the next (with two or more workers). */
 const REQUEST_RESERVE_MS = 1000;
 
@@ -180,8 +183,8 @@ export class WorkerPool {
     const ms = Date.now() - task.startedAt;
     // Mean service time of a request's image (exponentially weighted, so it follows the machine's current speed) for
     // the wait estimate; a video's minutes, or a job's 25-megapixel photos, would make every request look slow.
-    if (task.message.kind === 'image' && task.bounded) this.meanMs = this.meanMs === 0 ? ms : this.meanMs * 0.8 + ms * 0.2;
-    else if (task.message.kind === 'image') this.meanJobMs = this.meanJobMs === 0 ? ms : this.meanJobMs * 0.8 + ms * 0.2;
+    if (task.message.kind === 'image' && task.bounded) this.meanMs = followMean(this.meanMs, ms);
+    else if (task.message.kind === 'image') this.meanJobMs = followMean(this.meanJobMs, ms);
     if ('result' in message) this.settle(task, message.result);
     else this.settle(task, undefined, new EmolensError(message.error.code, message.error.message));
   }
@@ -231,13 +234,17 @@ export class WorkerPool {
     return true;
   }
 
+  /** Requests' images waiting for a worker. */
+  private queuedRequests(): number {
+    return this.queue.filter((t) => t.bounded).length;
+  }
+
   /**
    * Expected wait of a request's image queued now: the requests ahead of it shared by the workers serving requests
    * (idle or on a request). When every worker is on jobs' images, the first to finish one takes it (half a job image
    * on average, then the requests ahead); workers held by videos take none.
    */
-  private expectedWaitMs(): number {
-    const images = this.queue.filter((t) => t.bounded).length;
+  private expectedWaitMs(images = this.queuedRequests()): number {
     const mean = this.meanMs || 100;
     const serving = this.slots.filter((s) => !s.task || s.task.bounded).length;
     if (serving > 0) return ((images + 1) * mean) / serving;
@@ -251,8 +258,8 @@ export class WorkerPool {
    */
   overloaded(): OverloadedError | undefined {
     if (this.slots.some((s) => s.ready && !s.task)) return undefined;
-    const waitMs = this.expectedWaitMs();
-    const queued = this.queue.filter((t) => t.bounded).length;
+    const queued = this.queuedRequests();
+    const waitMs = this.expectedWaitMs(queued);
     if (queued < this.maxQueue && waitMs <= this.maxQueueWaitMs) return undefined;
     // No request waiting, every worker on jobs' images: this one goes next (after at most one of them), not away.
     if (queued === 0 && Number.isFinite(waitMs)) return undefined;
@@ -279,16 +286,26 @@ export class WorkerPool {
     }
     // A private copy: the worker receives it by transfer, and Fastify's body buffer may share its memory.
     const copy = new Uint8Array(bytes);
-    return new Promise<AnalysisResult>((resolve, reject) => {
-      const task: Task = { id: this.nextId++, message: { id: 0, kind: 'image', bytes: copy, ...(options.explain ? { explain: options.explain } : {}) }, bounded: options.bounded !== false, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 };
-      task.message.id = task.id;
-      if (options.timeoutMs) {
-        task.timer = setTimeout(() => {
-          const queued = this.queue.indexOf(task);
-          if (queued >= 0) this.queue.splice(queued, 1);
-          this.settle(task, undefined, new ApiError(503, 'TIMEOUT', `no answer within ${options.timeoutMs} ms; retry later`, Math.max(1, Math.min(60, Math.ceil(this.expectedWaitMs() / 1000)))));
-        }, options.timeoutMs);
-      }
+    const { timeoutMs } = options;
+    return this.enqueue<AnalysisResult>((id) => ({ id, kind: 'image', bytes: copy, ...(options.explain ? { explain: options.explain } : {}) }), options.bounded !== false, (task) => {
+      if (!timeoutMs) return;
+      task.timer = setTimeout(() => {
+        const queued = this.queue.indexOf(task);
+        if (queued >= 0) this.queue.splice(queued, 1);
+        this.settle(task, undefined, new ApiError(503, 'TIMEOUT', `no answer within ${timeoutMs} ms; retry later`, Math.max(1, Math.min(60, Math.ceil(this.expectedWaitMs() / 1000)))));
+      }, timeoutMs);
+    });
+  }
+
+  /**
+   * Queue a task (its message built for its id) and dispatch; `prepare` sees the task before it is queued (a timer,
+   * progress). Resolves with the worker's result.
+   */
+  private enqueue<T>(message: (id: number) => WorkerTask, bounded: boolean, prepare?: (task: Task) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const id = this.nextId++;
+      const task: Task = { id, message: message(id), bounded, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 };
+      prepare?.(task);
       this.queue.push(task);
       this.dispatch();
     });
@@ -301,11 +318,7 @@ export class WorkerPool {
    */
   analyzeFile(path: string): Promise<AnalysisResult> {
     if (this.closing) return Promise.reject(new ApiError(503, 'SHUTTING_DOWN', 'the pool is closing', 1));
-    return new Promise<AnalysisResult>((resolve, reject) => {
-      const id = this.nextId++;
-      this.queue.push({ id, message: { id, kind: 'image', path }, bounded: false, resolve: resolve as (r: unknown) => void, reject, state: 'queued', startedAt: 0 });
-      this.dispatch();
-    });
+    return this.enqueue<AnalysisResult>((id) => ({ id, kind: 'image', path }), false);
   }
 
   /**
@@ -317,11 +330,7 @@ export class WorkerPool {
    */
   analyzeVideo(path: string, name: string, onProgress?: (progress: VideoProgress) => void): Promise<unknown> {
     if (this.closing) return Promise.reject(new ApiError(503, 'SHUTTING_DOWN', 'the server is shutting down', 1));
-    return new Promise<unknown>((resolve, reject) => {
-      const id = this.nextId++;
-      this.queue.push({ id, message: { id, kind: 'video', path, name }, bounded: false, onProgress, resolve, reject, state: 'queued', startedAt: 0 });
-      this.dispatch();
-    });
+    return this.enqueue<unknown>((id) => ({ id, kind: 'video', path, name }), false, (task) => { task.onProgress = onProgress; });
   }
 
   stats(): PoolStats {
