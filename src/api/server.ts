@@ -370,12 +370,15 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
     if (Number.isFinite(declared) && declared > limits.maxRequestBytes + MULTIPART_OVERHEAD_BYTES) {
       throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `the request (${(declared / 2 ** 20).toFixed(1)} MB) is over the ${Math.round(limits.maxRequestBytes / 2 ** 20)} MB per request (--max-request-mb)`);
     }
-    const incoming = idempotencyKey === undefined && Number.isFinite(declared) ? Math.min(declared, limits.maxRequestBytes) : 0;
-    if (receiving.bytes + (jobs.queuedBytes?.() ?? 0) + incoming > limits.maxQueuedBytes && (idempotencyKey === undefined || receiving.bytes >= limits.maxQueuedBytes)) {
+    const incoming = Number.isFinite(declared) ? Math.min(declared, limits.maxRequestBytes) : 0;
+    const held = receiving.bytes + (jobs.queuedBytes?.() ?? 0);
+    // (A keyed request is refused here only when the uploads being received alone fill the budget.)
+    const full = idempotencyKey === undefined ? held + incoming > limits.maxQueuedBytes : held > limits.maxQueuedBytes && receiving.bytes >= limits.maxQueuedBytes;
+    if (full) {
       // Held unread first, as shed analyses are: a client that retries at once would otherwise stream its body again
       // and again (50 MB a try) through the event loop the answered requests need.
       if (limits.shedDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, limits.shedDelayMs * 4));
-      throw overBudget(incoming, limits.maxQueuedBytes);
+      throw overBudget(idempotencyKey === undefined ? incoming : 0, limits.maxQueuedBytes);
     }
     let kindName: string | undefined;
     const inputs: JobInput[] = [];
@@ -453,13 +456,14 @@ async function buildRoutes(app: FastifyInstance, ctx: RouteContext): Promise<voi
  * 413 once the file is over `maxFileBytes` (multipart's fileSize limit truncated it).
  */
 async function readFilePart(part: MultipartFile, maxFileBytes: number, count: (bytes: number) => void): Promise<Buffer> {
+  const tooLarge = () => new ApiError(413, 'PAYLOAD_TOO_LARGE', `file "${part.filename.slice(0, 80)}" is over ${Math.round(maxFileBytes / 2 ** 20)} MB (--max-body-mb)`);
   const chunks: Buffer[] = [];
   for await (const chunk of part.file as AsyncIterable<Buffer>) {
-    if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `file "${part.filename.slice(0, 80)}" is over ${Math.round(maxFileBytes / 2 ** 20)} MB (--max-body-mb)`);
+    if (part.file.truncated) throw tooLarge();
     count(chunk.length);
     chunks.push(chunk);
   }
-  if (part.file.truncated) throw new ApiError(413, 'PAYLOAD_TOO_LARGE', `file "${part.filename.slice(0, 80)}" is over ${Math.round(maxFileBytes / 2 ** 20)} MB (--max-body-mb)`);
+  if (part.file.truncated) throw tooLarge();
   return Buffer.concat(chunks);
 }
 
