@@ -209,22 +209,19 @@ export class StreamDetector {
 
   /** This frame's faces; frames in order, `tMs` their times. */
   async detect(tMs: number, image: RgbaImage, detectOptions?: AnalyzeOptions): Promise<{ faces: DetectedFace[]; detection: 'full' | 'follow' }> {
-    let faces: DetectedFace[] | undefined;
     // needsFullDetection reads every frame (its scene-cut check compares consecutive frames), so it runs first.
     const due = this.schedule.needsFullDetection(tMs, image).full;
     if (this.follow && !due && this.previous.length <= (this.options.maxFollowed ?? Infinity)) {
       const followed = await this.follow(image, this.previous.map((f) => f.box), detectOptions);
       // a face lost: detect this frame in full (it may have moved far, or another face may have come)
-      if (followed.every((f) => f !== undefined)) faces = dedupe(followed as DetectedFace[]);
+      if (followed.every((f) => f !== undefined)) {
+        this.previous = dedupe(followed as DetectedFace[]);
+        return { faces: this.previous, detection: 'follow' };
+      }
     }
-    let detection: 'full' | 'follow' = 'follow';
-    if (!faces) {
-      faces = await this.analyzer.detect(image, detectOptions);
-      this.schedule.detected(tMs);
-      detection = 'full';
-    }
-    this.previous = faces;
-    return { faces, detection };
+    this.previous = await this.analyzer.detect(image, detectOptions);
+    this.schedule.detected(tMs);
+    return { faces: this.previous, detection: 'full' };
   }
 }
 

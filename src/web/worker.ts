@@ -33,7 +33,7 @@ let queue: Promise<void> = Promise.resolve();
 // The last live frame's pixels, between its `detect` and its `classify` (one frame: the live loop waits for both).
 let liveFrame: { id: number; image: RgbaImage } | undefined;
 // Track, then detect, for the stream now being analysed (a camera session or a video file); a new id starts over.
-let stream: { id: number; detector: StreamDetector } | undefined;
+let stream: { id: number; onePass: boolean; detector: StreamDetector } | undefined;
 /**
  * With the live view's one-pass detection (one 256 px input for the whole frame), following costs one 160 px
  * close-up per face: it pays for up to two faces; a larger group is detected in full every frame.
@@ -67,9 +67,10 @@ async function handle(request: WorkerRequest): Promise<void> {
       const image = await env.decodeImage(request.frame);
       let found: { faces: DetectedFace[]; detection: 'full' | 'follow' };
       if (request.stream) {
-        if (stream?.id !== request.stream.id) {
-          const onePass = request.options?.detector?.views?.length === 0;
-          stream = { id: request.stream.id, detector: new StreamDetector(analyzer, { maxFollowed: onePass ? ONE_PASS_MAX_FOLLOWED : undefined }) };
+        // A new stream, or "Small faces" switched mid-session (one pass <-> views): start over with a full detection.
+        const onePass = request.options?.detector?.views?.length === 0;
+        if (stream?.id !== request.stream.id || stream.onePass !== onePass) {
+          stream = { id: request.stream.id, onePass, detector: new StreamDetector(analyzer, { maxFollowed: onePass ? ONE_PASS_MAX_FOLLOWED : undefined }) };
         }
         found = await stream.detector.detect(request.stream.tMs, image, request.options);
       } else {
